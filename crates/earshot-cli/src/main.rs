@@ -1,1 +1,203 @@
-fn main() {}
+//! The `earshot` command line.
+
+mod bench;
+mod commands;
+mod demo;
+mod generate;
+mod progress;
+mod workspace;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "earshot", version, about = "Listen to what people say about your brand, and answer.")]
+struct Cli {
+    /// Workspace directory (default: $EARSHOT_DIR, else the current directory).
+    #[arg(long, global = true, env = "EARSHOT_DIR")]
+    dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a workspace: earshot.toml and the database.
+    Init,
+    /// Brands (ours and competitors') and the queries that find their mentions.
+    Brand {
+        #[command(subcommand)]
+        action: BrandAction,
+    },
+    /// Places to listen: feeds, Mastodon, Bluesky.
+    Source {
+        #[command(subcommand)]
+        action: SourceAction,
+    },
+    /// Poll every source (or one) once and store what matches.
+    Fetch {
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Import mentions from JSON Lines or CSV (`-` reads stdin).
+    Import(ImportArgs),
+    /// Write mentions as JSON Lines (the interchange format) to stdout.
+    Export {
+        #[command(flatten)]
+        filters: FilterArgs,
+    },
+    /// Full-text search over stored mentions.
+    Search {
+        /// Query: words, "exact phrases", prefix*, AND, OR, NOT, parentheses.
+        query: String,
+        #[command(flatten)]
+        filters: FilterArgs,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = SortArg::Newest)]
+        sort: SortArg,
+        /// Write JSON Lines in the interchange format.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the web interface and poll sources on their intervals.
+    Serve {
+        /// Address to listen on (default: server.addr in earshot.toml).
+        #[arg(long)]
+        addr: Option<String>,
+        /// Serve without polling sources.
+        #[arg(long)]
+        no_poll: bool,
+    },
+    /// Try Earshot on a fictional brand: a temporary workspace, a live stream of demo mentions, the web UI.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Mentions replayed per second after the initial load (0: no replay).
+        #[arg(long, default_value_t = 1.0)]
+        rate: f64,
+        /// Keep the workspace here instead of a temporary directory.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+    /// Rebuild the search index from the database.
+    Reindex,
+    /// Measure import and search speed against SQLite FTS5 (see docs/BENCHMARKS.md).
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum BrandAction {
+    /// Add a brand, or another query to an existing brand.
+    Add {
+        name: String,
+        #[arg(long)]
+        query: String,
+        /// The brand is a competitor's.
+        #[arg(long)]
+        competitor: bool,
+    },
+    List,
+    Remove { name: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Feed,
+    Mastodon,
+    Bluesky,
+}
+
+#[derive(Subcommand)]
+enum SourceAction {
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Feed URL; Mastodon server; Bluesky service (default https://bsky.social).
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 300)]
+        interval: u64,
+        /// Mastodon hashtag to follow (repeatable).
+        #[arg(long = "hashtag")]
+        hashtags: Vec<String>,
+        /// Mastodon or Bluesky search query (repeatable).
+        #[arg(long = "search")]
+        search: Vec<String>,
+        /// Mastodon access token, or env:NAME.
+        #[arg(long)]
+        token: Option<String>,
+        /// Bluesky handle or DID.
+        #[arg(long)]
+        identifier: Option<String>,
+        /// Bluesky app password, or env:NAME.
+        #[arg(long)]
+        app_password: Option<String>,
+        /// Do not follow posts' comment feeds.
+        #[arg(long)]
+        no_comments: bool,
+    },
+    List,
+    Remove { name: String },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum FormatArg {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// File to read, or `-` for stdin.
+    file: PathBuf,
+    /// Format (default: from the extension; stdin is JSON Lines).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// CSV: map a field to a column header, e.g. `--column text=body` (repeatable).
+    #[arg(long = "column", value_name = "FIELD=HEADER")]
+    columns: Vec<String>,
+}
+
+#[derive(Args, Clone, Default)]
+struct FilterArgs {
+    #[arg(long)]
+    brand: Option<String>,
+    #[arg(long)]
+    lang: Option<String>,
+    #[arg(long)]
+    source: Option<String>,
+    /// RFC 3339 time or date (YYYY-MM-DD).
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long)]
+    until: Option<String>,
+    /// Leave out copies and reposts of earlier mentions.
+    #[arg(long)]
+    hide_duplicates: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum SortArg {
+    Newest,
+    Relevance,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    progress::init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the async runtime");
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,10 @@
-//! placeholder
+//! The running Earshot system: the ingest pipeline every item passes through, the import
+//! driver that feeds files into it, and the scheduler that polls sources inside `earshot serve`.
+
+pub mod import;
+pub mod pipeline;
+pub mod scheduler;
+
+pub use import::{import_items, ImportReport, ImportProgress};
+pub use pipeline::{IngestReport, Pipeline, PipelineError};
+pub use scheduler::{poll_source_once, PollError, PollReport, Scheduled, Scheduler};

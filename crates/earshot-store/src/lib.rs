@@ -6,6 +6,14 @@
 //! the database is indexed, and an index that fell behind (a crash between the database
 //! commit and the index commit) catches up when the store is opened.
 
+mod cursor;
+pub mod fts5_baseline;
+mod index;
+mod sqlite;
+pub mod testsuite;
+
+pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use earshot_core::{Mention, MentionFilter, MentionId, NewMention, SortOrder, SourceState};
@@ -36,6 +44,10 @@ pub struct BatchOutcome {
     /// Mentions that already existed (same `(source, external_id)` or canonical URL) and
     /// were updated in place.
     pub updated: Vec<MentionId>,
+    /// One entry per mention handed to `write_batch`, in the same order: the id it has in
+    /// the store and whether it was newly inserted (`true`) or updated (`false`). The
+    /// pipeline needs it to add new originals to its near-duplicate index.
+    pub per_item: Vec<(MentionId, bool)>,
 }
 
 /// The per-source figures to fold into its state in the same transaction as its items.

@@ -1,1 +1,139 @@
-//! placeholder
+//! Earshot's web interface: server-rendered pages (mentions with live updates, sources,
+//! brands) in English and Russian, and a read-only JSON API described by OpenAPI 3.1.
+//!
+//! The layer holds no SQL and no business rules: it reads through [`earshot_store::Store`],
+//! shapes view models, and lets compile-time templates (askama, auto-escaping) lay them out.
+
+mod api;
+mod error;
+mod i18n;
+mod live;
+mod pages;
+mod params;
+mod view;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use api::ApiDoc;
+pub use error::WebError;
+pub use i18n::{Tr, UiLang};
+
+/// What the handlers share. The CLI builds it; the configuration is behind a lock because
+/// the CLI may reload it while the server runs.
+#[derive(Clone)]
+pub struct WebState {
+    pub store: Arc<dyn earshot_store::Store>,
+    pub config: Arc<RwLock<earshot_core::Config>>,
+    pub workspace: PathBuf,
+}
+
+impl WebState {
+    /// The configuration for reading. A writer that panicked leaves the last complete
+    /// configuration in place, which is still the best one to show.
+    fn config(&self) -> RwLockReadGuard<'_, earshot_core::Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    web: WebState,
+    /// Cancelled when the server shuts down; ends the open live-update streams.
+    shutdown: CancellationToken,
+}
+
+/// The application without a shutdown signal (for tests and embedding).
+pub fn router(state: WebState) -> Router {
+    build(state, CancellationToken::new())
+}
+
+/// Serve until `shutdown` completes, then finish the requests in flight and close the live
+/// streams.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: WebState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = CancellationToken::new();
+    let app = build(state, token.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            token.cancel();
+        })
+        .await
+}
+
+/// Scripts and styles only from this server, nothing inline, no frames, forms post home.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+fn build(state: WebState, shutdown: CancellationToken) -> Router {
+    let app = AppState {
+        web: state,
+        shutdown,
+    };
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/mentions", get(pages::mentions))
+        .route("/mentions/stream", get(live::stream))
+        .route("/mentions/{id}", get(pages::mention))
+        .route("/sources", get(pages::sources))
+        .route("/brands", get(pages::brands))
+        .route("/assets/app.js", get(app_js))
+        .route("/assets/style.css", get(style_css))
+        .route("/api/mentions", get(api::list_mentions))
+        .route("/api/mentions/{id}", get(api::get_mention))
+        .route("/api/sources", get(api::list_sources))
+        .route("/api/brands", get(api::list_brands))
+        .route("/api/stats", get(api::stats))
+        .route("/api/openapi.json", get(api::openapi))
+        .fallback(pages::not_found)
+        .with_state(app)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
+}
+
+async fn app_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../assets/app.js"),
+    )
+}
+
+async fn style_css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../assets/style.css"),
+    )
+}

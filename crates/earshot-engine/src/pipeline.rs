@@ -1,0 +1,224 @@
+//! normalize → match brand queries → language → near-duplicate → store.
+
+use std::sync::{Arc, Mutex};
+
+use earshot_core::{BrandConfig, IncomingMention, NewMention};
+use earshot_store::{SourceProgress, Store, StoreError};
+use earshot_text::analysis::AnalyzedText;
+use earshot_text::brands::{BrandMatcher, BrandQueryError};
+use earshot_text::fingerprint::{simhash, NearDupIndex};
+use earshot_text::{lang, normalize};
+use rayon::prelude::*;
+
+/// Near-identical texts within this many differing SimHash bits are one story.
+pub const NEAR_DUPLICATE_DISTANCE: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    BrandQuery(#[from] BrandQueryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one call to [`Pipeline::ingest`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Items handed in.
+    pub seen: u64,
+    /// Items that matched no brand query and were dropped.
+    pub unmatched: u64,
+    /// New mentions stored.
+    pub inserted: u64,
+    /// Mentions that existed already and were updated in place.
+    pub updated: u64,
+    /// New mentions linked to an earlier one as a copy or repost.
+    pub near_duplicates: u64,
+}
+
+impl IngestReport {
+    pub fn add(&mut self, other: &IngestReport) {
+        self.seen += other.seen;
+        self.unmatched += other.unmatched;
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.near_duplicates += other.near_duplicates;
+    }
+}
+
+pub struct Pipeline {
+    store: Arc<dyn Store>,
+    matcher: BrandMatcher,
+    near_duplicates: Mutex<NearDupIndex>,
+}
+
+/// A normalized, matched item that has not been checked against the near-duplicate index yet.
+pub struct Prepared {
+    pub mentions: Vec<NewMention>,
+    pub seen: u64,
+}
+
+impl Pipeline {
+    /// Build the pipeline for the workspace's brands, loading the fingerprints of stored
+    /// originals so copies of mentions stored in earlier runs are recognised too.
+    pub async fn new(store: Arc<dyn Store>, brands: &[BrandConfig]) -> Result<Self, PipelineError> {
+        let matcher = BrandMatcher::new(brands)?;
+        let mut index = NearDupIndex::new(NEAR_DUPLICATE_DISTANCE);
+        for stored in store.fingerprints().await? {
+            index.insert(stored.id, stored.fingerprint);
+        }
+        Ok(Pipeline {
+            store,
+            matcher,
+            near_duplicates: Mutex::new(index),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The CPU-bound part: normalize, match, identify the language, fingerprint. Runs on all
+    /// cores; needs no I/O, so an import can prepare the next batch while the last is written.
+    pub fn prepare(&self, items: Vec<IncomingMention>) -> Prepared {
+        let seen = items.len() as u64;
+        let mentions = items
+            .into_par_iter()
+            .filter_map(|item| self.prepare_one(item))
+            .collect();
+        Prepared { mentions, seen }
+    }
+
+    fn prepare_one(&self, item: IncomingMention) -> Option<NewMention> {
+        let body = if item.is_html {
+            normalize::html_to_text(&item.text)
+        } else {
+            normalize::plain_text(&item.text)
+        };
+        let title = item
+            .title
+            .as_deref()
+            .map(|t| normalize::html_to_text(t).text)
+            .filter(|t| !t.is_empty());
+        // Brands are matched on the title and the body together: a blog post often names the
+        // brand only in its title.
+        let analyzed = match &title {
+            Some(title) => AnalyzedText::new(&format!("{title}\n{}", body.text)),
+            None => AnalyzedText::new(&body.text),
+        };
+        let brands = self.matcher.matching(&analyzed);
+        if brands.is_empty() {
+            return None;
+        }
+        let lang = lang::detect(&body.text, item.lang.as_deref());
+        let fingerprint = simhash(&AnalyzedText::new(&body.text));
+        let canonical_url = item.url.as_deref().and_then(normalize::canonical_url);
+        Some(NewMention {
+            source: item.source,
+            external_id: item.external_id,
+            url: item.url,
+            canonical_url,
+            title,
+            text: body.text,
+            links: body.links,
+            published_at: item.published_at,
+            author: item.author,
+            lang,
+            in_reply_to: item.in_reply_to,
+            brands,
+            fingerprint,
+            duplicate_of: None,
+        })
+    }
+
+    /// Prepare and store `items` (one source's poll, or one batch of a file).
+    pub async fn ingest(
+        &self,
+        items: Vec<IncomingMention>,
+        progress: Option<SourceProgress>,
+    ) -> Result<IngestReport, PipelineError> {
+        let prepared = self.prepare(items);
+        self.store_prepared(prepared, progress).await
+    }
+
+    /// Link near-duplicates and write. A copy of an item in the same batch can only point at
+    /// its original once the original has an id, so such copies go in a second write; the
+    /// source's cursor is committed with the last write, so a crash in between re-reads them.
+    pub async fn store_prepared(
+        &self,
+        prepared: Prepared,
+        progress: Option<SourceProgress>,
+    ) -> Result<IngestReport, PipelineError> {
+        let mut report = IngestReport {
+            seen: prepared.seen,
+            unmatched: prepared.seen - prepared.mentions.len() as u64,
+            ..IngestReport::default()
+        };
+        let mut first = Vec::with_capacity(prepared.mentions.len());
+        let mut deferred = Vec::new();
+        {
+            let index = self.near_duplicates.lock().expect("near-duplicate index poisoned");
+            let mut batch_index = NearDupIndex::new(NEAR_DUPLICATE_DISTANCE);
+            for (position, mut mention) in prepared.mentions.into_iter().enumerate() {
+                if let Some(original) = index.find(mention.fingerprint) {
+                    mention.duplicate_of = Some(original);
+                    first.push(mention);
+                } else if batch_index.find(mention.fingerprint).is_some() {
+                    deferred.push(mention);
+                } else {
+                    batch_index.insert(earshot_core::MentionId(position as i64), mention.fingerprint);
+                    first.push(mention);
+                }
+            }
+        }
+        let (first_progress, last_progress) = if deferred.is_empty() {
+            (progress, None)
+        } else {
+            (None, progress)
+        };
+        self.write(first, first_progress, &mut report).await?;
+        if !deferred.is_empty() || last_progress.is_some() {
+            {
+                let index = self.near_duplicates.lock().expect("near-duplicate index poisoned");
+                for mention in &mut deferred {
+                    mention.duplicate_of = index.find(mention.fingerprint);
+                }
+            }
+            self.write(deferred, last_progress, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn write(
+        &self,
+        mentions: Vec<NewMention>,
+        progress: Option<SourceProgress>,
+        report: &mut IngestReport,
+    ) -> Result<(), PipelineError> {
+        if mentions.is_empty() && progress.is_none() {
+            return Ok(());
+        }
+        // Which rows are originals, and their fingerprints, so new originals join the
+        // in-memory index once the store has given them ids.
+        let sent: Vec<(bool, u64)> = mentions
+            .iter()
+            .map(|m| (m.duplicate_of.is_none(), m.fingerprint))
+            .collect();
+        let outcome = self.store.write_batch(mentions, progress).await?;
+        report.inserted += outcome.inserted.len() as u64;
+        report.updated += outcome.updated.len() as u64;
+        let mut index = self.near_duplicates.lock().expect("near-duplicate index poisoned");
+        for (&(id, inserted), &(original, fingerprint)) in outcome.per_item.iter().zip(&sent) {
+            if !inserted {
+                continue;
+            }
+            if original {
+                index.insert(id, fingerprint);
+            } else {
+                report.near_duplicates += 1;
+            }
+        }
+        Ok(())
+    }
+}
+

@@ -1,0 +1,170 @@
+//! The store behaviour suite and the SQLite-specific behaviours, on real files in a tempdir.
+
+use earshot_core::{MentionFilter, MentionId, SortOrder};
+use earshot_store::fts5_baseline::Fts5Baseline;
+use earshot_store::testsuite::{self, mention};
+use earshot_store::{SqliteStore, Store};
+use tempfile::TempDir;
+
+fn query(text: &str) -> MentionFilter {
+    MentionFilter {
+        query: Some(text.to_string()),
+        ..MentionFilter::default()
+    }
+}
+
+async fn found<S: Store>(store: &S, text: &str) -> Vec<MentionId> {
+    store
+        .search(&query(text), SortOrder::Newest, None, 100)
+        .await
+        .unwrap()
+        .mentions
+        .iter()
+        .map(|m| m.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_passes_the_behaviour_suite() {
+    let root = TempDir::new().unwrap();
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    testsuite::run_all(|| {
+        let dir = root
+            .path()
+            .join(format!("ws{}", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        async move { SqliteStore::open(&dir).await.unwrap() }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn open_creates_the_database_and_index() {
+    let root = TempDir::new().unwrap();
+    let workspace = root.path().join("nested/workspace");
+    let store = SqliteStore::open(&workspace).await.unwrap();
+    assert!(workspace.join("earshot.db").is_file());
+    assert!(workspace.join("index/meta.json").is_file());
+    assert!(store.index_is_writable());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn data_and_index_persist_across_reopening() {
+    let root = TempDir::new().unwrap();
+    let store = SqliteStore::open(root.path()).await.unwrap();
+    let id = store
+        .write_batch(vec![mention("feed", "1", "Доволен Зелтроном", 0)], None)
+        .await
+        .unwrap()
+        .inserted[0];
+    store.close().await;
+
+    let reopened = SqliteStore::open(root.path()).await.unwrap();
+    assert_eq!(reopened.get(id).await.unwrap().unwrap().text, "Доволен Зелтроном");
+    assert_eq!(found(&reopened, "зелтрон").await, vec![id]);
+    // Ids keep growing after a reopen.
+    let next = reopened
+        .write_batch(vec![mention("feed", "2", "another", 1)], None)
+        .await
+        .unwrap()
+        .inserted[0];
+    assert!(next > id);
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn index_catches_up_after_a_crash_between_the_two_commits() {
+    let root = TempDir::new().unwrap();
+    let store = SqliteStore::open(root.path()).await.unwrap();
+    let indexed = store
+        .write_batch(vec![mention("feed", "1", "kvantix indexed", 0)], None)
+        .await
+        .unwrap()
+        .inserted[0];
+    store.skip_index_commits(true);
+    let lost = store
+        .write_batch(vec![mention("feed", "2", "kvantix lost", 1)], None)
+        .await
+        .unwrap()
+        .inserted[0];
+    let edited = store
+        .write_batch(vec![mention("feed", "1", "kvantix edited", 2)], None)
+        .await
+        .unwrap()
+        .updated;
+    assert_eq!(edited, vec![indexed]);
+    assert_eq!(found(&store, "lost").await, Vec::<MentionId>::new(), "the index missed it");
+    store.close().await;
+
+    let reopened = SqliteStore::open(root.path()).await.unwrap();
+    assert_eq!(found(&reopened, "lost").await, vec![lost]);
+    assert_eq!(found(&reopened, "edited").await, vec![indexed]);
+    assert!(found(&reopened, "indexed").await.is_empty(), "the old version is gone");
+    assert_eq!(found(&reopened, "kvantix").await, vec![lost, indexed]);
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn a_second_store_on_the_workspace_searches_read_only() {
+    let root = TempDir::new().unwrap();
+    let holder = SqliteStore::open(root.path()).await.unwrap();
+    let second = SqliteStore::open(root.path()).await.unwrap();
+    assert!(holder.index_is_writable());
+    assert!(!second.index_is_writable(), "tantivy's writer lock is taken");
+
+    // The second store writes the database; the holder indexes the rows when it next looks.
+    let id = second
+        .write_batch(vec![mention("cli", "1", "written by fetch", 0)], None)
+        .await
+        .unwrap()
+        .inserted[0];
+    assert_eq!(holder.get(id).await.unwrap().unwrap().text, "written by fetch");
+    assert_eq!(found(&holder, "fetch").await, vec![id]);
+    let by_holder = holder
+        .write_batch(vec![mention("serve", "2", "written by serve", 1)], None)
+        .await
+        .unwrap()
+        .inserted[0];
+    assert_eq!(found(&holder, "written").await, vec![by_holder, id]);
+
+    // Once the holder is gone, the second store takes the writer over.
+    holder.close().await;
+    assert_eq!(found(&second, "written").await, vec![by_holder, id]);
+    assert!(second.index_is_writable());
+    second.close().await;
+}
+
+#[tokio::test]
+async fn fts5_baseline_searches_but_misses_inflected_forms() {
+    let root = TempDir::new().unwrap();
+    let baseline = Fts5Baseline::open(&root.path().join("fts5.db")).await.unwrap();
+    let mut ru = mention("vk", "1", "Доволен Зелтроном, спасибо", 0);
+    ru.lang = "ru".into();
+    ru.brands = vec!["zeltron".into()];
+    let mut en = mention("feed", "2", "The zeltron phone, café edition", 1);
+    en.brands = vec!["zeltron".into()];
+    let other = mention("feed", "3", "kvantix phone", 2);
+    let ids = baseline.import(&[ru.clone(), en.clone(), other.clone()]).await.unwrap();
+    let search = |text: &str| {
+        let filter = query(text);
+        let baseline = &baseline;
+        async move { baseline.search(&filter, 10).await.unwrap() }
+    };
+    assert_eq!(search("zeltron").await, vec![ids[1]]);
+    assert_eq!(search("\"zeltron phone\"").await, vec![ids[1]]);
+    assert_eq!(search("phone -zeltron").await, vec![ids[2]]);
+    assert_eq!(search("zelt* OR kvantix").await, vec![ids[2], ids[1]]);
+    assert_eq!(search("cafe").await, vec![ids[1]]);
+    assert_eq!(search("Зелтроном").await, vec![ids[0]]);
+    let mut filtered = query("phone");
+    filtered.brand = Some("zeltron".into());
+    assert_eq!(baseline.search(&filtered, 10).await.unwrap(), vec![ids[1]]);
+
+    // The difference that matters: without stemming FTS5 does not find the inflected form,
+    // while the store's index does.
+    assert!(search("Зелтрон").await.is_empty());
+    let store = SqliteStore::open(&root.path().join("ws")).await.unwrap();
+    let stored = store.write_batch(vec![ru, en, other], None).await.unwrap().inserted;
+    assert_eq!(found(&store, "Зелтрон").await, vec![stored[0]]);
+    store.close().await;
+}

@@ -1,0 +1,348 @@
+//! Language identification.
+//!
+//! The script decides most cases without statistics: Greek letters mean Greek; letters that exist
+//! only in Ukrainian (`і ї є ґ`) or only in Russian (`ы э ё`) settle Cyrillic texts. whatlang's
+//! trigram model is consulted only where the script leaves a choice, which keeps detection fast.
+
+use std::sync::LazyLock;
+
+use whatlang::{Detector, Lang};
+
+use crate::urls::special_spans;
+
+/// What [`detect`] answers when it cannot tell.
+pub const UNDETERMINED: &str = "und";
+
+/// Fewer letters than this say too little to name a language.
+const MIN_LETTERS: usize = 3;
+/// Letters beyond this do not change the answer, only cost time.
+const MAX_LETTERS_SCANNED: usize = 2000;
+/// Cyrillic letters without any letter proving another language that make a text Russian.
+const UNMARKED_RUSSIAN_LETTERS: usize = 20;
+/// The statistical model reads at most this many bytes: enough to decide, and bounded in time.
+const MAX_BYTES_MODELLED: usize = 1000;
+/// Below this whatlang confidence the answer is "und".
+const MIN_CONFIDENCE: f64 = 0.2;
+
+static CYRILLIC_DETECTOR: LazyLock<Detector> = LazyLock::new(|| {
+    Detector::with_allowlist(vec![Lang::Rus, Lang::Ukr, Lang::Bel, Lang::Bul, Lang::Srp, Lang::Mkd])
+});
+static ANY_DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
+
+/// Languages written mainly in Cyrillic.
+const CYRILLIC_LANGUAGES: &[&str] = &["ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "mn", "tg", "tt", "ba", "cv"];
+/// Languages written mainly in a script other than Latin, so never consistent with Latin text.
+const NON_LATIN_LANGUAGES: &[&str] = &[
+    "el", "ar", "he", "yi", "fa", "ur", "hi", "mr", "ne", "bn", "pa", "gu", "or", "ta", "te", "kn", "ml", "si", "th",
+    "lo", "my", "km", "ka", "hy", "am", "zh", "ja", "ko",
+];
+
+#[derive(Default)]
+struct LetterCounts {
+    latin: usize,
+    cyrillic: usize,
+    greek: usize,
+    other: usize,
+    ukrainian_only: usize,
+    russian_only: usize,
+    belarusian_only: usize,
+    hard_sign: usize,
+    kazakh_only: usize,
+    serbian_only: usize,
+    macedonian_only: usize,
+    south_slavic: usize,
+}
+
+impl LetterCounts {
+    fn total(&self) -> usize {
+        self.latin + self.cyrillic + self.greek + self.other
+    }
+
+    fn add(&mut self, c: char) {
+        match c {
+            'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' => self.latin += 1,
+            '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => self.greek += 1,
+            '\u{0400}'..='\u{052F}' => {
+                self.cyrillic += 1;
+                match c {
+                    'і' | 'І' | 'ї' | 'Ї' | 'є' | 'Є' | 'ґ' | 'Ґ' => self.ukrainian_only += 1,
+                    'ы' | 'Ы' | 'э' | 'Э' | 'ё' | 'Ё' => self.russian_only += 1,
+                    'ў' | 'Ў' => self.belarusian_only += 1,
+                    'ъ' | 'Ъ' => self.hard_sign += 1,
+                    'ә' | 'Ә' | 'ғ' | 'Ғ' | 'қ' | 'Қ' | 'ң' | 'Ң' | 'ө' | 'Ө' | 'ұ' | 'Ұ' => self.kazakh_only += 1,
+                    'ђ' | 'Ђ' | 'ћ' | 'Ћ' => self.serbian_only += 1,
+                    'ѓ' | 'Ѓ' | 'ќ' | 'Ќ' | 'ѕ' | 'Ѕ' => self.macedonian_only += 1,
+                    'ј' | 'Ј' | 'љ' | 'Љ' | 'њ' | 'Њ' | 'џ' | 'Џ' => self.south_slavic += 1,
+                    _ => {}
+                }
+            }
+            c if c.is_alphabetic() => self.other += 1,
+            _ => {}
+        }
+    }
+
+    /// The Cyrillic language that the letters alone prove, if any.
+    fn cyrillic_by_letters(&self) -> Option<&'static str> {
+        if self.belarusian_only > 0 {
+            Some("be")
+        } else if self.kazakh_only > 0 {
+            Some("kk")
+        } else if self.serbian_only > 0 {
+            Some("sr")
+        } else if self.macedonian_only > 0 {
+            Some("mk")
+        } else if self.ukrainian_only > 0 && self.russian_only == 0 {
+            Some("uk")
+        } else if self.russian_only > 0 && self.ukrainian_only == 0 {
+            Some("ru")
+        } else {
+            None
+        }
+    }
+}
+
+/// Counts letters of the text by script, leaving out URLs and @handles, which are Latin whatever
+/// the language of the post.
+fn count_letters(text: &str) -> LetterCounts {
+    let mut counts = LetterCounts::default();
+    let mut cursor = 0;
+    for span in special_spans(text).into_iter().chain(std::iter::once(crate::urls::Span {
+        start: text.len(),
+        end: text.len(),
+        kind: crate::urls::SpanKind::Url,
+    })) {
+        for c in text[cursor..span.start].chars() {
+            counts.add(c);
+            if counts.total() >= MAX_LETTERS_SCANNED {
+                return counts;
+            }
+        }
+        cursor = span.end;
+    }
+    counts
+}
+
+/// The text without URLs and @handles, for the statistical model.
+fn without_links(text: &str) -> std::borrow::Cow<'_, str> {
+    let spans = special_spans(text);
+    if spans.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut cleaned = String::with_capacity(text.len());
+    let mut cursor = 0;
+    for span in spans {
+        cleaned.push_str(&text[cursor..span.start]);
+        cleaned.push(' ');
+        cursor = span.end;
+    }
+    cleaned.push_str(&text[cursor..]);
+    std::borrow::Cow::Owned(cleaned)
+}
+
+/// Normalizes a declared language tag (`en-US`, `pt_BR`, `RU`, `ukr`) to its ISO 639-1 code.
+fn normalize_declared(declared: &str) -> Option<String> {
+    let primary = declared.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+    match primary.len() {
+        2 if primary.bytes().all(|b| b.is_ascii_lowercase()) => Some(primary),
+        3 => Lang::from_code(primary.as_str()).map(|lang| iso_639_1(lang).to_owned()),
+        _ => None,
+    }
+}
+
+/// Names the language of `text` with an ISO 639-1 code (`en`, `ru`, `uk`, `el`, `de`, ...), or
+/// [`UNDETERMINED`] when the text is too short or too ambiguous.
+///
+/// `declared` is what the network or file said; it wins when it agrees with the script of the
+/// text (a post declared `de` but written in Cyrillic is not German).
+pub fn detect(text: &str, declared: Option<&str>) -> String {
+    let declared = declared.and_then(normalize_declared);
+    let counts = count_letters(text);
+    if counts.total() < MIN_LETTERS {
+        return declared.unwrap_or_else(|| UNDETERMINED.to_owned());
+    }
+    let declared = declared.as_deref();
+    let dominant = counts.latin.max(counts.cyrillic).max(counts.greek).max(counts.other);
+    if dominant == counts.greek {
+        return "el".to_owned();
+    }
+    if dominant == counts.cyrillic {
+        return detect_cyrillic(text, &counts, declared);
+    }
+    if dominant == counts.latin {
+        if let Some(declared) = declared {
+            if !CYRILLIC_LANGUAGES.contains(&declared) && !NON_LATIN_LANGUAGES.contains(&declared) {
+                return declared.to_owned();
+            }
+        }
+        return statistical(&ANY_DETECTOR, text);
+    }
+    if let Some(declared) = declared {
+        if !CYRILLIC_LANGUAGES.contains(&declared) && declared != "el" {
+            return declared.to_owned();
+        }
+    }
+    statistical(&ANY_DETECTOR, text)
+}
+
+fn detect_cyrillic(text: &str, counts: &LetterCounts, declared: Option<&str>) -> String {
+    let by_letters = counts.cyrillic_by_letters();
+    if let Some(declared) = declared {
+        let consistent = CYRILLIC_LANGUAGES.contains(&declared) && by_letters.is_none_or(|proven| proven == declared);
+        if consistent {
+            return declared.to_owned();
+        }
+    }
+    if let Some(proven) = by_letters {
+        return proven.to_owned();
+    }
+    // Ukrainian and Belarusian can hardly go a sentence without `і`, Bulgarian without `ъ`, so a
+    // sentence with none of them is Russian; the trigram model is too unsure between these close
+    // languages to say so itself.
+    if counts.cyrillic >= UNMARKED_RUSSIAN_LETTERS && counts.hard_sign == 0 && counts.south_slavic == 0 {
+        return "ru".to_owned();
+    }
+    statistical(&CYRILLIC_DETECTOR, text)
+}
+
+fn statistical(detector: &Detector, text: &str) -> String {
+    let mut cut = text.len().min(MAX_BYTES_MODELLED);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    match detector.detect(&without_links(&text[..cut])) {
+        Some(info) if info.is_reliable() || info.confidence() >= MIN_CONFIDENCE => iso_639_1(info.lang()).to_owned(),
+        _ => UNDETERMINED.to_owned(),
+    }
+}
+
+/// ISO 639-1 code of a whatlang language (which names them by ISO 639-3).
+fn iso_639_1(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Epo => "eo",
+        Lang::Eng => "en",
+        Lang::Rus => "ru",
+        Lang::Cmn => "zh",
+        Lang::Spa => "es",
+        Lang::Por => "pt",
+        Lang::Ita => "it",
+        Lang::Ben => "bn",
+        Lang::Fra => "fr",
+        Lang::Deu => "de",
+        Lang::Ukr => "uk",
+        Lang::Kat => "ka",
+        Lang::Ara => "ar",
+        Lang::Hin => "hi",
+        Lang::Jpn => "ja",
+        Lang::Heb => "he",
+        Lang::Yid => "yi",
+        Lang::Pol => "pl",
+        Lang::Amh => "am",
+        Lang::Jav => "jv",
+        Lang::Kor => "ko",
+        Lang::Nob => "nb",
+        Lang::Dan => "da",
+        Lang::Swe => "sv",
+        Lang::Fin => "fi",
+        Lang::Tur => "tr",
+        Lang::Nld => "nl",
+        Lang::Hun => "hu",
+        Lang::Ces => "cs",
+        Lang::Ell => "el",
+        Lang::Bul => "bg",
+        Lang::Bel => "be",
+        Lang::Mar => "mr",
+        Lang::Kan => "kn",
+        Lang::Ron => "ro",
+        Lang::Slv => "sl",
+        Lang::Hrv => "hr",
+        Lang::Srp => "sr",
+        Lang::Mkd => "mk",
+        Lang::Lit => "lt",
+        Lang::Lav => "lv",
+        Lang::Est => "et",
+        Lang::Tam => "ta",
+        Lang::Vie => "vi",
+        Lang::Urd => "ur",
+        Lang::Tha => "th",
+        Lang::Guj => "gu",
+        Lang::Uzb => "uz",
+        Lang::Pan => "pa",
+        Lang::Aze => "az",
+        Lang::Ind => "id",
+        Lang::Tel => "te",
+        Lang::Pes => "fa",
+        Lang::Mal => "ml",
+        Lang::Ori => "or",
+        Lang::Mya => "my",
+        Lang::Nep => "ne",
+        Lang::Sin => "si",
+        Lang::Khm => "km",
+        Lang::Tuk => "tk",
+        Lang::Aka => "ak",
+        Lang::Zul => "zu",
+        Lang::Sna => "sn",
+        Lang::Afr => "af",
+        Lang::Lat => "la",
+        Lang::Slk => "sk",
+        Lang::Cat => "ca",
+        Lang::Tgl => "tl",
+        Lang::Hye => "hy",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_decides_greek_and_marked_cyrillic() {
+        assert_eq!(detect("Αγόρασα ένα κινητό Ζέλτρον και είμαι πολύ ευχαριστημένος", None), "el");
+        assert_eq!(detect("Купил телефон Зелтрон, очень доволен покупкой, всем советую!", None), "ru");
+        assert_eq!(detect("Купив телефон Зелтрон, дуже задоволений, всім раджу його!", None), "uk");
+        assert_eq!(detect("Набыў тэлефон Зелтрон, вельмі задаволены", None), "be");
+    }
+
+    #[test]
+    fn whatlang_decides_latin_and_unmarked_cyrillic() {
+        assert_eq!(detect("I bought a Zeltron phone last week and the battery is still going strong", None), "en");
+        assert_eq!(detect("Ich habe letzte Woche ein Zeltron Telefon gekauft und der Akku hält immer noch", None), "de");
+        assert_eq!(detect("J'ai acheté un téléphone Zeltron la semaine dernière et la batterie tient toujours", None), "fr");
+        assert_eq!(detect("Compré un teléfono Zeltron la semana pasada y la batería sigue funcionando muy bien", None), "es");
+        assert_eq!(detect("Миналата седмица си купих телефон Зелтрон и батерията все още държи много добре", None), "bg");
+    }
+
+    #[test]
+    fn links_and_handles_do_not_count() {
+        let text = "@zeltron_official_support https://zeltron.com/support/tickets/12345 Спасибо за быструю помощь";
+        assert_eq!(detect(text, None), "ru");
+    }
+
+    #[test]
+    fn declared_language_wins_when_consistent() {
+        assert_eq!(detect("Zeltron ok", Some("pt-BR")), "pt");
+        assert_eq!(detect("Zeltron is the best phone I have ever owned", Some("nl")), "nl");
+        assert_eq!(detect("Купил Зелтрон", Some("bg")), "bg");
+        assert_eq!(detect("Привіт, Зелтрон", Some("RUS")), "uk");
+        // Declared German, but written in Russian: the script wins.
+        assert_eq!(detect("Купил телефон Зелтрон, очень доволен", Some("de")), "ru");
+        assert_eq!(detect("I bought a Zeltron phone and it is great", Some("ru")), "en");
+        assert_eq!(detect("Ζέλτρον παντού", Some("en")), "el");
+        assert_eq!(detect("!!", Some("en")), "en");
+        assert_eq!(detect("Zeltron rocks", Some("not a language")), detect("Zeltron rocks", None));
+    }
+
+    #[test]
+    fn too_short_or_unclear_is_und() {
+        assert_eq!(detect("", None), UNDETERMINED);
+        assert_eq!(detect("ok", None), UNDETERMINED);
+        assert_eq!(detect("🚀🚀🚀 !!! 123", None), UNDETERMINED);
+        assert_eq!(detect("https://zeltron.com/a/b/c @zeltron", None), UNDETERMINED);
+    }
+
+    #[test]
+    fn huge_and_odd_input_does_not_panic() {
+        let huge = "Зелтрон лучший телефон. ".repeat(50_000);
+        assert_eq!(detect(&huge, None), "ru");
+        assert_eq!(detect("\u{0}\u{1}\u{202e}\u{feff}", None), UNDETERMINED);
+    }
+}

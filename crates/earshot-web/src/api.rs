@@ -1,0 +1,250 @@
+//! The JSON API and its OpenAPI 3.1 description.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::Json;
+use earshot_core::InterchangeMention;
+use serde::Serialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::error::{ApiError, ApiErrorBody, WebError};
+use crate::pages::parse_id;
+use crate::params::{LangParam, MentionParams, RawFilters};
+use crate::view::{collect_brands, collect_sources, BrandInfo, SourceInfo};
+use crate::AppState;
+
+/// One page of mentions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MentionsResponse {
+    /// Mentions in the interchange format (`earshot export` writes the same objects).
+    #[schema(value_type = Vec<InterchangeMentionDoc>)]
+    pub mentions: Vec<InterchangeMention>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// How many mentions carry a brand, language or source.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountInfo {
+    pub name: String,
+    pub count: u64,
+}
+
+/// Totals for the whole store.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsResponse {
+    pub mentions: u64,
+    pub duplicates: u64,
+    pub per_brand: Vec<CountInfo>,
+    pub per_lang: Vec<CountInfo>,
+    pub per_source: Vec<CountInfo>,
+}
+
+fn counts(pairs: Vec<(String, u64)>) -> Vec<CountInfo> {
+    pairs
+        .into_iter()
+        .map(|(name, count)| CountInfo { name, count })
+        .collect()
+}
+
+// The two structs below exist only to describe `earshot_core` types in the OpenAPI document
+// (the core crate has no OpenAPI dependency). A test checks that every field a real mention
+// serializes to is described here, so they cannot drift apart unnoticed.
+
+/// A mention in the JSON Lines interchange format.
+#[derive(ToSchema)]
+#[schema(as = InterchangeMention)]
+#[allow(dead_code)]
+pub struct InterchangeMentionDoc {
+    /// Store-assigned id.
+    id: Option<i64>,
+    /// Name of the source that delivered it.
+    source: Option<String>,
+    /// The network's own id of the item.
+    external_id: Option<String>,
+    url: Option<String>,
+    title: Option<String>,
+    /// Plain text.
+    text: Option<String>,
+    /// RFC 3339.
+    published_at: Option<String>,
+    #[schema(value_type = Option<AuthorDoc>)]
+    author: Option<AuthorDoc>,
+    /// ISO 639-1 code, or `und`.
+    lang: Option<String>,
+    in_reply_to: Option<String>,
+    canonical_url: Option<String>,
+    links: Option<Vec<String>>,
+    /// Names of the brands whose queries matched.
+    brands: Option<Vec<String>>,
+    /// Id of the earlier mention this one copies.
+    duplicate_of: Option<i64>,
+    /// RFC 3339.
+    fetched_at: Option<String>,
+}
+
+/// Who wrote a mention.
+#[derive(ToSchema)]
+#[schema(as = Author)]
+#[allow(dead_code)]
+pub struct AuthorDoc {
+    handle: Option<String>,
+    name: Option<String>,
+    url: Option<String>,
+    followers: Option<u64>,
+}
+
+/// Filters for `GET /api/mentions`. Documentation only: the handler reads the raw query
+/// itself so that each bad value is answered with an error naming its parameter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct MentionsQueryDoc {
+    /// Full-text query in Earshot's query language (`AND`, `OR`, `NOT`, quotes, parentheses).
+    q: Option<String>,
+    /// Only mentions matched to this brand.
+    brand: Option<String>,
+    /// Only mentions in this language (ISO 639-1).
+    lang: Option<String>,
+    /// Only mentions from this source.
+    source: Option<String>,
+    /// Published at or after this time (RFC 3339, or a date meaning its start).
+    since: Option<String>,
+    /// Published before this time (exclusive; RFC 3339, or a date meaning up to its end).
+    until: Option<String>,
+    /// `newest` (default) or `relevance`.
+    sort: Option<String>,
+    /// Page size, 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Leave out mentions that copy an earlier one.
+    hide_duplicates: Option<bool>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/mentions",
+    tag = "mentions",
+    params(MentionsQueryDoc),
+    responses(
+        (status = 200, description = "One page of mentions", body = MentionsResponse),
+        (status = 400, description = "A parameter is not valid; the message names it", body = ApiErrorBody),
+        (status = 500, description = "Storage failed", body = ApiErrorBody),
+    )
+)]
+pub async fn list_mentions(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<MentionsResponse>, ApiError> {
+    let raw = RawFilters::from_query(query.as_deref(), LangParam::Api);
+    let params = MentionParams::parse(&raw)?;
+    let page = app
+        .web
+        .store
+        .search(
+            &params.filter,
+            params.sort,
+            params.cursor.as_deref(),
+            params.limit,
+        )
+        .await?;
+    Ok(Json(MentionsResponse {
+        mentions: page.mentions.iter().map(InterchangeMention::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/mentions/{id}",
+    tag = "mentions",
+    params(("id" = i64, Path, description = "Mention id")),
+    responses(
+        (status = 200, description = "The mention", body = InterchangeMentionDoc),
+        (status = 400, description = "The id is not a number", body = ApiErrorBody),
+        (status = 404, description = "No mention has this id", body = ApiErrorBody),
+    )
+)]
+pub async fn get_mention(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<InterchangeMention>, ApiError> {
+    let id = parse_id(&id)?;
+    match app.web.store.get(id).await? {
+        Some(m) => Ok(Json(InterchangeMention::from(&m))),
+        None => Err(WebError::NotFound(format!("no mention with id {id}")).into()),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/sources",
+    tag = "configuration",
+    responses(
+        (status = 200, description = "Configured sources and their health", body = Vec<SourceInfo>),
+        (status = 500, description = "Storage failed", body = ApiErrorBody),
+    )
+)]
+pub async fn list_sources(State(app): State<AppState>) -> Result<Json<Vec<SourceInfo>>, ApiError> {
+    let states = app.web.store.source_states().await?;
+    Ok(Json(collect_sources(&app.web.config(), &states)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/brands",
+    tag = "configuration",
+    responses((status = 200, description = "Brands, competitors and their queries", body = Vec<BrandInfo>))
+)]
+pub async fn list_brands(State(app): State<AppState>) -> Json<Vec<BrandInfo>> {
+    Json(collect_brands(&app.web.config()))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    tag = "mentions",
+    responses(
+        (status = 200, description = "Totals", body = StatsResponse),
+        (status = 500, description = "Storage failed", body = ApiErrorBody),
+    )
+)]
+pub async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, ApiError> {
+    let stats = app.web.store.stats().await?;
+    Ok(Json(StatsResponse {
+        mentions: stats.mentions,
+        duplicates: stats.duplicates,
+        per_brand: counts(stats.per_brand),
+        per_lang: counts(stats.per_lang),
+        per_source: counts(stats.per_source),
+    }))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Earshot API",
+        description = "Read access to the mentions Earshot has collected, its sources and its brands."
+    ),
+    paths(list_mentions, get_mention, list_sources, list_brands, stats),
+    components(schemas(
+        MentionsResponse,
+        InterchangeMentionDoc,
+        AuthorDoc,
+        SourceInfo,
+        BrandInfo,
+        StatsResponse,
+        CountInfo,
+        ApiErrorBody
+    )),
+    tags(
+        (name = "mentions", description = "Collected mentions"),
+        (name = "configuration", description = "Sources and brands (read-only)")
+    )
+)]
+pub struct ApiDoc;
+
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
