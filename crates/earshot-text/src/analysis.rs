@@ -24,7 +24,9 @@ enum WordScript {
 
 fn char_script(c: char) -> WordScript {
     match c {
-        'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' => WordScript::Latin,
+        'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' => {
+            WordScript::Latin
+        }
         '\u{0400}'..='\u{052F}' => WordScript::Cyrillic,
         '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => WordScript::Greek,
         _ => WordScript::Other,
@@ -74,7 +76,11 @@ pub struct Token<'a> {
 /// apostrophes between letters as in `don't` or `Zeltron's`). Everything else separates words:
 /// spaces, punctuation, `#`, `@`, emoji. `zeltron.com` is two words, `#зелтрон` one.
 pub fn tokenize(text: &str) -> impl Iterator<Item = Token<'_>> {
-    Tokenizer { text, cursor: 0, position: 0 }
+    Tokenizer {
+        text,
+        cursor: 0,
+        position: 0,
+    }
 }
 
 struct Tokenizer<'a> {
@@ -92,7 +98,11 @@ impl<'a> Iterator for Tokenizer<'a> {
 
     fn next(&mut self) -> Option<Token<'a>> {
         let rest = &self.text[self.cursor..];
-        let (start_in_rest, _) = rest.char_indices().find(|&(_, c)| c.is_alphanumeric())?;
+        // A word starts with a letter or digit proper; a combining mark (which some scripts count as
+        // alphabetic) only continues one.
+        let (start_in_rest, _) = rest
+            .char_indices()
+            .find(|&(_, c)| c.is_alphanumeric() && !is_combining_mark(c))?;
         let start = self.cursor + start_in_rest;
         let mut end = self.text.len();
         let mut chars = self.text[start..].char_indices().peekable();
@@ -100,15 +110,21 @@ impl<'a> Iterator for Tokenizer<'a> {
             if c.is_alphanumeric() || is_combining_mark(c) {
                 continue;
             }
-            let apostrophe_inside_word =
-                is_apostrophe(c) && chars.peek().is_some_and(|&(_, next)| next.is_alphanumeric());
+            let apostrophe_inside_word = is_apostrophe(c)
+                && chars
+                    .peek()
+                    .is_some_and(|&(_, next)| next.is_alphanumeric() && !is_combining_mark(next));
             if !apostrophe_inside_word {
                 end = start + offset;
                 break;
             }
         }
         self.cursor = end;
-        let token = Token { text: &self.text[start..end], offset: start, position: self.position };
+        let token = Token {
+            text: &self.text[start..end],
+            offset: start,
+            position: self.position,
+        };
         self.position += 1;
         Some(token)
     }
@@ -203,17 +219,44 @@ mod tests {
     fn splits_on_punctuation_symbols_and_emoji() {
         assert_eq!(
             words("Love #Zeltron!🚀 @kvantix, zeltron.com; don't stop—Zeltron’s best"),
-            vec!["Love", "Zeltron", "kvantix", "zeltron", "com", "don't", "stop", "Zeltron’s", "best"]
+            vec![
+                "Love",
+                "Zeltron",
+                "kvantix",
+                "zeltron",
+                "com",
+                "don't",
+                "stop",
+                "Zeltron’s",
+                "best"
+            ]
         );
-        assert_eq!(words("#зелтрон_топ «Новента»"), vec!["зелтрон", "топ", "Новента"]);
+        assert_eq!(
+            words("#зелтрон_топ «Новента»"),
+            vec!["зелтрон", "топ", "Новента"]
+        );
         assert!(words("🚀🔥 !!! ... \u{0} \n").is_empty());
     }
 
     #[test]
     fn reports_offsets_and_positions() {
         let tokens: Vec<Token> = tokenize("  Ζέλτρον, hi").collect();
-        assert_eq!(tokens[0], Token { text: "Ζέλτρον", offset: 2, position: 0 });
-        assert_eq!(tokens[1], Token { text: "hi", offset: 18, position: 1 });
+        assert_eq!(
+            tokens[0],
+            Token {
+                text: "Ζέλτρον",
+                offset: 2,
+                position: 0
+            }
+        );
+        assert_eq!(
+            tokens[1],
+            Token {
+                text: "hi",
+                offset: 18,
+                position: 1
+            }
+        );
     }
 
     #[test]
@@ -238,7 +281,19 @@ mod tests {
     #[test]
     fn analyzes_in_order_with_kinds() {
         let text = AnalyzedText::new("RT @zeltron: Новента #Kvantix https://zeltron.com/x");
-        assert_eq!(text.folded(), ["rt", "zeltron", "новента", "kvantix", "https", "zeltron", "com", "x"]);
+        assert_eq!(
+            text.folded(),
+            [
+                "rt",
+                "zeltron",
+                "новента",
+                "kvantix",
+                "https",
+                "zeltron",
+                "com",
+                "x"
+            ]
+        );
         assert_eq!(text.stems()[2], stem("новента"));
         assert_eq!(
             text.kinds(),

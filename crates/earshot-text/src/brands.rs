@@ -25,9 +25,17 @@ type AtomId = usize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Atom {
-    Term { folded: String, stem: String },
-    Phrase { folded: Vec<String>, stems: Vec<String> },
-    Prefix { folded: String },
+    Term {
+        folded: String,
+        stem: String,
+    },
+    Phrase {
+        folded: Vec<String>,
+        stems: Vec<String>,
+    },
+    Prefix {
+        folded: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -80,7 +88,10 @@ impl BrandMatcher {
                 })?;
                 queries.push(builder.compile(parsed.root()));
             }
-            compiled_brands.push(CompiledBrand { name: brand.name.clone(), queries });
+            compiled_brands.push(CompiledBrand {
+                name: brand.name.clone(),
+                queries,
+            });
         }
         Ok(builder.finish(compiled_brands))
     }
@@ -108,7 +119,9 @@ impl BrandMatcher {
 
     fn atoms_present(&self, text: &AnalyzedText) -> Vec<bool> {
         let mut present = vec![false; self.atoms.len()];
-        for (position, (token_folded, token_stem)) in text.folded().iter().zip(text.stems()).enumerate() {
+        for (position, (token_folded, token_stem)) in
+            text.folded().iter().zip(text.stems()).enumerate()
+        {
             let stem_hits = self.atoms_by_word.get(token_stem.as_str());
             let folded_hits = if token_folded == token_stem {
                 None
@@ -121,7 +134,9 @@ impl BrandMatcher {
                 }
                 present[id] = match &self.atoms[id] {
                     Atom::Term { folded, stem } => token_stem == stem || token_folded == folded,
-                    Atom::Phrase { folded, stems } => phrase_matches_at(folded, stems, text, position),
+                    Atom::Phrase { folded, stems } => {
+                        phrase_matches_at(folded, stems, text, position)
+                    }
                     Atom::Prefix { .. } => false,
                 };
             }
@@ -153,13 +168,23 @@ impl Builder {
 
     fn compile(&mut self, node: &QueryNode) -> Compiled {
         match node {
-            QueryNode::Term { folded, stem } => self.atom(Atom::Term { folded: folded.clone(), stem: stem.clone() }),
-            QueryNode::Prefix { folded } => self.atom(Atom::Prefix { folded: folded.clone() }),
-            QueryNode::Phrase { folded, stems } => {
-                self.atom(Atom::Phrase { folded: folded.clone(), stems: stems.clone() })
+            QueryNode::Term { folded, stem } => self.atom(Atom::Term {
+                folded: folded.clone(),
+                stem: stem.clone(),
+            }),
+            QueryNode::Prefix { folded } => self.atom(Atom::Prefix {
+                folded: folded.clone(),
+            }),
+            QueryNode::Phrase { folded, stems } => self.atom(Atom::Phrase {
+                folded: folded.clone(),
+                stems: stems.clone(),
+            }),
+            QueryNode::And(children) => {
+                Compiled::And(children.iter().map(|child| self.compile(child)).collect())
             }
-            QueryNode::And(children) => Compiled::And(children.iter().map(|child| self.compile(child)).collect()),
-            QueryNode::Or(children) => Compiled::Or(children.iter().map(|child| self.compile(child)).collect()),
+            QueryNode::Or(children) => {
+                Compiled::Or(children.iter().map(|child| self.compile(child)).collect())
+            }
             QueryNode::Not(child) => Compiled::Not(Box::new(self.compile(child))),
         }
     }
@@ -186,7 +211,12 @@ impl Builder {
                 }
             }
         }
-        BrandMatcher { brands, atoms: self.atoms, atoms_by_word, prefixes }
+        BrandMatcher {
+            brands,
+            atoms: self.atoms,
+            atoms_by_word,
+            prefixes,
+        }
     }
 }
 
@@ -204,9 +234,18 @@ mod tests {
 
     fn fixture() -> BrandMatcher {
         BrandMatcher::new(&[
-            brand("Zeltron", &["zeltron -job", "Зелтрон", "Ζέλτρον", "\"zel tron\""]),
+            brand(
+                "Zeltron",
+                &["zeltron -job", "Зелтрон", "Ζέλτρον", "\"zel tron\""],
+            ),
             brand("Kvantix", &["kvantix OR Квантикс OR Κβάντιξ", "kvant*"]),
-            brand("Noventa", &["\"noventa bank\" OR \"банк Новента\"", "Νοβέντα NOT τράπεζα"]),
+            brand(
+                "Noventa",
+                &[
+                    "\"noventa bank\" OR \"банк Новента\"",
+                    "Νοβέντα NOT τράπεζα",
+                ],
+            ),
         ])
         .unwrap()
     }
@@ -218,10 +257,22 @@ mod tests {
     #[test]
     fn finds_brands_in_config_order() {
         let matcher = fixture();
-        assert_eq!(matching(&matcher, "Квантикс против Зелтрона"), ["Zeltron", "Kvantix"]);
-        assert_eq!(matching(&matcher, "Το Ζέλτρον και το ΚΒΆΝΤΙΞ"), ["Zeltron", "Kvantix"]);
-        assert_eq!(matching(&matcher, "I opened a Noventa Bank account"), ["Noventa"]);
-        assert_eq!(matching(&matcher, "Открыл счёт в банке Новента"), ["Noventa"]);
+        assert_eq!(
+            matching(&matcher, "Квантикс против Зелтрона"),
+            ["Zeltron", "Kvantix"]
+        );
+        assert_eq!(
+            matching(&matcher, "Το Ζέλτρον και το ΚΒΆΝΤΙΞ"),
+            ["Zeltron", "Kvantix"]
+        );
+        assert_eq!(
+            matching(&matcher, "I opened a Noventa Bank account"),
+            ["Noventa"]
+        );
+        assert_eq!(
+            matching(&matcher, "Открыл счёт в банке Новента"),
+            ["Noventa"]
+        );
         assert_eq!(matching(&matcher, "kvantum computing"), ["Kvantix"]);
         assert!(matching(&matcher, "nothing to see here").is_empty());
         assert!(matching(&matcher, "").is_empty());
@@ -239,13 +290,24 @@ mod tests {
 
     #[test]
     fn agrees_with_query_matching() {
-        let queries = ["zeltron -job", "\"zel tron\" OR kvant*", "(a OR b) NOT c", "running phones"];
-        let matcher = BrandMatcher::new(
-            &queries.iter().map(|q| brand(q, &[q])).collect::<Vec<_>>(),
-        )
-        .unwrap();
+        let queries = [
+            "zeltron -job",
+            "\"zel tron\" OR kvant*",
+            "(a OR b) NOT c",
+            "running phones",
+        ];
+        let matcher =
+            BrandMatcher::new(&queries.iter().map(|q| brand(q, &[q])).collect::<Vec<_>>()).unwrap();
         let texts = [
-            "zeltron", "zeltron job", "zel tron job", "kvantum", "a c", "b", "Run, phone!", "phones running", "tron zel",
+            "zeltron",
+            "zeltron job",
+            "zel tron job",
+            "kvantum",
+            "a c",
+            "b",
+            "Run, phone!",
+            "phones running",
+            "tron zel",
         ];
         for text in texts {
             let analyzed = AnalyzedText::new(text);
@@ -260,8 +322,11 @@ mod tests {
 
     #[test]
     fn reports_the_broken_brand_and_query() {
-        let error = BrandMatcher::new(&[brand("Zeltron", &["zeltron"]), brand("Kvantix", &["kvantix", "(kvantix"])])
-            .unwrap_err();
+        let error = BrandMatcher::new(&[
+            brand("Zeltron", &["zeltron"]),
+            brand("Kvantix", &["kvantix", "(kvantix"]),
+        ])
+        .unwrap_err();
         assert_eq!(error.brand, "Kvantix");
         assert_eq!(error.query, "(kvantix");
         assert_eq!(error.error.position, 1);

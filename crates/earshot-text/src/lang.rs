@@ -25,16 +25,25 @@ const MAX_BYTES_MODELLED: usize = 1000;
 const MIN_CONFIDENCE: f64 = 0.2;
 
 static CYRILLIC_DETECTOR: LazyLock<Detector> = LazyLock::new(|| {
-    Detector::with_allowlist(vec![Lang::Rus, Lang::Ukr, Lang::Bel, Lang::Bul, Lang::Srp, Lang::Mkd])
+    Detector::with_allowlist(vec![
+        Lang::Rus,
+        Lang::Ukr,
+        Lang::Bel,
+        Lang::Bul,
+        Lang::Srp,
+        Lang::Mkd,
+    ])
 });
 static ANY_DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
 
 /// Languages written mainly in Cyrillic.
-const CYRILLIC_LANGUAGES: &[&str] = &["ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "mn", "tg", "tt", "ba", "cv"];
+const CYRILLIC_LANGUAGES: &[&str] = &[
+    "ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "mn", "tg", "tt", "ba", "cv",
+];
 /// Languages written mainly in a script other than Latin, so never consistent with Latin text.
 const NON_LATIN_LANGUAGES: &[&str] = &[
-    "el", "ar", "he", "yi", "fa", "ur", "hi", "mr", "ne", "bn", "pa", "gu", "or", "ta", "te", "kn", "ml", "si", "th",
-    "lo", "my", "km", "ka", "hy", "am", "zh", "ja", "ko",
+    "el", "ar", "he", "yi", "fa", "ur", "hi", "mr", "ne", "bn", "pa", "gu", "or", "ta", "te", "kn",
+    "ml", "si", "th", "lo", "my", "km", "ka", "hy", "am", "zh", "ja", "ko",
 ];
 
 #[derive(Default)]
@@ -60,16 +69,22 @@ impl LetterCounts {
 
     fn add(&mut self, c: char) {
         match c {
-            'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' => self.latin += 1,
+            'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' => {
+                self.latin += 1
+            }
             '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => self.greek += 1,
             '\u{0400}'..='\u{052F}' => {
                 self.cyrillic += 1;
                 match c {
-                    'і' | 'І' | 'ї' | 'Ї' | 'є' | 'Є' | 'ґ' | 'Ґ' => self.ukrainian_only += 1,
+                    'і' | 'І' | 'ї' | 'Ї' | 'є' | 'Є' | 'ґ' | 'Ґ' => {
+                        self.ukrainian_only += 1
+                    }
                     'ы' | 'Ы' | 'э' | 'Э' | 'ё' | 'Ё' => self.russian_only += 1,
                     'ў' | 'Ў' => self.belarusian_only += 1,
                     'ъ' | 'Ъ' => self.hard_sign += 1,
-                    'ә' | 'Ә' | 'ғ' | 'Ғ' | 'қ' | 'Қ' | 'ң' | 'Ң' | 'ө' | 'Ө' | 'ұ' | 'Ұ' => self.kazakh_only += 1,
+                    'ә' | 'Ә' | 'ғ' | 'Ғ' | 'қ' | 'Қ' | 'ң' | 'Ң' | 'ө' | 'Ө' | 'ұ' | 'Ұ' => {
+                        self.kazakh_only += 1
+                    }
                     'ђ' | 'Ђ' | 'ћ' | 'Ћ' => self.serbian_only += 1,
                     'ѓ' | 'Ѓ' | 'ќ' | 'Ќ' | 'ѕ' | 'Ѕ' => self.macedonian_only += 1,
                     'ј' | 'Ј' | 'љ' | 'Љ' | 'њ' | 'Њ' | 'џ' | 'Џ' => self.south_slavic += 1,
@@ -106,11 +121,14 @@ impl LetterCounts {
 fn count_letters(text: &str) -> LetterCounts {
     let mut counts = LetterCounts::default();
     let mut cursor = 0;
-    for span in special_spans(text).into_iter().chain(std::iter::once(crate::urls::Span {
-        start: text.len(),
-        end: text.len(),
-        kind: crate::urls::SpanKind::Url,
-    })) {
+    for span in special_spans(text)
+        .into_iter()
+        .chain(std::iter::once(crate::urls::Span {
+            start: text.len(),
+            end: text.len(),
+            kind: crate::urls::SpanKind::Url,
+        }))
+    {
         for c in text[cursor..span.start].chars() {
             counts.add(c);
             if counts.total() >= MAX_LETTERS_SCANNED {
@@ -141,7 +159,11 @@ fn without_links(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Normalizes a declared language tag (`en-US`, `pt_BR`, `RU`, `ukr`) to its ISO 639-1 code.
 fn normalize_declared(declared: &str) -> Option<String> {
-    let primary = declared.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+    let primary = declared
+        .trim()
+        .split(['-', '_'])
+        .next()?
+        .to_ascii_lowercase();
     match primary.len() {
         2 if primary.bytes().all(|b| b.is_ascii_lowercase()) => Some(primary),
         3 => Lang::from_code(primary.as_str()).map(|lang| iso_639_1(lang).to_owned()),
@@ -161,7 +183,11 @@ pub fn detect(text: &str, declared: Option<&str>) -> String {
         return declared.unwrap_or_else(|| UNDETERMINED.to_owned());
     }
     let declared = declared.as_deref();
-    let dominant = counts.latin.max(counts.cyrillic).max(counts.greek).max(counts.other);
+    let dominant = counts
+        .latin
+        .max(counts.cyrillic)
+        .max(counts.greek)
+        .max(counts.other);
     if dominant == counts.greek {
         return "el".to_owned();
     }
@@ -187,7 +213,8 @@ pub fn detect(text: &str, declared: Option<&str>) -> String {
 fn detect_cyrillic(text: &str, counts: &LetterCounts, declared: Option<&str>) -> String {
     let by_letters = counts.cyrillic_by_letters();
     if let Some(declared) = declared {
-        let consistent = CYRILLIC_LANGUAGES.contains(&declared) && by_letters.is_none_or(|proven| proven == declared);
+        let consistent = CYRILLIC_LANGUAGES.contains(&declared)
+            && by_letters.is_none_or(|proven| proven == declared);
         if consistent {
             return declared.to_owned();
         }
@@ -198,7 +225,10 @@ fn detect_cyrillic(text: &str, counts: &LetterCounts, declared: Option<&str>) ->
     // Ukrainian and Belarusian can hardly go a sentence without `і`, Bulgarian without `ъ`, so a
     // sentence with none of them is Russian; the trigram model is too unsure between these close
     // languages to say so itself.
-    if counts.cyrillic >= UNMARKED_RUSSIAN_LETTERS && counts.hard_sign == 0 && counts.south_slavic == 0 {
+    if counts.cyrillic >= UNMARKED_RUSSIAN_LETTERS
+        && counts.hard_sign == 0
+        && counts.south_slavic == 0
+    {
         return "ru".to_owned();
     }
     statistical(&CYRILLIC_DETECTOR, text)
@@ -210,7 +240,9 @@ fn statistical(detector: &Detector, text: &str) -> String {
         cut -= 1;
     }
     match detector.detect(&without_links(&text[..cut])) {
-        Some(info) if info.is_reliable() || info.confidence() >= MIN_CONFIDENCE => iso_639_1(info.lang()).to_owned(),
+        Some(info) if info.is_reliable() || info.confidence() >= MIN_CONFIDENCE => {
+            iso_639_1(info.lang()).to_owned()
+        }
         _ => UNDETERMINED.to_owned(),
     }
 }
@@ -296,19 +328,58 @@ mod tests {
 
     #[test]
     fn script_decides_greek_and_marked_cyrillic() {
-        assert_eq!(detect("Αγόρασα ένα κινητό Ζέλτρον και είμαι πολύ ευχαριστημένος", None), "el");
-        assert_eq!(detect("Купил телефон Зелтрон, очень доволен покупкой, всем советую!", None), "ru");
-        assert_eq!(detect("Купив телефон Зелтрон, дуже задоволений, всім раджу його!", None), "uk");
-        assert_eq!(detect("Набыў тэлефон Зелтрон, вельмі задаволены", None), "be");
+        assert_eq!(
+            detect(
+                "Αγόρασα ένα κινητό Ζέλτρον και είμαι πολύ ευχαριστημένος",
+                None
+            ),
+            "el"
+        );
+        assert_eq!(
+            detect(
+                "Купил телефон Зелтрон, очень доволен покупкой, всем советую!",
+                None
+            ),
+            "ru"
+        );
+        assert_eq!(
+            detect(
+                "Купив телефон Зелтрон, дуже задоволений, всім раджу його!",
+                None
+            ),
+            "uk"
+        );
+        assert_eq!(
+            detect("Набыў тэлефон Зелтрон, вельмі задаволены", None),
+            "be"
+        );
     }
 
     #[test]
     fn whatlang_decides_latin_and_unmarked_cyrillic() {
-        assert_eq!(detect("I bought a Zeltron phone last week and the battery is still going strong", None), "en");
-        assert_eq!(detect("Ich habe letzte Woche ein Zeltron Telefon gekauft und der Akku hält immer noch", None), "de");
+        assert_eq!(
+            detect(
+                "I bought a Zeltron phone last week and the battery is still going strong",
+                None
+            ),
+            "en"
+        );
+        assert_eq!(
+            detect(
+                "Ich habe letzte Woche ein Zeltron Telefon gekauft und der Akku hält immer noch",
+                None
+            ),
+            "de"
+        );
         assert_eq!(detect("J'ai acheté un téléphone Zeltron la semaine dernière et la batterie tient toujours", None), "fr");
         assert_eq!(detect("Compré un teléfono Zeltron la semana pasada y la batería sigue funcionando muy bien", None), "es");
-        assert_eq!(detect("Миналата седмица си купих телефон Зелтрон и батерията все още държи много добре", None), "bg");
+        assert_eq!(
+            detect(
+                "Миналата седмица си купих телефон Зелтрон и батерията все още държи много добре",
+                None
+            ),
+            "bg"
+        );
     }
 
     #[test]
@@ -320,15 +391,27 @@ mod tests {
     #[test]
     fn declared_language_wins_when_consistent() {
         assert_eq!(detect("Zeltron ok", Some("pt-BR")), "pt");
-        assert_eq!(detect("Zeltron is the best phone I have ever owned", Some("nl")), "nl");
+        assert_eq!(
+            detect("Zeltron is the best phone I have ever owned", Some("nl")),
+            "nl"
+        );
         assert_eq!(detect("Купил Зелтрон", Some("bg")), "bg");
         assert_eq!(detect("Привіт, Зелтрон", Some("RUS")), "uk");
         // Declared German, but written in Russian: the script wins.
-        assert_eq!(detect("Купил телефон Зелтрон, очень доволен", Some("de")), "ru");
-        assert_eq!(detect("I bought a Zeltron phone and it is great", Some("ru")), "en");
+        assert_eq!(
+            detect("Купил телефон Зелтрон, очень доволен", Some("de")),
+            "ru"
+        );
+        assert_eq!(
+            detect("I bought a Zeltron phone and it is great", Some("ru")),
+            "en"
+        );
         assert_eq!(detect("Ζέλτρον παντού", Some("en")), "el");
         assert_eq!(detect("!!", Some("en")), "en");
-        assert_eq!(detect("Zeltron rocks", Some("not a language")), detect("Zeltron rocks", None));
+        assert_eq!(
+            detect("Zeltron rocks", Some("not a language")),
+            detect("Zeltron rocks", None)
+        );
     }
 
     #[test]
@@ -336,7 +419,10 @@ mod tests {
         assert_eq!(detect("", None), UNDETERMINED);
         assert_eq!(detect("ok", None), UNDETERMINED);
         assert_eq!(detect("🚀🚀🚀 !!! 123", None), UNDETERMINED);
-        assert_eq!(detect("https://zeltron.com/a/b/c @zeltron", None), UNDETERMINED);
+        assert_eq!(
+            detect("https://zeltron.com/a/b/c @zeltron", None),
+            UNDETERMINED
+        );
     }
 
     #[test]

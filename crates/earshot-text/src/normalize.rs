@@ -8,7 +8,8 @@ use std::cell::RefCell;
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts, TokenizerResult,
+    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+    TokenizerResult,
 };
 use html5ever::LocalName;
 use url::{form_urlencoded, Url};
@@ -24,19 +25,52 @@ pub struct Normalized {
 
 /// Elements whose content is never readable text.
 const SKIPPED_ELEMENTS: &[&str] = &[
-    "script", "style", "noscript", "noembed", "noframes", "xmp", "template", "title", "iframe", "object", "svg",
-    "math", "canvas", "select", "textarea",
+    "script", "style", "noscript", "noembed", "noframes", "xmp", "template", "title", "iframe",
+    "object", "svg", "math", "canvas", "select", "textarea",
 ];
 
 /// Elements that end a paragraph: a blank line around them.
 const PARAGRAPH_ELEMENTS: &[&str] = &[
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ul", "ol", "dl", "table", "hr", "figure",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "ul",
+    "ol",
+    "dl",
+    "table",
+    "hr",
+    "figure",
 ];
 
 /// Elements that end a line.
 const LINE_ELEMENTS: &[&str] = &[
-    "div", "li", "tr", "dt", "dd", "section", "article", "aside", "header", "footer", "main", "nav", "address",
-    "details", "summary", "figcaption", "caption", "form", "fieldset", "legend", "center",
+    "div",
+    "li",
+    "tr",
+    "dt",
+    "dd",
+    "section",
+    "article",
+    "aside",
+    "header",
+    "footer",
+    "main",
+    "nav",
+    "address",
+    "details",
+    "summary",
+    "figcaption",
+    "caption",
+    "form",
+    "fieldset",
+    "legend",
+    "center",
 ];
 
 /// Cells and images separate words even without spaces in the markup.
@@ -56,7 +90,10 @@ pub fn html_to_text(html: &str) -> Normalized {
     while let TokenizerResult::Script(()) = tokenizer.feed(&input) {}
     tokenizer.end();
     let state = tokenizer.sink.state.into_inner();
-    Normalized { text: state.writer.finish(), links: state.links.links }
+    Normalized {
+        text: state.writer.finish(),
+        links: state.links.links,
+    }
 }
 
 #[derive(Default)]
@@ -114,7 +151,9 @@ impl SinkState {
 fn raw_content_kind(element: &str) -> TokenSinkResult<()> {
     match element {
         "script" => TokenSinkResult::RawData(RawKind::ScriptData),
-        "style" | "iframe" | "noembed" | "noframes" | "noscript" | "xmp" => TokenSinkResult::RawData(RawKind::Rawtext),
+        "style" | "iframe" | "noembed" | "noframes" | "noscript" | "xmp" => {
+            TokenSinkResult::RawData(RawKind::Rawtext)
+        }
         "title" | "textarea" => TokenSinkResult::RawData(RawKind::Rcdata),
         _ => TokenSinkResult::Continue,
     }
@@ -155,7 +194,10 @@ pub fn plain_text(text: &str) -> Normalized {
     }
     let mut links = LinkCollector::default();
     links.add_bare_urls(text);
-    Normalized { text: writer.finish(), links: links.links }
+    Normalized {
+        text: writer.finish(),
+        links: links.links,
+    }
 }
 
 /// Builds text with collapsed whitespace; line breaks requested between words are written only
@@ -254,17 +296,54 @@ impl LinkCollector {
 
 /// Query parameters that only track where a click came from.
 const TRACKING_PARAMETERS: &[&str] = &[
-    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "yclid", "ysclid", "msclkid", "twclid", "ttclid",
-    "li_fat_id", "mc_cid", "mc_eid", "igshid", "igsh", "ref_src", "ref_url", "_hsenc", "_hsmi", "__hstc", "__hssc",
-    "__hsfp", "hsctatracking", "mkt_tok", "_ga", "_gl", "vero_id", "vero_conv", "oly_anon_id", "oly_enc_id",
-    "rb_clickid", "s_cid", "wickedid", "srsltid", "_openstat", "cmpid", "zanpid",
+    "fbclid",
+    "gclid",
+    "gclsrc",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "yclid",
+    "ysclid",
+    "msclkid",
+    "twclid",
+    "ttclid",
+    "li_fat_id",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "igsh",
+    "ref_src",
+    "ref_url",
+    "_hsenc",
+    "_hsmi",
+    "__hstc",
+    "__hssc",
+    "__hsfp",
+    "hsctatracking",
+    "mkt_tok",
+    "_ga",
+    "_gl",
+    "vero_id",
+    "vero_conv",
+    "oly_anon_id",
+    "oly_enc_id",
+    "rb_clickid",
+    "s_cid",
+    "wickedid",
+    "srsltid",
+    "_openstat",
+    "cmpid",
+    "zanpid",
 ];
 
 /// Parameters that track sharing only on particular sites (elsewhere they may carry meaning).
 fn is_site_tracking_parameter(host: &str, key: &str) -> bool {
     let host = host.strip_prefix("www.").unwrap_or(host);
     match key {
-        "si" => matches!(host, "youtube.com" | "m.youtube.com" | "music.youtube.com" | "youtu.be" | "open.spotify.com"),
+        "si" => matches!(
+            host,
+            "youtube.com" | "m.youtube.com" | "music.youtube.com" | "youtu.be" | "open.spotify.com"
+        ),
         "feature" => matches!(host, "youtube.com" | "m.youtube.com" | "youtu.be"),
         "s" | "t" => matches!(host, "twitter.com" | "x.com" | "mobile.twitter.com"),
         _ => false,
@@ -273,7 +352,9 @@ fn is_site_tracking_parameter(host: &str, key: &str) -> bool {
 
 fn is_tracking_parameter(host: &str, key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    key.starts_with("utm_") || TRACKING_PARAMETERS.contains(&key.as_str()) || is_site_tracking_parameter(host, &key)
+    key.starts_with("utm_")
+        || TRACKING_PARAMETERS.contains(&key.as_str())
+        || is_site_tracking_parameter(host, &key)
 }
 
 /// The canonical form of an http(s) URL, for recognizing the same page behind different links:
@@ -285,7 +366,10 @@ pub fn canonical_url(url: &str) -> Option<String> {
     if !matches!(parsed.scheme(), "http" | "https") {
         return None;
     }
-    let host = parsed.host_str().filter(|host| !host.is_empty())?.to_owned();
+    let host = parsed
+        .host_str()
+        .filter(|host| !host.is_empty())?
+        .to_owned();
     parsed.set_fragment(None);
     // Credentials never identify the page, and must not be kept or shown.
     parsed.set_username("").ok()?;
@@ -296,7 +380,9 @@ pub fn canonical_url(url: &str) -> Option<String> {
             .split('&')
             .filter(|pair| !pair.is_empty())
             .filter(|pair| {
-                let key = form_urlencoded::parse(pair.as_bytes()).next().map(|(key, _)| key.into_owned());
+                let key = form_urlencoded::parse(pair.as_bytes())
+                    .next()
+                    .map(|(key, _)| key.into_owned());
                 !key.is_some_and(|key| is_tracking_parameter(&host, &key))
             })
             .collect();
@@ -322,14 +408,20 @@ mod tests {
     fn drops_markup_scripts_and_styles() {
         let html = r#"<style>p{color:red}</style><p>Love <b>Zeltron</b>!</p><script>alert("x")</script><p>Second&nbsp;para &amp; more &lt;tags&gt;</p>"#;
         let normalized = html_to_text(html);
-        assert_eq!(normalized.text, "Love Zeltron!\n\nSecond para & more <tags>");
+        assert_eq!(
+            normalized.text,
+            "Love Zeltron!\n\nSecond para & more <tags>"
+        );
         assert!(normalized.links.is_empty());
     }
 
     #[test]
     fn line_breaks_and_whitespace() {
         let html = "  <div>one\n\n   two</div><div>three<br>four<br/><br><br>five</div><ul><li>a</li><li>b</li></ul>";
-        assert_eq!(html_to_text(html).text, "one two\nthree\nfour\n\nfive\n\na\nb");
+        assert_eq!(
+            html_to_text(html).text,
+            "one two\nthree\nfour\n\nfive\n\na\nb"
+        );
     }
 
     #[test]
@@ -340,24 +432,37 @@ mod tests {
         let normalized = html_to_text(html);
         assert_eq!(
             normalized.links,
-            ["https://zeltron.com/phones?a=1&b=2", "https://kvantix.io/news", "https://www.noventa.bank/"]
+            [
+                "https://zeltron.com/phones?a=1&b=2",
+                "https://kvantix.io/news",
+                "https://www.noventa.bank/"
+            ]
         );
-        assert!(normalized.text.starts_with("See our new phones and https://kvantix.io/news. Also mail, js,"));
+        assert!(normalized
+            .text
+            .starts_with("See our new phones and https://kvantix.io/news. Also mail, js,"));
     }
 
     #[test]
     fn survives_broken_markup() {
-        let normalized = html_to_text("<p>Zeltron <b>bold <i>unclosed</p><div>next</span> &bogus; &#x1F680; <");
-        assert_eq!(normalized.text, "Zeltron bold unclosed\n\nnext &bogus; 🚀 <");
+        let normalized =
+            html_to_text("<p>Zeltron <b>bold <i>unclosed</p><div>next</span> &bogus; &#x1F680; <");
+        assert_eq!(
+            normalized.text,
+            "Zeltron bold unclosed\n\nnext &bogus; 🚀 <"
+        );
         assert_eq!(html_to_text("").text, "");
         assert_eq!(html_to_text("<script>only</script>").text, "");
     }
 
     #[test]
     fn plain_text_cleans_whitespace_and_controls() {
-        let normalized = plain_text("  Zeltron\u{0}\u{7}  rocks\t\tagain \r\n\r\n\r\n\n line\u{200b}two\u{202e} \n");
+        let normalized = plain_text(
+            "  Zeltron\u{0}\u{7}  rocks\t\tagain \r\n\r\n\r\n\n line\u{200b}two\u{202e} \n",
+        );
         assert_eq!(normalized.text, "Zeltron rocks again\n\nlinetwo");
-        let normalized = plain_text("Read https://zeltron.com/a/?fbclid=1, then https://zeltron.com/a");
+        let normalized =
+            plain_text("Read https://zeltron.com/a/?fbclid=1, then https://zeltron.com/a");
         assert_eq!(normalized.links, ["https://zeltron.com/a"]);
     }
 
@@ -387,7 +492,8 @@ mod tests {
 
     #[test]
     fn huge_input_does_not_panic() {
-        let huge = "<div><p>Zeltron &amp; <a href='https://zeltron.com/?utm_source=a'>link</a>".repeat(20_000);
+        let huge = "<div><p>Zeltron &amp; <a href='https://zeltron.com/?utm_source=a'>link</a>"
+            .repeat(20_000);
         let normalized = html_to_text(&huge);
         assert_eq!(normalized.links, ["https://zeltron.com/"]);
         assert!(normalized.text.len() > 100_000);

@@ -29,11 +29,19 @@ pub struct Query {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum QueryNode {
     /// Matches a word whose stem equals `stem` or whose folded form equals `folded`.
-    Term { folded: String, stem: String },
+    Term {
+        folded: String,
+        stem: String,
+    },
     /// Matches a word whose folded form starts with `folded`.
-    Prefix { folded: String },
+    Prefix {
+        folded: String,
+    },
     /// Matches consecutive words, each by stem (or folded form).
-    Phrase { folded: Vec<String>, stems: Vec<String> },
+    Phrase {
+        folded: Vec<String>,
+        stems: Vec<String>,
+    },
     And(Vec<QueryNode>),
     Or(Vec<QueryNode>),
     Not(Box<QueryNode>),
@@ -50,7 +58,10 @@ pub struct QueryError {
 
 impl QueryError {
     fn new(position: usize, message: impl Into<String>) -> Self {
-        QueryError { position, message: message.into() }
+        QueryError {
+            position,
+            message: message.into(),
+        }
     }
 }
 
@@ -61,7 +72,13 @@ impl Query {
             return Err(QueryError::new(1, "the query is empty"));
         }
         let end_column = input.chars().count() + 1;
-        let mut parser = Parser { tokens, next: 0, depth: 0, end_column, first_exclusion: None };
+        let mut parser = Parser {
+            tokens,
+            next: 0,
+            depth: 0,
+            end_column,
+            first_exclusion: None,
+        };
         let root = parser.parse_or()?;
         if let Some(extra) = parser.tokens.get(parser.next) {
             let message = match extra.lexeme {
@@ -100,7 +117,10 @@ impl QueryNode {
     /// Builds a term from a folded word.
     pub fn term(folded: impl Into<String>) -> Self {
         let folded = folded.into();
-        QueryNode::Term { stem: stem(&folded), folded }
+        QueryNode::Term {
+            stem: stem(&folded),
+            folded,
+        }
     }
 
     /// Builds a phrase from folded words.
@@ -116,7 +136,10 @@ impl QueryNode {
                 .iter()
                 .zip(text.folded())
                 .any(|(token_stem, token_folded)| token_stem == stem || token_folded == folded),
-            QueryNode::Prefix { folded } => text.folded().iter().any(|word| word.starts_with(folded.as_str())),
+            QueryNode::Prefix { folded } => text
+                .folded()
+                .iter()
+                .any(|word| word.starts_with(folded.as_str())),
             QueryNode::Phrase { folded, stems } => {
                 (0..text.len()).any(|start| phrase_matches_at(folded, stems, text, start))
             }
@@ -140,15 +163,24 @@ impl QueryNode {
 
 /// Whether the phrase words match the text words starting at token `start`, word for word by
 /// stem or folded form.
-pub(crate) fn phrase_matches_at(folded: &[String], stems: &[String], text: &AnalyzedText, start: usize) -> bool {
+pub(crate) fn phrase_matches_at(
+    folded: &[String],
+    stems: &[String],
+    text: &AnalyzedText,
+    start: usize,
+) -> bool {
     let text_folded = text.folded();
     let text_stems = text.stems();
     if start + folded.len() > text_folded.len() {
         return false;
     }
-    folded.iter().zip(stems).enumerate().all(|(i, (word_folded, word_stem))| {
-        text_stems[start + i] == *word_stem || text_folded[start + i] == *word_folded
-    })
+    folded
+        .iter()
+        .zip(stems)
+        .enumerate()
+        .all(|(i, (word_folded, word_stem))| {
+            text_stems[start + i] == *word_stem || text_folded[start + i] == *word_folded
+        })
 }
 
 impl fmt::Display for Query {
@@ -164,7 +196,9 @@ impl fmt::Display for QueryNode {
             QueryNode::Term { folded, .. } => f.write_str(folded),
             QueryNode::Prefix { folded } => write!(f, "{folded}*"),
             QueryNode::Phrase { folded, .. } => write!(f, "\"{}\"", folded.join(" ")),
-            QueryNode::And(children) => write_joined(f, children, " AND ", |child| matches!(child, QueryNode::Or(_))),
+            QueryNode::And(children) => write_joined(f, children, " AND ", |child| {
+                matches!(child, QueryNode::Or(_))
+            }),
             QueryNode::Or(children) => write_joined(f, children, " OR ", |_| false),
             QueryNode::Not(child) => {
                 if matches!(**child, QueryNode::And(_) | QueryNode::Or(_)) {
@@ -244,7 +278,10 @@ fn lex(input: &str) -> Result<Vec<Located>, QueryError> {
                 }
                 Lexeme::Phrase(phrase)
             }
-            '-' if chars.peek().is_some_and(|&(_, next)| !next.is_whitespace() && next != ')' && next != '-') => {
+            '-' if chars
+                .peek()
+                .is_some_and(|&(_, next)| !next.is_whitespace() && next != ')' && next != '-') =>
+            {
                 Lexeme::Minus
             }
             _ => {
@@ -295,7 +332,9 @@ impl Parser {
     fn starts_operand(lexeme: Option<&Lexeme>) -> bool {
         matches!(
             lexeme,
-            Some(Lexeme::LParen | Lexeme::Not | Lexeme::Minus | Lexeme::Phrase(_) | Lexeme::Word(_))
+            Some(
+                Lexeme::LParen | Lexeme::Not | Lexeme::Minus | Lexeme::Phrase(_) | Lexeme::Word(_)
+            )
         )
     }
 
@@ -304,7 +343,10 @@ impl Parser {
         while let Some(Lexeme::Or) = self.peek_lexeme() {
             let or = self.advance().expect("peeked");
             if !Self::starts_operand(self.peek_lexeme()) {
-                return Err(QueryError::new(or.column, "OR needs something to find after it"));
+                return Err(QueryError::new(
+                    or.column,
+                    "OR needs something to find after it",
+                ));
             }
             alternatives.push(self.parse_and()?);
         }
@@ -318,7 +360,10 @@ impl Parser {
                 Some(Lexeme::And) => {
                     let and = self.advance().expect("peeked");
                     if !Self::starts_operand(self.peek_lexeme()) {
-                        return Err(QueryError::new(and.column, "AND needs something to find after it"));
+                        return Err(QueryError::new(
+                            and.column,
+                            "AND needs something to find after it",
+                        ));
                     }
                 }
                 lexeme if Self::starts_operand(lexeme) => {}
@@ -331,7 +376,10 @@ impl Parser {
 
     fn parse_unary(&mut self) -> Result<QueryNode, QueryError> {
         let Some(operator) = self.peek().cloned() else {
-            return Err(QueryError::new(self.end_column, "the query ends where something to find was expected"));
+            return Err(QueryError::new(
+                self.end_column,
+                "the query ends where something to find was expected",
+            ));
         };
         let name = match operator.lexeme {
             Lexeme::Not => "NOT",
@@ -341,7 +389,10 @@ impl Parser {
         self.advance();
         self.first_exclusion.get_or_insert(operator.column);
         if !Self::starts_operand(self.peek_lexeme()) {
-            return Err(QueryError::new(operator.column, format!("{name} needs something to exclude after it")));
+            return Err(QueryError::new(
+                operator.column,
+                format!("{name} needs something to exclude after it"),
+            ));
         }
         self.enter(operator.column)?;
         let operand = self.parse_unary();
@@ -355,14 +406,20 @@ impl Parser {
     fn enter(&mut self, column: usize) -> Result<(), QueryError> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(QueryError::new(column, format!("the query is nested more than {MAX_NESTING} levels deep")));
+            return Err(QueryError::new(
+                column,
+                format!("the query is nested more than {MAX_NESTING} levels deep"),
+            ));
         }
         Ok(())
     }
 
     fn parse_primary(&mut self) -> Result<QueryNode, QueryError> {
         let Some(token) = self.advance() else {
-            return Err(QueryError::new(self.end_column, "the query ends where something to find was expected"));
+            return Err(QueryError::new(
+                self.end_column,
+                "the query ends where something to find was expected",
+            ));
         };
         match token.lexeme {
             Lexeme::LParen => {
@@ -374,13 +431,22 @@ impl Parser {
                 self.depth -= 1;
                 let inner = inner?;
                 match self.advance() {
-                    Some(Located { lexeme: Lexeme::RParen, .. }) => Ok(inner),
+                    Some(Located {
+                        lexeme: Lexeme::RParen,
+                        ..
+                    }) => Ok(inner),
                     _ => Err(QueryError::new(token.column, "this '(' is never closed")),
                 }
             }
             Lexeme::RParen => Err(QueryError::new(token.column, "')' has no matching '('")),
-            Lexeme::And => Err(QueryError::new(token.column, "AND needs something to find before it")),
-            Lexeme::Or => Err(QueryError::new(token.column, "OR needs something to find before it")),
+            Lexeme::And => Err(QueryError::new(
+                token.column,
+                "AND needs something to find before it",
+            )),
+            Lexeme::Or => Err(QueryError::new(
+                token.column,
+                "OR needs something to find before it",
+            )),
             Lexeme::Phrase(phrase) => phrase_node(&phrase, token.column),
             Lexeme::Word(word) => word_node(&word, token.column),
             Lexeme::Not | Lexeme::Minus => unreachable!("handled by parse_unary"),
@@ -403,9 +469,8 @@ fn flatten(mut nodes: Vec<QueryNode>, connective: Connective) -> QueryNode {
     let mut flat = Vec::with_capacity(nodes.len());
     for node in nodes {
         match (connective, node) {
-            (Connective::And, QueryNode::And(children)) | (Connective::Or, QueryNode::Or(children)) => {
-                flat.extend(children)
-            }
+            (Connective::And, QueryNode::And(children))
+            | (Connective::Or, QueryNode::Or(children)) => flat.extend(children),
             (_, node) => flat.push(node),
         }
     }
@@ -433,27 +498,46 @@ fn words_node(mut words: Vec<String>) -> QueryNode {
 fn phrase_node(phrase: &str, column: usize) -> Result<QueryNode, QueryError> {
     let words = folded_words(phrase);
     if words.is_empty() {
-        return Err(QueryError::new(column, "the quoted phrase has no letters or digits to find"));
+        return Err(QueryError::new(
+            column,
+            "the quoted phrase has no letters or digits to find",
+        ));
     }
     Ok(words_node(words))
 }
 
 fn word_node(word: &str, column: usize) -> Result<QueryNode, QueryError> {
     if let Some(star_index) = word.chars().position(|c| c == '*') {
-        let stem_part = &word[..word.len() - 1];
-        if star_index + 1 != word.chars().count() {
-            return Err(QueryError::new(column + star_index, "'*' may only end a word, as in zelt*"));
-        }
+        let stem_part = match word.strip_suffix('*') {
+            Some(stem_part) if star_index + 1 == word.chars().count() => stem_part,
+            _ => {
+                return Err(QueryError::new(
+                    column + star_index,
+                    "'*' may only end a word, as in zelt*",
+                ))
+            }
+        };
         let words = folded_words(stem_part);
         return match words.len() {
-            0 => Err(QueryError::new(column, "'*' needs the beginning of a word before it, as in zelt*")),
-            1 => Ok(QueryNode::Prefix { folded: words.into_iter().next().expect("one word") }),
-            _ => Err(QueryError::new(column, format!("a prefix must be a single word, but {stem_part:?} has several"))),
+            0 => Err(QueryError::new(
+                column,
+                "'*' needs the beginning of a word before it, as in zelt*",
+            )),
+            1 => Ok(QueryNode::Prefix {
+                folded: words.into_iter().next().expect("one word"),
+            }),
+            _ => Err(QueryError::new(
+                column,
+                format!("a prefix must be a single word, but {stem_part:?} has several"),
+            )),
         };
     }
     let words = folded_words(word);
     if words.is_empty() {
-        return Err(QueryError::new(column, format!("{word:?} has no letters or digits to find")));
+        return Err(QueryError::new(
+            column,
+            format!("{word:?} has no letters or digits to find"),
+        ));
     }
     Ok(words_node(words))
 }
@@ -463,7 +547,9 @@ mod tests {
     use super::*;
 
     fn matches(query: &str, text: &str) -> bool {
-        Query::parse(query).unwrap_or_else(|e| panic!("{query:?}: {e}")).matches(&AnalyzedText::new(text))
+        Query::parse(query)
+            .unwrap_or_else(|e| panic!("{query:?}: {e}"))
+            .matches(&AnalyzedText::new(text))
     }
 
     fn error(query: &str) -> QueryError {
@@ -521,7 +607,10 @@ mod tests {
         assert!(query.matches(&AnalyzedText::new("zeltron phone")));
         assert!(!query.matches(&AnalyzedText::new("zeltron job offer")));
         assert!(matches("(zeltron OR kvantix) -hiring", "kvantix rocks"));
-        assert!(!matches("(zeltron OR kvantix) -hiring", "kvantix is hiring"));
+        assert!(!matches(
+            "(zeltron OR kvantix) -hiring",
+            "kvantix is hiring"
+        ));
         assert!(!matches("zeltron -(job OR hiring)", "zeltron job"));
     }
 
@@ -530,7 +619,11 @@ mod tests {
         let query = Query::parse("zeltron and kvantix").unwrap();
         assert_eq!(
             query.root(),
-            &QueryNode::And(vec![QueryNode::term("zeltron"), QueryNode::term("and"), QueryNode::term("kvantix")])
+            &QueryNode::And(vec![
+                QueryNode::term("zeltron"),
+                QueryNode::term("and"),
+                QueryNode::term("kvantix")
+            ])
         );
         assert!(!matches("zeltron or kvantix", "zeltron alone"));
     }
@@ -541,7 +634,10 @@ mod tests {
         assert!(!matches("\"zeltron phone\"", "phone by zeltron"));
         assert!(matches("«телефон Зелтрон»", "Сломался телефон Зелтрона"));
         assert!(matches("\"zeltron\"", "ZELTRON!"));
-        assert_eq!(Query::parse("\"zeltron\"").unwrap().root(), &QueryNode::term("zeltron"));
+        assert_eq!(
+            Query::parse("\"zeltron\"").unwrap().root(),
+            &QueryNode::term("zeltron")
+        );
     }
 
     #[test]
@@ -549,7 +645,12 @@ mod tests {
         assert!(matches("zelt*", "Zeltronic devices"));
         assert!(matches("зелт*", "ЗЕЛТРОНОВСКИЙ магазин"));
         assert!(!matches("zelt*", "a zel and a tron"));
-        assert_eq!(Query::parse("Zélt*").unwrap().root(), &QueryNode::Prefix { folded: "zelt".into() });
+        assert_eq!(
+            Query::parse("Zélt*").unwrap().root(),
+            &QueryNode::Prefix {
+                folded: "zelt".into()
+            }
+        );
     }
 
     #[test]
@@ -558,12 +659,19 @@ mod tests {
         assert_eq!(
             query.root(),
             &QueryNode::Or(vec![
-                QueryNode::And(vec![QueryNode::term("a"), QueryNode::term("b"), QueryNode::term("c")]),
+                QueryNode::And(vec![
+                    QueryNode::term("a"),
+                    QueryNode::term("b"),
+                    QueryNode::term("c")
+                ]),
                 QueryNode::term("d"),
                 QueryNode::term("e"),
             ])
         );
-        assert_eq!(Query::parse("zeltron NOT NOT kvantix").unwrap().root(), Query::parse("zeltron kvantix").unwrap().root());
+        assert_eq!(
+            Query::parse("zeltron NOT NOT kvantix").unwrap().root(),
+            Query::parse("zeltron kvantix").unwrap().root()
+        );
     }
 
     #[test]
@@ -581,7 +689,9 @@ mod tests {
             assert_eq!(reparsed, query, "{input:?} shown as {shown:?}");
         }
         assert_eq!(
-            Query::parse("(Zeltron OR Зелтрон) -job \"new phone\"").unwrap().to_string(),
+            Query::parse("(Zeltron OR Зелтрон) -job \"new phone\"")
+                .unwrap()
+                .to_string(),
             "(zeltron OR зелтрон) AND NOT job AND \"new phone\""
         );
     }

@@ -27,14 +27,22 @@ pub(crate) fn special_spans(text: &str) -> Vec<Span> {
         let at_boundary = i == 0 || !is_word_byte(bytes[i - 1]);
         if at_boundary && matches!(b, b'h' | b'H' | b'w' | b'W') {
             if let Some(end) = url_end(text, i) {
-                spans.push(Span { start: i, end, kind: SpanKind::Url });
+                spans.push(Span {
+                    start: i,
+                    end,
+                    kind: SpanKind::Url,
+                });
                 i = end;
                 continue;
             }
         } else if at_boundary && b == b'@' {
             let end = handle_end(text, i + 1);
             if end > i + 1 {
-                spans.push(Span { start: i, end, kind: SpanKind::Handle });
+                spans.push(Span {
+                    start: i,
+                    end,
+                    kind: SpanKind::Handle,
+                });
                 i = end;
                 continue;
             }
@@ -75,7 +83,9 @@ fn url_end(text: &str, start: usize) -> Option<usize> {
     let body_start = start + prefix_len;
     let mut end = body_start;
     for (offset, c) in text[body_start..].char_indices() {
-        if c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '`' | '{' | '}' | '|' | '\\' | '^')
+        if c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '<' | '>' | '"' | '`' | '{' | '}' | '|' | '\\' | '^')
         {
             break;
         }
@@ -84,7 +94,9 @@ fn url_end(text: &str, start: usize) -> Option<usize> {
     let end = trim_trailing_punctuation(text, body_start, end);
     let host_start = text.as_bytes().get(body_start).copied();
     match host_start {
-        Some(b) if end > body_start && (b.is_ascii_alphanumeric() || b >= 0x80 || b == b'[') => Some(end),
+        Some(b) if end > body_start && (b.is_ascii_alphanumeric() || b >= 0x80 || b == b'[') => {
+            Some(end)
+        }
         _ => None,
     }
 }
@@ -97,7 +109,9 @@ fn trim_trailing_punctuation(text: &str, body_start: usize, mut end: usize) -> u
             return end;
         };
         let trim = match last {
-            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*' | '…' | '«' | '»' | '“' | '”' | '’' => true,
+            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*' | '…' | '«' | '»' | '“' | '”' | '’' => {
+                true
+            }
             ')' => unbalanced(&text[body_start..end], '(', ')'),
             ']' => unbalanced(&text[body_start..end], '[', ']'),
             _ => false,
