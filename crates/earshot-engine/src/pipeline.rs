@@ -102,16 +102,18 @@ impl Pipeline {
             .filter(|t| !t.is_empty());
         // Brands are matched on the title and the body together: a blog post often names the
         // brand only in its title.
-        let analyzed = match &title {
-            Some(title) => AnalyzedText::new(&format!("{title}\n{}", body.text)),
-            None => AnalyzedText::new(&body.text),
+        let analyzed_body = AnalyzedText::new(&body.text);
+        let brands = match &title {
+            Some(title) => self
+                .matcher
+                .matching(&AnalyzedText::new(&format!("{title}\n{}", body.text))),
+            None => self.matcher.matching(&analyzed_body),
         };
-        let brands = self.matcher.matching(&analyzed);
         if brands.is_empty() {
             return None;
         }
         let lang = lang::detect(&body.text, item.lang.as_deref());
-        let fingerprint = simhash(&AnalyzedText::new(&body.text));
+        let fingerprint = simhash(&analyzed_body);
         let canonical_url = item.url.as_deref().and_then(normalize::canonical_url);
         Some(NewMention {
             source: item.source,

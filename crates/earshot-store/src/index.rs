@@ -338,7 +338,6 @@ impl SearchIndex {
         let Some(writer) = guard.as_mut() else {
             return Ok(false);
         };
-        let t0 = std::time::Instant::now();
         let result = (|| -> tantivy::Result<()> {
             if replace_all {
                 writer.delete_all_documents()?;
@@ -351,7 +350,6 @@ impl SearchIndex {
             }
             let payload = serde_json::to_string(&CommitPayload { rev })
                 .expect("a struct of one integer always serializes");
-            eprintln!("TIMING added {:?}", t0.elapsed());
             let mut prepared = writer.prepare_commit()?;
             prepared.set_payload(&payload);
             prepared.commit()?;

@@ -50,6 +50,9 @@ pub struct SqliteStore {
     index: Arc<SearchIndex>,
     /// Serializes this process's writes, so that `rev` values reach the index in order.
     write_lock: tokio::sync::Mutex<()>,
+    /// The index commit of the last batch, still running: it overlaps the next batch's database
+    /// work. Searches, catch-ups and `close` wait for it.
+    pending_index: std::sync::Mutex<Option<tokio::task::JoinHandle<StoreResult<bool>>>>,
     skip_indexing: AtomicBool,
     db_path: PathBuf,
 }
@@ -236,6 +239,7 @@ impl SqliteStore {
             pool,
             index: Arc::new(index),
             write_lock: tokio::sync::Mutex::new(()),
+            pending_index: std::sync::Mutex::new(None),
             skip_indexing: AtomicBool::new(false),
             db_path,
         };
@@ -258,6 +262,9 @@ impl SqliteStore {
 
     /// Closes the database pool and releases the index writer lock.
     pub async fn close(self) {
+        let write = self.write_lock.lock().await;
+        self.finish_pending_index().await;
+        drop(write);
         self.pool.close().await;
         let index = self.index.clone();
         let _ = tokio::task::spawn_blocking(move || index.release_writer()).await;
@@ -273,6 +280,7 @@ impl SqliteStore {
     /// Indexes committed rows with `rev` above the index's and at most `up_to`. The caller holds
     /// `write_lock`. Does nothing when another process holds the index writer.
     async fn catch_up_index(&self, up_to: i64) -> StoreResult<()> {
+        self.finish_pending_index().await;
         if self.skip_indexing.load(Ordering::SeqCst) || !self.index.try_take_writer()? {
             return Ok(());
         }
@@ -300,6 +308,25 @@ impl SqliteStore {
         }
     }
 
+    /// Waits for the index commit of the previous batch. A failure is logged only: the index's
+    /// recorded rev stays behind, so the next catch-up indexes those rows again.
+    async fn finish_pending_index(&self) {
+        let pending = self
+            .pending_index
+            .lock()
+            .map(|mut pending| pending.take())
+            .unwrap_or(None);
+        if let Some(job) = pending {
+            match job.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "indexing a stored batch failed; it will be retried")
+                }
+                Err(e) => tracing::error!(error = %e, "the indexing task failed; it will be retried"),
+            }
+        }
+    }
+
     async fn apply_to_index(&self, docs: Vec<IndexDoc>, rev: i64) -> StoreResult<bool> {
         let index = self.index.clone();
         tokio::task::spawn_blocking(move || index.apply(&docs, false, rev))
@@ -314,7 +341,8 @@ impl SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db_error("reading the change counter"))?;
-        if db_rev <= self.index.indexed_rev() {
+        let pending = self.pending_index.lock().map(|p| p.is_some()).unwrap_or(false);
+        if db_rev <= self.index.indexed_rev() && !pending {
             return Ok(());
         }
         if !self.index.holds_writer() {
@@ -600,7 +628,6 @@ impl Store for SqliteStore {
         progress: Option<SourceProgress>,
     ) -> StoreResult<BatchOutcome> {
         let _write = self.write_lock.lock().await;
-        let t0 = std::time::Instant::now();
         let now = Utc::now();
         let merged = merge_within_batch(mentions);
 
@@ -806,13 +833,11 @@ impl Store for SqliteStore {
             return Ok(outcome);
         }
         let batch_rev = max_rev + writes.len() as i64;
-        let t1 = t0.elapsed();
         if let Err(e) = self.index_batch(writes, max_rev, batch_rev).await {
             // The batch is safely in the database; the index takes the rows on its next
             // catch-up (the next write, search or open), since its recorded rev stays behind.
             tracing::error!(error = %e, "indexing a stored batch failed; it will be retried");
         }
-        eprintln!("TIMING db {:?} total {:?}", t1, t0.elapsed());
         Ok(outcome)
     }
 
@@ -953,6 +978,7 @@ impl Store for SqliteStore {
 
     async fn reindex(&self, progress: &(dyn Fn(u64, u64) + Send + Sync)) -> StoreResult<u64> {
         let _write = self.write_lock.lock().await;
+        self.finish_pending_index().await;
         if !self.index.try_take_writer()? {
             return Err(StoreError::Index(
                 "another process holds the search index writer; stop it (e.g. `earshot serve`) and retry"
@@ -1035,7 +1061,11 @@ impl SqliteStore {
                 }
             })
             .collect();
-        self.apply_to_index(docs, batch_rev).await?;
+        let index = self.index.clone();
+        let job = tokio::task::spawn_blocking(move || index.apply(&docs, false, batch_rev));
+        if let Ok(mut pending) = self.pending_index.lock() {
+            *pending = Some(job);
+        }
         Ok(())
     }
 }

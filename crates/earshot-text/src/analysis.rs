@@ -1,6 +1,8 @@
 //! The one definition of how text becomes searchable terms. Brand matching here and the search
 //! index in `earshot-store` both go through it, so a query finds the same mentions in both.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -59,7 +61,26 @@ pub fn stem(folded_word: &str) -> String {
         WordScript::Greek => &GREEK,
         WordScript::Other => return folded_word.to_owned(),
     };
-    stemmer.stem(folded_word).into_owned()
+    // Word frequencies are skewed, so a small per-thread memo answers most words without running
+    // the (comparatively slow) Snowball machine.
+    STEM_CACHE.with_borrow_mut(|cache| {
+        if let Some(stemmed) = cache.get(folded_word) {
+            return stemmed.clone();
+        }
+        let stemmed = stemmer.stem(folded_word).into_owned();
+        if cache.len() >= STEM_CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(folded_word.to_owned(), stemmed.clone());
+        stemmed
+    })
+}
+
+/// Entries kept per thread; some megabytes at most.
+const STEM_CACHE_CAPACITY: usize = 50_000;
+
+thread_local! {
+    static STEM_CACHE: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
 }
 
 /// One word of a text, borrowed from it.

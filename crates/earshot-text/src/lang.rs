@@ -49,6 +49,8 @@ const NON_LATIN_LANGUAGES: &[&str] = &[
 #[derive(Default)]
 struct LetterCounts {
     latin: usize,
+    /// Latin letters beyond ASCII (`é`, `ß`, `ł`): English has next to none.
+    latin_accented: usize,
     cyrillic: usize,
     greek: usize,
     other: usize,
@@ -200,6 +202,9 @@ pub fn detect(text: &str, declared: Option<&str>) -> String {
                 return declared.to_owned();
             }
         }
+        if counts.latin_accented == 0 && looks_english(text) {
+            return "en".to_owned();
+        }
         return statistical(&ANY_DETECTOR, text);
     }
     if let Some(declared) = declared {
@@ -208,6 +213,30 @@ pub fn detect(text: &str, declared: Option<&str>) -> String {
         }
     }
     statistical(&ANY_DETECTOR, text)
+}
+
+/// Function words that are common in English and rare in other Latin-script languages.
+const ENGLISH_FUNCTION_WORDS: &[&str] = &[
+    "the", "and", "of", "to", "with", "this", "that", "you", "your", "for", "are", "have", "has",
+    "been", "but", "not", "just", "from", "they", "their", "will", "what", "about", "would",
+    "there", "which", "after", "still", "very", "really", "my", "our", "it's", "i'm", "don't",
+    "can't", "is", "it", "i",
+];
+
+/// A cheap check that settles most English posts without the trigram model (which costs tens of
+/// microseconds per Latin text): enough English function words, making up a good share of the
+/// words, and no accented letters (checked by the caller).
+fn looks_english(text: &str) -> bool {
+    let mut words = 0usize;
+    let mut function_words = 0usize;
+    for token in crate::analysis::tokenize(text) {
+        words += 1;
+        let lower = token.text.to_ascii_lowercase().replace('\u{2019}', "'");
+        if ENGLISH_FUNCTION_WORDS.contains(&lower.as_str()) {
+            function_words += 1;
+        }
+    }
+    function_words >= 3 && function_words * 5 >= words
 }
 
 fn detect_cyrillic(text: &str, counts: &LetterCounts, declared: Option<&str>) -> String {

@@ -124,3 +124,27 @@ proptest! {
         prop_assert_eq!(hamming(original, repost), 0);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// The brand matcher's one-pass evaluation must find exactly what each query finds alone.
+    #[test]
+    fn brand_matcher_agrees_with_queries(queries in prop::collection::vec(query_like(), 1..6), words in prop::collection::vec(word(), 0..12)) {
+        let valid: Vec<String> = queries.into_iter().filter(|q| Query::parse(q).is_ok()).collect();
+        let brands: Vec<earshot_core::BrandConfig> = valid
+            .iter()
+            .enumerate()
+            .map(|(i, q)| earshot_core::BrandConfig { name: format!("b{i}"), queries: vec![q.clone()], competitor: false })
+            .collect();
+        let matcher = earshot_text::BrandMatcher::new(&brands).unwrap();
+        let text = AnalyzedText::new(&words.join(" "));
+        let expected: Vec<String> = valid
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| Query::parse(q).unwrap().matches(&text))
+            .map(|(i, _)| format!("b{i}"))
+            .collect();
+        prop_assert_eq!(matcher.matching(&text), expected);
+    }
+}

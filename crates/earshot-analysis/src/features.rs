@@ -1,0 +1,393 @@
+//! Hashed sparse features of a text: folded word unigrams and bigrams, and character 2-5-grams
+//! of whitespace-separated chunks with boundary markers (so punctuation and emoji such as `:)` or
+//! `!!!` count too). Each block gets sublinear term frequency and its own L2 normalisation, so
+//! long words do not drown out the word features.
+//!
+//! Hashing is signed: the sign of a feature comes from a hash bit, so collisions cancel out on
+//! average instead of piling up.
+
+use earshot_text::{fold, tokenize};
+use serde::{Deserialize, Serialize};
+
+/// Text beyond this many bytes is not looked at; a 1 MB post costs no more than a 16 KiB one.
+pub const MAX_FEATURE_BYTES: usize = 16 * 1024;
+
+/// How features are extracted. Stored in every model so that a model is always fed the
+/// features it was trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// The number of hash buckets is `2^buckets_log2`.
+    pub buckets_log2: u8,
+    /// 1: word unigrams only; 2: unigrams and bigrams; 0: no word features.
+    pub word_ngram_max: u8,
+    /// Character n-gram lengths, inclusive; `char_max == 0` turns character features off.
+    pub char_min: u8,
+    pub char_max: u8,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            buckets_log2: 20,
+            word_ngram_max: 2,
+            char_min: 2,
+            char_max: 5,
+        }
+    }
+}
+
+impl FeatureConfig {
+    pub fn buckets(&self) -> usize {
+        1usize << self.buckets_log2
+    }
+
+    /// Whether the values are within what the extractor supports.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(8..=26).contains(&self.buckets_log2) {
+            return Err(format!(
+                "buckets_log2 must be within 8..=26, got {}",
+                self.buckets_log2
+            ));
+        }
+        if self.word_ngram_max > 2 {
+            return Err(format!(
+                "word_ngram_max must be 0, 1 or 2, got {}",
+                self.word_ngram_max
+            ));
+        }
+        if self.char_max != 0 && (self.char_min == 0 || self.char_min > self.char_max) {
+            return Err(format!(
+                "char n-gram range {}..={} is empty",
+                self.char_min, self.char_max
+            ));
+        }
+        if self.char_max > 8 {
+            return Err(format!("char_max must be at most 8, got {}", self.char_max));
+        }
+        Ok(())
+    }
+}
+
+/// A sparse feature vector: bucket indices with their values. Indices may repeat (a word and a
+/// character n-gram can share a bucket); the dot product does not care.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseVector {
+    pub fn clear(&mut self) {
+        self.indices.clear();
+        self.values.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
+        self.indices.iter().copied().zip(self.values.iter().copied())
+    }
+}
+
+const WORD_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+const BIGRAM_SEED: u64 = 0xc2b2_ae3d_27d4_eb4f;
+const CHAR_SEED: u64 = 0x1656_67b1_9e37_79f9;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// Stand-ins for the start and end of a chunk, outside the range of `char`.
+const CHUNK_START: u32 = 0x11_0000;
+const CHUNK_END: u32 = 0x11_0001;
+
+/// The finaliser of MurmurHash3: spreads every input bit over the output so that the low bits
+/// (the bucket) and the top bit (the sign) are independent.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h = seed;
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+    }
+    mix(h)
+}
+
+/// Turns texts into [`SparseVector`]s, reusing its buffers between calls.
+#[derive(Debug, Clone)]
+pub struct FeatureExtractor {
+    config: FeatureConfig,
+    mask: u64,
+    cleaned: String,
+    chars: Vec<u32>,
+    word_scratch: Vec<(u32, f32)>,
+    char_scratch: Vec<(u32, f32)>,
+}
+
+impl FeatureExtractor {
+    /// # Panics
+    /// Never for a config that passes [`FeatureConfig::validate`]; an invalid one is clamped.
+    pub fn new(config: FeatureConfig) -> Self {
+        let buckets_log2 = config.buckets_log2.clamp(8, 26);
+        let config = FeatureConfig {
+            buckets_log2,
+            ..config
+        };
+        FeatureExtractor {
+            config,
+            mask: (1u64 << buckets_log2) - 1,
+            cleaned: String::new(),
+            chars: Vec::new(),
+            word_scratch: Vec::new(),
+            char_scratch: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &FeatureConfig {
+        &self.config
+    }
+
+    /// Extracts the features of `text` into `out`, replacing what it held.
+    pub fn extract(&mut self, text: &str, out: &mut SparseVector) {
+        out.clear();
+        clean_text(text, &mut self.cleaned);
+        // Folding (case, diacritics, compatibility forms) needs its own string; this is the one
+        // allocation per text.
+        let folded = fold(&self.cleaned);
+
+        self.word_scratch.clear();
+        if self.config.word_ngram_max >= 1 {
+            let mut previous: Option<u64> = None;
+            for token in tokenize(&folded) {
+                let h = hash_bytes(WORD_SEED, token.text.as_bytes());
+                self.word_scratch.push(self.bucket(h));
+                if self.config.word_ngram_max >= 2 {
+                    if let Some(p) = previous {
+                        let pair = mix(p.wrapping_mul(FNV_PRIME) ^ h ^ BIGRAM_SEED);
+                        self.word_scratch.push(self.bucket(pair));
+                    }
+                }
+                previous = Some(h);
+            }
+        }
+
+        self.char_scratch.clear();
+        if self.config.char_max > 0 {
+            let (min, max) = (
+                usize::from(self.config.char_min),
+                usize::from(self.config.char_max),
+            );
+            for chunk in folded.split_whitespace() {
+                self.chars.clear();
+                self.chars.push(CHUNK_START);
+                self.chars.extend(chunk.chars().map(u32::from));
+                self.chars.push(CHUNK_END);
+                for start in 0..self.chars.len() {
+                    let mut h = CHAR_SEED;
+                    for (n, &c) in self.chars[start..].iter().take(max).enumerate() {
+                        h = (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
+                        if n + 1 >= min {
+                            let bucket = self.bucket(mix(h));
+                            self.char_scratch.push(bucket);
+                        }
+                    }
+                }
+            }
+        }
+
+        let blocks = usize::from(!self.word_scratch.is_empty())
+            + usize::from(!self.char_scratch.is_empty());
+        if blocks == 0 {
+            return;
+        }
+        // Two blocks of unit norm each; scaling keeps the whole vector at unit norm.
+        let block_scale = 1.0 / (blocks as f32).sqrt();
+        append_block(&mut self.word_scratch, block_scale, out);
+        append_block(&mut self.char_scratch, block_scale, out);
+    }
+
+    fn bucket(&self, h: u64) -> (u32, f32) {
+        let sign = if h >> 63 == 0 { 1.0 } else { -1.0 };
+        // The mask keeps the index below 2^26, which always fits.
+        ((h & self.mask) as u32, sign)
+    }
+}
+
+/// Sorts and merges one block, applies sublinear TF (`1 + ln count`, keeping the sign of the
+/// signed count) and L2-normalises it into `out`.
+fn append_block(scratch: &mut [(u32, f32)], scale: f32, out: &mut SparseVector) {
+    if scratch.is_empty() {
+        return;
+    }
+    scratch.sort_unstable_by_key(|&(index, _)| index);
+    let start = out.len();
+    let mut i = 0;
+    while i < scratch.len() {
+        let index = scratch[i].0;
+        let mut count = 0.0f32;
+        while i < scratch.len() && scratch[i].0 == index {
+            count += scratch[i].1;
+            i += 1;
+        }
+        if count != 0.0 {
+            let value = (1.0 + count.abs().ln()).copysign(count);
+            out.indices.push(index);
+            out.values.push(value);
+        }
+    }
+    let norm = out.values[start..]
+        .iter()
+        .map(|v| v * v)
+        .sum::<f32>()
+        .sqrt();
+    if norm > 0.0 {
+        let factor = scale / norm;
+        for v in &mut out.values[start..] {
+            *v *= factor;
+        }
+    }
+}
+
+/// Prepares text for folding: cuts it at [`MAX_FEATURE_BYTES`] (on a character boundary), turns
+/// control characters into spaces, and decodes literal `\uXXXX` escapes, which some tweet corpora
+/// (SemEval) carry instead of the characters themselves.
+pub fn clean_text(text: &str, out: &mut String) {
+    out.clear();
+    let mut end = text.len().min(MAX_FEATURE_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = &text[..end];
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\\' {
+            if let Some(decoded) = literal_unicode_escape(rest) {
+                out.push(if decoded.is_control() { ' ' } else { decoded });
+                rest = &rest[6..];
+                continue;
+            }
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+        rest = &rest[c.len_utf8()..];
+    }
+}
+
+fn literal_unicode_escape(s: &str) -> Option<char> {
+    let bytes = s.as_bytes();
+    if bytes.len() < 6 || bytes[1] != b'u' {
+        return None;
+    }
+    let hex = s.get(2..6)?;
+    let code = u32::from_str_radix(hex, 16).ok()?;
+    char::from_u32(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract(text: &str) -> SparseVector {
+        let mut extractor = FeatureExtractor::new(FeatureConfig::default());
+        let mut out = SparseVector::default();
+        extractor.extract(text, &mut out);
+        out
+    }
+
+    fn norm(v: &SparseVector) -> f32 {
+        v.values.iter().map(|x| x * x).sum::<f32>().sqrt()
+    }
+
+    #[test]
+    fn vectors_have_unit_norm_and_indices_in_range() {
+        for text in ["Great phone!", "Ужасный сервис :(", "Τέλειο κινητό", "a"] {
+            let v = extract(text);
+            assert!(!v.is_empty(), "{text}");
+            assert!((norm(&v) - 1.0).abs() < 1e-4, "{text}: {}", norm(&v));
+            assert!(v.indices.iter().all(|&i| (i as usize) < (1 << 20)));
+        }
+    }
+
+    #[test]
+    fn empty_and_whitespace_give_no_features() {
+        assert!(extract("").is_empty());
+        assert!(extract(" \t\n\u{0}\u{7}").is_empty());
+    }
+
+    #[test]
+    fn emoji_only_text_has_character_features() {
+        let v = extract("😡😡");
+        assert!(!v.is_empty());
+        assert_ne!(v, extract("😍😍"));
+    }
+
+    #[test]
+    fn case_and_diacritics_do_not_change_features() {
+        assert_eq!(extract("GREAT Phone"), extract("great phone"));
+        assert_eq!(extract("Τέλειο"), extract("τελειο"));
+    }
+
+    #[test]
+    fn word_order_matters_through_bigrams() {
+        assert_ne!(extract("not good"), extract("good not"));
+    }
+
+    #[test]
+    fn extraction_is_the_same_with_reused_buffers() {
+        let mut extractor = FeatureExtractor::new(FeatureConfig::default());
+        let mut first = SparseVector::default();
+        let mut again = SparseVector::default();
+        extractor.extract("the first text, fairly long", &mut first);
+        extractor.extract("something else", &mut again);
+        extractor.extract("the first text, fairly long", &mut again);
+        assert_eq!(first, again);
+    }
+
+    #[test]
+    fn huge_text_is_cut_at_the_limit() {
+        let huge = "ж".repeat(1 << 20);
+        let mut cleaned = String::new();
+        clean_text(&huge, &mut cleaned);
+        assert!(cleaned.len() <= MAX_FEATURE_BYTES);
+        assert!(cleaned.len() >= MAX_FEATURE_BYTES - 4);
+        assert!(!extract(&huge).is_empty());
+    }
+
+    #[test]
+    fn literal_escapes_are_decoded_and_controls_become_spaces() {
+        let mut cleaned = String::new();
+        clean_text("I\\u2019m\u{1}ok \\uZZZZ \\u000a", &mut cleaned);
+        assert_eq!(cleaned, "I\u{2019}m ok \\uZZZZ  ");
+    }
+
+    #[test]
+    fn word_features_alone_can_be_turned_on() {
+        let config = FeatureConfig {
+            char_max: 0,
+            ..FeatureConfig::default()
+        };
+        let mut extractor = FeatureExtractor::new(config);
+        let mut out = SparseVector::default();
+        extractor.extract("one two", &mut out);
+        // Two unigrams and one bigram, unless two of them collide.
+        assert!(out.len() <= 3 && out.len() >= 2, "{}", out.len());
+    }
+
+    #[test]
+    fn invalid_configs_are_reported() {
+        let bad = FeatureConfig {
+            char_min: 4,
+            char_max: 2,
+            ..FeatureConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("4..=2"));
+        assert!(FeatureConfig::default().validate().is_ok());
+    }
+}
