@@ -91,7 +91,10 @@ impl SparseVector {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
-        self.indices.iter().copied().zip(self.values.iter().copied())
+        self.indices
+            .iter()
+            .copied()
+            .zip(self.values.iter().copied())
     }
 }
 
@@ -203,8 +206,8 @@ impl FeatureExtractor {
             }
         }
 
-        let blocks = usize::from(!self.word_scratch.is_empty())
-            + usize::from(!self.char_scratch.is_empty());
+        let blocks =
+            usize::from(!self.word_scratch.is_empty()) + usize::from(!self.char_scratch.is_empty());
         if blocks == 0 {
             return;
         }
@@ -307,7 +310,8 @@ mod tests {
 
     #[test]
     fn vectors_have_unit_norm_and_indices_in_range() {
-        for text in ["Great phone!", "Ужасный сервис :(", "Τέλειο κινητό", "a"] {
+        for text in ["Great phone!", "Ужасный сервис :(", "Τέλειο κινητό", "a"]
+        {
             let v = extract(text);
             assert!(!v.is_empty(), "{text}");
             assert!((norm(&v) - 1.0).abs() < 1e-4, "{text}: {}", norm(&v));

@@ -22,7 +22,9 @@ pub mod model;
 pub mod rules;
 pub mod train;
 
-pub use analyzer::{Analysis, Analyzer, AnalyzerError, Scored, TargetSentiment, MAX_ANALYZED_BYTES};
+pub use analyzer::{
+    Analysis, Analyzer, AnalyzerError, Scored, TargetSentiment, MAX_ANALYZED_BYTES,
+};
 pub use data::{read_examples, DataError, Dataset, Example, LineError};
 pub use eval::{evaluate, ClassMetrics, Report};
 pub use features::{FeatureConfig, FeatureExtractor, SparseVector};

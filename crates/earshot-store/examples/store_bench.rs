@@ -20,13 +20,50 @@ const EN: &[&str] = &[
     "waiting", "refund", "order", "quality", "fast", "slow", "new", "release", "app", "bug",
 ];
 const RU: &[&str] = &[
-    "телефон", "батарея", "поддержка", "отлично", "ужасно", "доставка", "цена", "обновление",
-    "камера", "экран", "работает", "сломался", "люблю", "сервис", "магазин", "сегодня", "снова",
-    "жду", "возврат", "заказ", "качество", "быстро", "медленно", "новый", "приложение",
+    "телефон",
+    "батарея",
+    "поддержка",
+    "отлично",
+    "ужасно",
+    "доставка",
+    "цена",
+    "обновление",
+    "камера",
+    "экран",
+    "работает",
+    "сломался",
+    "люблю",
+    "сервис",
+    "магазин",
+    "сегодня",
+    "снова",
+    "жду",
+    "возврат",
+    "заказ",
+    "качество",
+    "быстро",
+    "медленно",
+    "новый",
+    "приложение",
 ];
 const EL: &[&str] = &[
-    "τηλέφωνο", "μπαταρία", "υποστήριξη", "τέλειο", "χάλια", "παράδοση", "τιμή", "ενημέρωση",
-    "κάμερα", "οθόνη", "δουλεύει", "χάλασε", "αγαπώ", "υπηρεσία", "κατάστημα", "σήμερα", "ξανά",
+    "τηλέφωνο",
+    "μπαταρία",
+    "υποστήριξη",
+    "τέλειο",
+    "χάλια",
+    "παράδοση",
+    "τιμή",
+    "ενημέρωση",
+    "κάμερα",
+    "οθόνη",
+    "δουλεύει",
+    "χάλασε",
+    "αγαπώ",
+    "υπηρεσία",
+    "κατάστημα",
+    "σήμερα",
+    "ξανά",
 ];
 const BRANDS: &[(&str, &str, &str, &str)] = &[
     ("zeltron", "Zeltron", "Зелтрона", "Ζέλτρον"),
@@ -41,7 +78,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: usize) -> usize {
@@ -144,16 +184,21 @@ fn queries() -> Vec<MentionFilter> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100_000);
+    let count: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let batch: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5_000);
     let mentions = generate(count);
     let workspace = tempfile::TempDir::new()?;
 
     let db_only = SqliteStore::open(&workspace.path().join("db-only")).await?;
     db_only.skip_index_commits(true);
+    let batches: Vec<Vec<NewMention>> = mentions.chunks(batch).map(<[_]>::to_vec).collect();
     let started = Instant::now();
-    for chunk in mentions.chunks(batch) {
-        db_only.write_batch(chunk.to_vec(), None).await?;
+    for owned in batches {
+        db_only.write_batch(owned, None).await?;
     }
     let elapsed = started.elapsed();
     println!(
@@ -163,10 +208,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     db_only.close().await;
 
     let store = SqliteStore::open(workspace.path()).await?;
+    // Callers hand over owned batches; cloning them is not the store's time.
+    let batches: Vec<Vec<NewMention>> = mentions.chunks(batch).map(<[_]>::to_vec).collect();
     let started = Instant::now();
-    for chunk in mentions.chunks(batch) {
-        store.write_batch(chunk.to_vec(), None).await?;
+    for owned in batches {
+        store.write_batch(owned, None).await?;
     }
+    store.flush_index().await;
     let elapsed = started.elapsed();
     println!(
         "store import: {count} mentions in {:.2} s = {:.0} mentions/s (batches of {batch}, database + index)",
@@ -174,10 +222,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         count as f64 / elapsed.as_secs_f64()
     );
 
+    let batches: Vec<Vec<NewMention>> = mentions[..count.min(20_000)]
+        .chunks(batch)
+        .map(<[_]>::to_vec)
+        .collect();
     let started = Instant::now();
-    for chunk in mentions[..count.min(20_000)].chunks(batch) {
-        store.write_batch(chunk.to_vec(), None).await?;
+    for owned in batches {
+        store.write_batch(owned, None).await?;
     }
+    store.flush_index().await;
     let elapsed = started.elapsed();
     println!(
         "store re-import (updates): {} mentions at {:.0} mentions/s",

@@ -35,7 +35,13 @@ mod tests {
         for cursor in [PageCursor::Newest(-5, 42), PageCursor::Relevance(300)] {
             assert_eq!(PageCursor::decode(&cursor.encode()).unwrap(), cursor);
         }
-        for garbage in ["", "zz", "7b7d", &hex::encode("{\"x\":1}"), &hex::encode("[1,2]")] {
+        for garbage in [
+            "",
+            "zz",
+            "7b7d",
+            &hex::encode("{\"x\":1}"),
+            &hex::encode("[1,2]"),
+        ] {
             assert!(
                 matches!(PageCursor::decode(garbage), Err(StoreError::BadCursor)),
                 "{garbage:?} was accepted"

@@ -11,7 +11,9 @@ use std::str::FromStr;
 
 use earshot_core::{MentionFilter, MentionId, NewMention};
 use earshot_text::query::{Query, QueryNode};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::{StoreError, StoreResult};
@@ -131,7 +133,11 @@ impl Fts5Baseline {
     }
 
     /// Ids of the newest `limit` documents matching the filter; `filter.query` is required.
-    pub async fn search(&self, filter: &MentionFilter, limit: usize) -> StoreResult<Vec<MentionId>> {
+    pub async fn search(
+        &self,
+        filter: &MentionFilter,
+        limit: usize,
+    ) -> StoreResult<Vec<MentionId>> {
         let text = filter
             .query
             .as_deref()
@@ -149,18 +155,22 @@ impl Fts5Baseline {
             sql.push(" AND d.source = ").push_bind(source);
         }
         if let Some(since) = filter.since {
-            sql.push(" AND d.published_at >= ").push_bind(since.timestamp_micros());
+            sql.push(" AND d.published_at >= ")
+                .push_bind(since.timestamp_micros());
         }
         if let Some(until) = filter.until {
-            sql.push(" AND d.published_at < ").push_bind(until.timestamp_micros());
+            sql.push(" AND d.published_at < ")
+                .push_bind(until.timestamp_micros());
         }
         if filter.hide_duplicates {
             sql.push(" AND d.is_duplicate = 0");
         }
         if let Some(brand) = &filter.brand {
-            sql.push(" AND EXISTS (SELECT 1 FROM doc_brands b WHERE b.doc_id = d.id AND b.brand = ")
-                .push_bind(brand)
-                .push(")");
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM doc_brands b WHERE b.doc_id = d.id AND b.brand = ",
+            )
+            .push_bind(brand)
+            .push(")");
         }
         sql.push(" ORDER BY d.published_at DESC, d.id DESC LIMIT ")
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));

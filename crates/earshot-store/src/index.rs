@@ -9,11 +9,11 @@
 //! lock taken (`LockBusy`) searches read-only, leaves indexing to the holder, and tries to take
 //! the lock again before each of its own writes and searches.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use earshot_core::{MentionFilter, MentionId, SortOrder};
@@ -27,8 +27,7 @@ use tantivy::query::{
     TermQuery,
 };
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
-    STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{
@@ -59,14 +58,22 @@ fn analyse_word(word: &str, stemmed: bool) -> String {
     WORD_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some((folded, stem)) = cache.get(word) {
-            return if stemmed { stem.clone() } else { folded.clone() };
+            return if stemmed {
+                stem.clone()
+            } else {
+                folded.clone()
+            };
         }
         if cache.len() >= WORD_CACHE_ENTRIES {
             cache.clear();
         }
         let folded = earshot_text::analysis::fold(word);
         let stem = earshot_text::analysis::stem(&folded);
-        let wanted = if stemmed { stem.clone() } else { folded.clone() };
+        let wanted = if stemmed {
+            stem.clone()
+        } else {
+            folded.clone()
+        };
         cache.insert(word.to_owned(), (folded, stem));
         wanted
     })
@@ -431,7 +438,8 @@ impl SearchIndex {
         position: SearchPosition,
         limit: usize,
     ) -> StoreResult<(Vec<SearchHit>, bool)> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.translate(query.root()))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, self.translate(query.root()))];
         for filter_query in self.filter_clauses(filter, &position) {
             clauses.push((
                 Occur::Must,
@@ -475,8 +483,8 @@ impl SearchIndex {
                     SearchPosition::Before { published_at, id } => Some((published_at, id)),
                     _ => None,
                 };
-                let collector = TopDocs::with_limit(fetch).custom_score(
-                    move |segment: &SegmentReader| {
+                let collector =
+                    TopDocs::with_limit(fetch).custom_score(move |segment: &SegmentReader| {
                         let published = segment.fast_fields().i64("published_at").ok();
                         let ids = segment.fast_fields().u64("id").ok();
                         move |doc: DocId| {
@@ -489,12 +497,13 @@ impl SearchIndex {
                             // rows at that time but not before it in id order sink below every
                             // real hit and are dropped after collection.
                             match before {
-                                Some(cursor) if (published_at, id) >= cursor => (i64::MIN, i64::MIN),
+                                Some(cursor) if (published_at, id) >= cursor => {
+                                    (i64::MIN, i64::MIN)
+                                }
                                 _ => (published_at, id),
                             }
                         }
-                    },
-                );
+                    });
                 let found: Vec<((i64, i64), DocAddress)> = searcher
                     .search(&full_query, &collector)
                     .map_err(|e| index_error("searching", e))?;
@@ -514,7 +523,11 @@ impl SearchIndex {
         Ok((hits, more))
     }
 
-    fn filter_clauses(&self, filter: &MentionFilter, position: &SearchPosition) -> Vec<Box<dyn Query>> {
+    fn filter_clauses(
+        &self,
+        filter: &MentionFilter,
+        position: &SearchPosition,
+    ) -> Vec<Box<dyn Query>> {
         let f = &self.fields;
         let mut clauses: Vec<Box<dyn Query>> = Vec::new();
         let raw_term = |field: Field, value: &str| -> Box<dyn Query> {
@@ -613,7 +626,9 @@ impl SearchIndex {
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for child in children {
                     match child {
-                        QueryNode::Not(inner) => clauses.push((Occur::MustNot, self.translate(inner))),
+                        QueryNode::Not(inner) => {
+                            clauses.push((Occur::MustNot, self.translate(inner)))
+                        }
                         other => clauses.push((Occur::Must, self.translate(other))),
                     }
                 }
@@ -648,7 +663,10 @@ fn not_writer() -> StoreError {
 pub(crate) enum SearchPosition {
     Start,
     /// Newest order: rows strictly before this (published_at, id).
-    Before { published_at: i64, id: i64 },
+    Before {
+        published_at: i64,
+        id: i64,
+    },
     /// Relevance order: skip this many hits.
     Offset(usize),
 }

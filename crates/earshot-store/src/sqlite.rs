@@ -35,6 +35,7 @@ const INDEX_CHUNK: i64 = 5_000;
 /// SQLite allows 32,766 bound variables per statement.
 const MENTION_COLUMNS_BOUND: usize = 19;
 const MENTION_ROWS_PER_INSERT: usize = 1_000;
+const _: () = assert!(MENTION_ROWS_PER_INSERT * MENTION_COLUMNS_BOUND < 32_766);
 const BRAND_ROWS_PER_INSERT: usize = 10_000;
 /// The most mentions one page returns, whatever `limit` asks for.
 pub const MAX_PAGE_SIZE: usize = 10_000;
@@ -81,7 +82,9 @@ fn clamp_u64(value: u64) -> i64 {
 
 fn decode_json_strings(raw: &str, column: &str, id: i64) -> StoreResult<Vec<String>> {
     serde_json::from_str(raw).map_err(|e| {
-        StoreError::Database(format!("mention {id}: column {column} is not a JSON list of strings: {e}"))
+        StoreError::Database(format!(
+            "mention {id}: column {column} is not a JSON list of strings: {e}"
+        ))
     })
 }
 
@@ -170,6 +173,44 @@ fn existing_from_row(row: &SqliteRow) -> Result<ExistingRow, sqlx::Error> {
 /// Folds items of one batch that are the same mention (same `(source, external_id)` or same
 /// canonical URL) into one, the later item winning, so a batch never makes two rows of one
 /// mention.
+/// Where each input item went: the row it became or updated, and whether that row is new.
+/// Items merged into one new row report it as inserted only for the first of them.
+fn per_item_outcome(
+    input_keys: &[(String, Option<String>, Option<String>)],
+    writes: &[PlannedWrite],
+) -> Vec<(MentionId, bool)> {
+    let mut by_external: HashMap<(&str, &str), &PlannedWrite> = HashMap::new();
+    let mut by_canonical: HashMap<&str, &PlannedWrite> = HashMap::new();
+    for write in writes {
+        let m = &write.mention;
+        if let Some(external) = &m.external_id {
+            by_external.insert((m.source.as_str(), external.as_str()), write);
+        }
+        if let Some(url) = &m.canonical_url {
+            by_canonical.insert(url.as_str(), write);
+        }
+    }
+    let mut reported_new = std::collections::HashSet::new();
+    input_keys
+        .iter()
+        .map(|(source, external, canonical)| {
+            let write = external
+                .as_deref()
+                .and_then(|e| by_external.get(&(source.as_str(), e)))
+                .or_else(|| canonical.as_deref().and_then(|u| by_canonical.get(u)));
+            match write {
+                Some(write) => {
+                    let inserted = write.existing.is_none() && reported_new.insert(write.id);
+                    (MentionId(write.id), inserted)
+                }
+                // Every item resolves to a write by one of its keys; should one not, it is
+                // reported as an update so callers treat it as nothing new.
+                None => (MentionId(0), false),
+            }
+        })
+        .collect()
+}
+
 fn merge_within_batch(mentions: Vec<NewMention>) -> Vec<NewMention> {
     let mut slots: Vec<Option<NewMention>> = Vec::with_capacity(mentions.len());
     let mut by_external: HashMap<(String, String), usize> = HashMap::new();
@@ -192,12 +233,21 @@ fn merge_within_batch(mentions: Vec<NewMention>) -> Vec<NewMention> {
             });
         let slot = match slot {
             Some(slot) => {
-                if let Some(url) = &mention.canonical_url {
-                    if by_canonical.get(url).is_some_and(|&other| other != slot) {
-                        // The URL belongs to another item of the batch: keep this one's old
-                        // canonical URL rather than let two rows claim one.
-                        mention.canonical_url =
-                            slots[slot].as_ref().and_then(|old| old.canonical_url.clone());
+                if let Some(earlier) = slots[slot].take() {
+                    // Like an update of a stored row: the mention keeps the identity it was
+                    // first seen with, and a URL the later item lacks or that another item of
+                    // the batch already claims.
+                    if earlier.external_id.is_some() {
+                        mention.source = earlier.source;
+                        mention.external_id = earlier.external_id;
+                    }
+                    let url_claimed_elsewhere = mention
+                        .canonical_url
+                        .as_ref()
+                        .and_then(|url| by_canonical.get(url))
+                        .is_some_and(|&other| other != slot);
+                    if url_claimed_elsewhere || mention.canonical_url.is_none() {
+                        mention.canonical_url = earlier.canonical_url;
                     }
                 }
                 slots[slot] = Some(mention);
@@ -228,9 +278,10 @@ impl SqliteStore {
         })?;
         let db_path = workspace_dir.join("earshot.db");
         let pool = open_pool(&db_path).await?;
-        MIGRATOR.run(&pool).await.map_err(|e| {
-            StoreError::Migration(format!("migrating {}: {e}", db_path.display()))
-        })?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(format!("migrating {}: {e}", db_path.display())))?;
         let index_dir = workspace_dir.join("index");
         let index = tokio::task::spawn_blocking(move || SearchIndex::open(&index_dir))
             .await
@@ -258,6 +309,13 @@ impl SqliteStore {
     /// then see what that process has indexed).
     pub fn index_is_writable(&self) -> bool {
         self.index.holds_writer()
+    }
+
+    /// Waits until every batch written so far is committed to the search index (when this
+    /// store holds the index writer).
+    pub async fn flush_index(&self) {
+        let _write = self.write_lock.lock().await;
+        self.finish_pending_index().await;
     }
 
     /// Closes the database pool and releases the index writer lock.
@@ -322,7 +380,9 @@ impl SqliteStore {
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "indexing a stored batch failed; it will be retried")
                 }
-                Err(e) => tracing::error!(error = %e, "the indexing task failed; it will be retried"),
+                Err(e) => {
+                    tracing::error!(error = %e, "the indexing task failed; it will be retried")
+                }
             }
         }
     }
@@ -341,7 +401,11 @@ impl SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db_error("reading the change counter"))?;
-        let pending = self.pending_index.lock().map(|p| p.is_some()).unwrap_or(false);
+        let pending = self
+            .pending_index
+            .lock()
+            .map(|p| p.is_some())
+            .unwrap_or(false);
         if db_rev <= self.index.indexed_rev() && !pending {
             return Ok(());
         }
@@ -561,7 +625,10 @@ async fn load_index_docs(
 async fn find_existing(
     conn: &mut SqliteConnection,
     mentions: &[NewMention],
-) -> StoreResult<(HashMap<(String, String), ExistingRow>, HashMap<String, ExistingRow>)> {
+) -> StoreResult<(
+    HashMap<(String, String), ExistingRow>,
+    HashMap<String, ExistingRow>,
+)> {
     let external_keys: Vec<(&str, &str)> = mentions
         .iter()
         .filter_map(|m| m.external_id.as_deref().map(|e| (m.source.as_str(), e)))
@@ -583,8 +650,8 @@ async fn find_existing(
         .await
         .map_err(db_error("looking up existing mentions by external id"))?;
         for row in &rows {
-            let existing = existing_from_row(row)
-                .map_err(db_error("reading an existing mention"))?;
+            let existing =
+                existing_from_row(row).map_err(db_error("reading an existing mention"))?;
             let external_id: String = row
                 .try_get("external_id")
                 .map_err(db_error("reading an existing mention"))?;
@@ -603,8 +670,8 @@ async fn find_existing(
         .await
         .map_err(db_error("looking up existing mentions by canonical URL"))?;
         for row in &rows {
-            let existing = existing_from_row(row)
-                .map_err(db_error("reading an existing mention"))?;
+            let existing =
+                existing_from_row(row).map_err(db_error("reading an existing mention"))?;
             if let Some(url) = existing.canonical_url.clone() {
                 by_canonical.insert(url, existing);
             }
@@ -629,6 +696,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<BatchOutcome> {
         let _write = self.write_lock.lock().await;
         let now = Utc::now();
+        // The keys of each item as handed in, to report per item where it went after merging.
+        let input_keys: Vec<(String, Option<String>, Option<String>)> = mentions
+            .iter()
+            .map(|m| (m.source.clone(), m.external_id.clone(), m.canonical_url.clone()))
+            .collect();
         let merged = merge_within_batch(mentions);
 
         // IMMEDIATE takes the write lock up front: the ids and revs read next stay ours until
@@ -740,9 +812,7 @@ impl Store for SqliteStore {
             .map_err(db_error("replacing brands of updated mentions"))?;
         }
 
-        let inserts: Vec<&PlannedWrite> =
-            writes.iter().filter(|w| w.existing.is_none()).collect();
-        debug_assert!(MENTION_ROWS_PER_INSERT * MENTION_COLUMNS_BOUND < 32_766);
+        let inserts: Vec<&PlannedWrite> = writes.iter().filter(|w| w.existing.is_none()).collect();
         for chunk in inserts.chunks(MENTION_ROWS_PER_INSERT) {
             let mut sql = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO mentions (id, source, external_id, url, canonical_url, title, text, \
@@ -791,7 +861,8 @@ impl Store for SqliteStore {
             .flat_map(|w| w.mention.brands.iter().map(move |b| (w.id, b.as_str())))
             .collect();
         for chunk in brand_rows.chunks(BRAND_ROWS_PER_INSERT) {
-            let mut sql = QueryBuilder::<Sqlite>::new("INSERT INTO mention_brands (mention_id, brand) ");
+            let mut sql =
+                QueryBuilder::<Sqlite>::new("INSERT INTO mention_brands (mention_id, brand) ");
             sql.push_values(chunk, |mut row, (id, brand)| {
                 row.push_bind(*id).push_bind(*brand);
             });
@@ -828,6 +899,7 @@ impl Store for SqliteStore {
         tx.commit()
             .await
             .map_err(db_error("committing the batch"))?;
+        outcome.per_item = per_item_outcome(&input_keys, &writes);
 
         if writes.is_empty() || self.skip_indexing.load(Ordering::SeqCst) {
             return Ok(outcome);
@@ -999,9 +1071,13 @@ impl Store for SqliteStore {
         let mut done = 0u64;
         let mut after_id = 0i64;
         loop {
-            let (docs, _) =
-                load_index_docs(&self.pool, "m.id > ?1 AND m.rev <= ?2 ORDER BY m.id", after_id, i64::MAX)
-                    .await?;
+            let (docs, _) = load_index_docs(
+                &self.pool,
+                "m.id > ?1 AND m.rev <= ?2 ORDER BY m.id",
+                after_id,
+                i64::MAX,
+            )
+            .await?;
             let Some(last) = docs.last() else { break };
             after_id = last.id;
             done += docs.len() as u64;
@@ -1067,5 +1143,65 @@ impl SqliteStore {
             *pending = Some(job);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    fn item(source: u8, external: Option<u8>, canonical: Option<u8>, order: usize) -> NewMention {
+        let mut m =
+            crate::testsuite::mention(&format!("s{source}"), "x", &format!("item {order}"), 0);
+        m.external_id = external.map(|e| format!("e{e}"));
+        m.canonical_url = canonical.map(|c| format!("https://c.example/{c}"));
+        m
+    }
+
+    proptest! {
+        #[test]
+        fn merging_leaves_no_two_items_with_one_key(
+            keys in proptest::collection::vec(
+                (0u8..3, proptest::option::of(0u8..6), proptest::option::of(0u8..6)),
+                0..40,
+            )
+        ) {
+            let input: Vec<NewMention> = keys
+                .iter()
+                .enumerate()
+                .map(|(order, (s, e, c))| item(*s, *e, *c, order))
+                .collect();
+            let merged = merge_within_batch(input.clone());
+            let mut externals = HashSet::new();
+            let mut canonicals = HashSet::new();
+            for m in &merged {
+                if let Some(e) = &m.external_id {
+                    prop_assert!(externals.insert((m.source.clone(), e.clone())), "two items with {e}");
+                }
+                if let Some(c) = &m.canonical_url {
+                    prop_assert!(canonicals.insert(c.clone()), "two items with {c}");
+                }
+            }
+            // An item sharing no key with any other item is kept as it was.
+            for (index, m) in input.iter().enumerate() {
+                let shares_a_key = input.iter().enumerate().any(|(other_index, other)| {
+                    other_index != index
+                        && ((m.external_id.is_some()
+                            && m.external_id == other.external_id
+                            && m.source == other.source)
+                            || (m.canonical_url.is_some() && m.canonical_url == other.canonical_url))
+                });
+                if !shares_a_key {
+                    prop_assert!(merged.contains(m), "{m:?} was lost");
+                }
+            }
+            prop_assert!(merged.len() <= input.len());
+            // The last item always survives as it was given.
+            if let Some(last) = input.last() {
+                prop_assert!(merged.iter().any(|m| m.text == last.text));
+            }
+        }
     }
 }

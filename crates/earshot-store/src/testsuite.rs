@@ -56,7 +56,10 @@ async fn ids_for<S: Store>(store: &S, filter: &MentionFilter) -> Vec<MentionId> 
         .search(filter, SortOrder::Newest, None, 100)
         .await
         .unwrap_or_else(|e| panic!("search {filter:?} failed: {e}"));
-    assert!(page.next_cursor.is_none(), "expected a single page for {filter:?}");
+    assert!(
+        page.next_cursor.is_none(),
+        "expected a single page for {filter:?}"
+    );
     page.mentions.iter().map(|m| m.id).collect()
 }
 
@@ -89,10 +92,20 @@ pub async fn update_by_external_id_keeps_one_row<S: Store>(store: &S) {
     assert_eq!(outcome.inserted.len(), 1);
     assert!(outcome.updated.is_empty());
     let id = outcome.inserted[0];
-    let stored = store.get(id).await.unwrap().expect("inserted mention is readable");
+    let stored = store
+        .get(id)
+        .await
+        .unwrap()
+        .expect("inserted mention is readable");
     assert_eq!(stored.text, "Zeltron is fine");
-    assert_eq!(stored.brands, vec!["acme".to_string(), "zeltron".to_string()]);
-    assert_eq!(stored.author.as_ref().and_then(|a| a.name.as_deref()), Some("Some <One>"));
+    assert_eq!(
+        stored.brands,
+        vec!["acme".to_string(), "zeltron".to_string()]
+    );
+    assert_eq!(
+        stored.author.as_ref().and_then(|a| a.name.as_deref()),
+        Some("Some <One>")
+    );
 
     let mut edited = first.clone();
     edited.text = "Zeltron is great, edited".into();
@@ -112,16 +125,27 @@ pub async fn update_by_external_id_keeps_one_row<S: Store>(store: &S) {
     assert_eq!(updated.fetched_at, stored.fetched_at, "fetched_at is kept");
     assert_eq!(store.stats().await.unwrap().mentions, 1);
     assert_eq!(ids_for(store, &query("edited")).await, vec![id]);
-    assert!(ids_for(store, &query("fine")).await.is_empty(), "old text left the index");
+    assert!(
+        ids_for(store, &query("fine")).await.is_empty(),
+        "old text left the index"
+    );
 }
 
 pub async fn dedup_by_canonical_url_keeps_one_row<S: Store>(store: &S) {
     let mut original = mention("feed-a", "a1", "Kvantix launches", 0);
     original.canonical_url = Some("https://news.example/kvantix".into());
-    let original_id = store.write_batch(vec![original], None).await.unwrap().inserted[0];
+    let original_id = store
+        .write_batch(vec![original], None)
+        .await
+        .unwrap()
+        .inserted[0];
     let mut copy = mention("feed-a", "a2", "A copy", 1);
     copy.duplicate_of = Some(original_id);
-    let copy_id = store.write_batch(vec![copy.clone()], None).await.unwrap().inserted[0];
+    let copy_id = store
+        .write_batch(vec![copy.clone()], None)
+        .await
+        .unwrap()
+        .inserted[0];
 
     // The same article seen through another source: same canonical URL, different id.
     let mut again = mention("feed-b", "b9", "Kvantix launches today", 5);
@@ -138,7 +162,10 @@ pub async fn dedup_by_canonical_url_keeps_one_row<S: Store>(store: &S) {
     copy_again.duplicate_of = None;
     copy_again.text = "A copy, edited".into();
     store.write_batch(vec![copy_again], None).await.unwrap();
-    assert_eq!(store.get(copy_id).await.unwrap().unwrap().duplicate_of, Some(original_id));
+    assert_eq!(
+        store.get(copy_id).await.unwrap().unwrap().duplicate_of,
+        Some(original_id)
+    );
     assert_eq!(store.stats().await.unwrap().mentions, 2);
 }
 
@@ -225,7 +252,10 @@ pub async fn progress_is_persisted_with_the_batch<S: Store>(store: &S) {
     };
     store
         .write_batch(
-            vec![mention("feed", "2", "b edited", 1), mention("feed", "3", "c", 2)],
+            vec![
+                mention("feed", "2", "b edited", 1),
+                mention("feed", "3", "c", 2),
+            ],
             Some(progress),
         )
         .await
@@ -265,8 +295,15 @@ pub async fn source_errors_and_deletion<S: Store>(store: &S) {
         .await
         .unwrap();
     let state = store.source_state("masto").await.unwrap().unwrap();
-    assert_eq!(state.cursor.as_deref(), Some("c"), "an error leaves the cursor");
-    assert_eq!(state.health.last_error.as_deref(), Some("HTTP 429 from https://m.example"));
+    assert_eq!(
+        state.cursor.as_deref(),
+        Some("c"),
+        "an error leaves the cursor"
+    );
+    assert_eq!(
+        state.health.last_error.as_deref(),
+        Some("HTTP 429 from https://m.example")
+    );
     assert_eq!(state.health.last_error_at, Some(at_minute(2)));
     assert_eq!(state.health.last_success_at, Some(at_minute(1)));
     let names: Vec<String> = store
@@ -276,7 +313,10 @@ pub async fn source_errors_and_deletion<S: Store>(store: &S) {
         .into_iter()
         .map(|s| s.name)
         .collect();
-    assert_eq!(names, vec!["masto".to_string(), "never-succeeded".to_string()]);
+    assert_eq!(
+        names,
+        vec!["masto".to_string(), "never-succeeded".to_string()]
+    );
     store.delete_source_state("masto").await.unwrap();
     assert!(store.source_state("masto").await.unwrap().is_none());
     assert_eq!(store.source_states().await.unwrap().len(), 1);
@@ -309,12 +349,18 @@ pub async fn search_filters<S: Store>(store: &S) {
             change(&mut filter);
             filter
         };
-        assert_eq!(ids_for(store, &base).await, vec![copy_id, rival_id, en_id, ru_id]);
+        assert_eq!(
+            ids_for(store, &base).await,
+            vec![copy_id, rival_id, en_id, ru_id]
+        );
         assert_eq!(
             ids_for(store, &with(&|f| f.brand = Some("zeltron".into()))).await,
             vec![copy_id, en_id, ru_id]
         );
-        assert_eq!(ids_for(store, &with(&|f| f.lang = Some("ru".into()))).await, vec![ru_id]);
+        assert_eq!(
+            ids_for(store, &with(&|f| f.lang = Some("ru".into()))).await,
+            vec![ru_id]
+        );
         assert_eq!(
             ids_for(store, &with(&|f| f.source = Some("feed".into()))).await,
             vec![copy_id, rival_id, en_id]
@@ -345,7 +391,9 @@ pub async fn search_filters<S: Store>(store: &S) {
             .await,
             vec![en_id]
         );
-        assert!(ids_for(store, &with(&|f| f.brand = Some("nobody".into()))).await.is_empty());
+        assert!(ids_for(store, &with(&|f| f.brand = Some("nobody".into())))
+            .await
+            .is_empty());
     }
 }
 
@@ -388,14 +436,35 @@ pub async fn phrases_prefixes_and_boolean_queries<S: Store>(store: &S) {
     let [phone_id, hiring_id, prefix_id] = outcome.inserted[..] else {
         panic!("expected three inserts, got {outcome:?}")
     };
-    assert_eq!(ids_for(store, &query("\"zeltron phone\"")).await, vec![phone_id]);
-    assert_eq!(ids_for(store, &query("\"zeltron phones\"")).await, vec![phone_id]);
-    assert_eq!(ids_for(store, &query("zelt*")).await, vec![prefix_id, hiring_id, phone_id]);
+    assert_eq!(
+        ids_for(store, &query("\"zeltron phone\"")).await,
+        vec![phone_id]
+    );
+    assert_eq!(
+        ids_for(store, &query("\"zeltron phones\"")).await,
+        vec![phone_id]
+    );
+    assert_eq!(
+        ids_for(store, &query("zelt*")).await,
+        vec![prefix_id, hiring_id, phone_id]
+    );
     assert_eq!(ids_for(store, &query("zeltroni*")).await, vec![prefix_id]);
-    assert_eq!(ids_for(store, &query("zeltron -hiring")).await, vec![phone_id]);
-    assert_eq!(ids_for(store, &query("zeltron NOT hiring")).await, vec![phone_id]);
-    assert_eq!(ids_for(store, &query("phone AND hiring")).await, vec![hiring_id]);
-    assert_eq!(ids_for(store, &query("kvantix OR hiring")).await, vec![prefix_id, hiring_id]);
+    assert_eq!(
+        ids_for(store, &query("zeltron -hiring")).await,
+        vec![phone_id]
+    );
+    assert_eq!(
+        ids_for(store, &query("zeltron NOT hiring")).await,
+        vec![phone_id]
+    );
+    assert_eq!(
+        ids_for(store, &query("phone AND hiring")).await,
+        vec![hiring_id]
+    );
+    assert_eq!(
+        ids_for(store, &query("kvantix OR hiring")).await,
+        vec![prefix_id, hiring_id]
+    );
     assert_eq!(
         ids_for(store, &query("(kvantix OR phone) -\"zeltron phone\"")).await,
         vec![prefix_id, hiring_id]
@@ -419,7 +488,11 @@ async fn walk_pages<S: Store>(
         seen.extend(page.mentions.iter().map(|m| m.id));
         match page.next_cursor {
             Some(next) => {
-                assert_eq!(page.mentions.len(), page_size, "only the last page is short");
+                assert_eq!(
+                    page.mentions.len(),
+                    page_size,
+                    "only the last page is short"
+                );
                 cursor = Some(next);
             }
             None => return seen,
@@ -431,7 +504,14 @@ async fn walk_pages<S: Store>(
 pub async fn pagination_walks_every_row_once<S: Store>(store: &S) {
     // Several mentions share a timestamp, so the order needs the id as a tie-breaker.
     let batch: Vec<NewMention> = (0..23)
-        .map(|i| mention("feed", &i.to_string(), &format!("zeltron number {i}"), i / 3))
+        .map(|i| {
+            mention(
+                "feed",
+                &i.to_string(),
+                &format!("zeltron number {i}"),
+                i / 3,
+            )
+        })
         .collect();
     let outcome = store.write_batch(batch, None).await.unwrap();
     let mut expected: Vec<(DateTime<Utc>, MentionId)> = Vec::new();
@@ -453,7 +533,11 @@ pub async fn pagination_walks_every_row_once<S: Store>(store: &S) {
     let by_relevance = walk_pages(store, &query("zeltron"), SortOrder::Relevance, 4).await;
     let unique: HashSet<MentionId> = by_relevance.iter().copied().collect();
     assert_eq!(by_relevance.len(), 23, "no repeats");
-    assert_eq!(unique, expected.iter().copied().collect::<HashSet<_>>(), "no gaps");
+    assert_eq!(
+        unique,
+        expected.iter().copied().collect::<HashSet<_>>(),
+        "no gaps"
+    );
 }
 
 pub async fn bad_cursor_and_bad_query_are_reported<S: Store>(store: &S) {
@@ -466,7 +550,10 @@ pub async fn bad_cursor_and_bad_query_are_reported<S: Store>(store: &S) {
             let result = store
                 .search(&filter, SortOrder::Newest, Some(garbage), 10)
                 .await;
-            assert!(matches!(result, Err(StoreError::BadCursor)), "{garbage:?}: {result:?}");
+            assert!(
+                matches!(result, Err(StoreError::BadCursor)),
+                "{garbage:?}: {result:?}"
+            );
         }
     }
     let result = store
@@ -474,7 +561,10 @@ pub async fn bad_cursor_and_bad_query_are_reported<S: Store>(store: &S) {
         .await;
     match result {
         Err(StoreError::Query(message)) => {
-            assert!(message.contains("column"), "message names no column: {message}")
+            assert!(
+                message.contains("column"),
+                "message names no column: {message}"
+            )
         }
         other => panic!("expected a query error, got {other:?}"),
     }
@@ -507,7 +597,11 @@ pub async fn since_id_fingerprints_and_stats<S: Store>(store: &S) {
     let fingerprints = store.fingerprints().await.unwrap();
     assert_eq!(fingerprints.len(), 1, "{fingerprints:?}");
     assert_eq!(fingerprints[0].id, ids[0]);
-    assert_eq!(fingerprints[0].fingerprint, u64::MAX - 1, "u64 survives storage");
+    assert_eq!(
+        fingerprints[0].fingerprint,
+        u64::MAX - 1,
+        "u64 survives storage"
+    );
 
     let stats = store.stats().await.unwrap();
     assert_eq!(stats.mentions, 3);
@@ -516,8 +610,14 @@ pub async fn since_id_fingerprints_and_stats<S: Store>(store: &S) {
         stats.per_brand,
         vec![("zeltron".to_string(), 2), ("kvantix".to_string(), 1)]
     );
-    assert_eq!(stats.per_lang, vec![("en".to_string(), 2), ("ru".to_string(), 1)]);
-    assert_eq!(stats.per_source, vec![("feed".to_string(), 2), ("vk".to_string(), 1)]);
+    assert_eq!(
+        stats.per_lang,
+        vec![("en".to_string(), 2), ("ru".to_string(), 1)]
+    );
+    assert_eq!(
+        stats.per_source,
+        vec![("feed".to_string(), 2), ("vk".to_string(), 1)]
+    );
 }
 
 pub async fn reindex_rebuilds_the_index<S: Store>(store: &S) {

@@ -29,9 +29,10 @@ async fn sqlite_store_passes_the_behaviour_suite() {
     let root = TempDir::new().unwrap();
     let counter = std::sync::atomic::AtomicUsize::new(0);
     testsuite::run_all(|| {
-        let dir = root
-            .path()
-            .join(format!("ws{}", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        let dir = root.path().join(format!(
+            "ws{}",
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
         async move { SqliteStore::open(&dir).await.unwrap() }
     })
     .await;
@@ -60,7 +61,10 @@ async fn data_and_index_persist_across_reopening() {
     store.close().await;
 
     let reopened = SqliteStore::open(root.path()).await.unwrap();
-    assert_eq!(reopened.get(id).await.unwrap().unwrap().text, "Доволен Зелтроном");
+    assert_eq!(
+        reopened.get(id).await.unwrap().unwrap().text,
+        "Доволен Зелтроном"
+    );
     assert_eq!(found(&reopened, "зелтрон").await, vec![id]);
     // Ids keep growing after a reopen.
     let next = reopened
@@ -93,13 +97,20 @@ async fn index_catches_up_after_a_crash_between_the_two_commits() {
         .unwrap()
         .updated;
     assert_eq!(edited, vec![indexed]);
-    assert_eq!(found(&store, "lost").await, Vec::<MentionId>::new(), "the index missed it");
+    assert_eq!(
+        found(&store, "lost").await,
+        Vec::<MentionId>::new(),
+        "the index missed it"
+    );
     store.close().await;
 
     let reopened = SqliteStore::open(root.path()).await.unwrap();
     assert_eq!(found(&reopened, "lost").await, vec![lost]);
     assert_eq!(found(&reopened, "edited").await, vec![indexed]);
-    assert!(found(&reopened, "indexed").await.is_empty(), "the old version is gone");
+    assert!(
+        found(&reopened, "indexed").await.is_empty(),
+        "the old version is gone"
+    );
     assert_eq!(found(&reopened, "kvantix").await, vec![lost, indexed]);
     reopened.close().await;
 }
@@ -110,7 +121,10 @@ async fn a_second_store_on_the_workspace_searches_read_only() {
     let holder = SqliteStore::open(root.path()).await.unwrap();
     let second = SqliteStore::open(root.path()).await.unwrap();
     assert!(holder.index_is_writable());
-    assert!(!second.index_is_writable(), "tantivy's writer lock is taken");
+    assert!(
+        !second.index_is_writable(),
+        "tantivy's writer lock is taken"
+    );
 
     // The second store writes the database; the holder indexes the rows when it next looks.
     let id = second
@@ -118,7 +132,10 @@ async fn a_second_store_on_the_workspace_searches_read_only() {
         .await
         .unwrap()
         .inserted[0];
-    assert_eq!(holder.get(id).await.unwrap().unwrap().text, "written by fetch");
+    assert_eq!(
+        holder.get(id).await.unwrap().unwrap().text,
+        "written by fetch"
+    );
     assert_eq!(found(&holder, "fetch").await, vec![id]);
     let by_holder = holder
         .write_batch(vec![mention("serve", "2", "written by serve", 1)], None)
@@ -137,14 +154,19 @@ async fn a_second_store_on_the_workspace_searches_read_only() {
 #[tokio::test]
 async fn fts5_baseline_searches_but_misses_inflected_forms() {
     let root = TempDir::new().unwrap();
-    let baseline = Fts5Baseline::open(&root.path().join("fts5.db")).await.unwrap();
+    let baseline = Fts5Baseline::open(&root.path().join("fts5.db"))
+        .await
+        .unwrap();
     let mut ru = mention("vk", "1", "Доволен Зелтроном, спасибо", 0);
     ru.lang = "ru".into();
     ru.brands = vec!["zeltron".into()];
     let mut en = mention("feed", "2", "The zeltron phone, café edition", 1);
     en.brands = vec!["zeltron".into()];
     let other = mention("feed", "3", "kvantix phone", 2);
-    let ids = baseline.import(&[ru.clone(), en.clone(), other.clone()]).await.unwrap();
+    let ids = baseline
+        .import(&[ru.clone(), en.clone(), other.clone()])
+        .await
+        .unwrap();
     let search = |text: &str| {
         let filter = query(text);
         let baseline = &baseline;
@@ -164,7 +186,45 @@ async fn fts5_baseline_searches_but_misses_inflected_forms() {
     // while the store's index does.
     assert!(search("Зелтрон").await.is_empty());
     let store = SqliteStore::open(&root.path().join("ws")).await.unwrap();
-    let stored = store.write_batch(vec![ru, en, other], None).await.unwrap().inserted;
+    let stored = store
+        .write_batch(vec![ru, en, other], None)
+        .await
+        .unwrap()
+        .inserted;
     assert_eq!(found(&store, "Зелтрон").await, vec![stored[0]]);
     store.close().await;
+}
+
+#[tokio::test]
+async fn write_batch_reports_where_each_item_went_in_order() {
+    let root = TempDir::new().unwrap();
+    let store = SqliteStore::open(root.path()).await.unwrap();
+    let first = store
+        .write_batch(
+            vec![
+                mention("vk", "1", "Zeltron one", 1),
+                mention("vk", "2", "Zeltron two", 2),
+                // The same mention again within the batch: one row, reported new only once.
+                mention("vk", "1", "Zeltron one, edited", 3),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.per_item.len(), 3);
+    assert_eq!(first.per_item[0], (first.per_item[2].0, true));
+    assert!(first.per_item[1].1);
+    assert!(!first.per_item[2].1);
+    assert_ne!(first.per_item[0].0, first.per_item[1].0);
+    let second = store
+        .write_batch(
+            vec![mention("vk", "3", "Zeltron three", 4), mention("vk", "2", "Zeltron two again", 5)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(second.per_item[0].1);
+    assert_eq!(second.per_item[1], (first.per_item[1].0, false));
+    assert_eq!(second.inserted.len(), 1);
+    assert_eq!(second.updated, vec![first.per_item[1].0]);
 }

@@ -1,0 +1,456 @@
+//! The [`Analyzer`]: every model and rule behind one `analyze(text, lang)` call.
+
+use std::path::{Path, PathBuf};
+
+use earshot_text::{fold, tokenize};
+use serde::{Deserialize, Serialize};
+
+use crate::eval::argmax;
+use crate::features::{FeatureConfig, FeatureExtractor, SparseVector};
+use crate::model::{Model, ModelError};
+use crate::rules::{IntentRules, INTENT_THRESHOLD};
+
+/// Text beyond this many bytes is not analysed (the cut falls on a character boundary): a 1 MB
+/// post is judged by its first 16 KiB.
+pub const MAX_ANALYZED_BYTES: usize = crate::features::MAX_FEATURE_BYTES;
+
+/// The extension of model files that [`Analyzer::load`] picks up.
+pub const MODEL_EXTENSION: &str = "esm";
+
+/// A label with its probability (or rule score), between 0 and 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scored {
+    pub label: String,
+    pub score: f32,
+}
+
+/// The sentiment of the clauses that name one target (a brand).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetSentiment {
+    pub target: String,
+    pub label: String,
+    pub score: f32,
+}
+
+/// Everything known about one text. A classifier with no model for the language is `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// ISO 639-1 code, or `und` when undetermined.
+    pub lang: String,
+    pub sentiment: Option<Scored>,
+    pub offensive: Option<Scored>,
+    pub spam: Option<Scored>,
+    /// Intents scoring at least [`INTENT_THRESHOLD`], in the order of [`crate::rules::INTENTS`].
+    pub intents: Vec<Scored>,
+    /// Only the targets the text names.
+    pub targets: Vec<TargetSentiment>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzerError {
+    #[error("cannot list models in {path}: {source}")]
+    ReadDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("two models for task {task} and language {lang}: {first} and {second}")]
+    Duplicate {
+        task: String,
+        lang: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// Buffers one thread reuses between analyses.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    extractors: Vec<FeatureExtractor>,
+    features: Vec<SparseVector>,
+    probabilities: Vec<f32>,
+}
+
+struct LoadedModel {
+    model: Model,
+    /// Index of its feature configuration in [`Analyzer::configs`].
+    config: usize,
+    source: String,
+}
+
+/// Loaded models and rules. Immutable and shareable between threads; per-thread buffers live in
+/// a [`Scratch`].
+pub struct Analyzer {
+    models: Vec<LoadedModel>,
+    configs: Vec<FeatureConfig>,
+    rules: IntentRules,
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let models: Vec<String> = self
+            .models
+            .iter()
+            .map(|m| format!("{}/{}", m.model.task(), m.model.lang().unwrap_or("any")))
+            .collect();
+        f.debug_struct("Analyzer").field("models", &models).finish()
+    }
+}
+
+/// The label a classifier gives a text with nothing to judge (empty, only spaces).
+fn default_label(task: &str) -> Option<&'static str> {
+    match task {
+        "sentiment" => Some("neutral"),
+        "offensive" => Some("NOT"),
+        "spam" => Some("ham"),
+        "complaint" => Some("other"),
+        _ => None,
+    }
+}
+
+impl Analyzer {
+    /// Rules only: no classifier, intents from cue rules.
+    pub fn rules_only() -> Analyzer {
+        Analyzer {
+            models: Vec::new(),
+            configs: Vec::new(),
+            rules: IntentRules::new(),
+        }
+    }
+
+    /// Every `*.esm` file in `dir` (not recursing), in name order.
+    pub fn load(dir: &Path) -> Result<Analyzer, AnalyzerError> {
+        let read_dir_error = |source| AnalyzerError::ReadDir {
+            path: dir.to_owned(),
+            source,
+        };
+        let mut paths = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(read_dir_error)? {
+            let path = entry.map_err(read_dir_error)?.path();
+            if path.extension().is_some_and(|e| e == MODEL_EXTENSION) && path.is_file() {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        let mut models = Vec::with_capacity(paths.len());
+        for path in paths {
+            let model = Model::load(&path)?;
+            models.push((model, path.display().to_string()));
+        }
+        Analyzer::from_models(models)
+    }
+
+    /// From models in memory, each with a name for error messages.
+    pub fn from_models(models: Vec<(Model, String)>) -> Result<Analyzer, AnalyzerError> {
+        let mut analyzer = Analyzer::rules_only();
+        for (model, source) in models {
+            if let Some(existing) = analyzer
+                .models
+                .iter()
+                .find(|m| m.model.task() == model.task() && m.model.lang() == model.lang())
+            {
+                return Err(AnalyzerError::Duplicate {
+                    task: model.task().to_owned(),
+                    lang: model.lang().unwrap_or("any").to_owned(),
+                    first: existing.source.clone(),
+                    second: source,
+                });
+            }
+            let config = match analyzer
+                .configs
+                .iter()
+                .position(|c| *c == model.feature_config())
+            {
+                Some(index) => index,
+                None => {
+                    analyzer.configs.push(model.feature_config());
+                    analyzer.configs.len() - 1
+                }
+            };
+            analyzer.models.push(LoadedModel {
+                model,
+                config,
+                source,
+            });
+        }
+        Ok(analyzer)
+    }
+
+    /// `(task, lang)` of every loaded model; `None` is a model for any language.
+    pub fn models(&self) -> Vec<(&str, Option<&str>)> {
+        self.models
+            .iter()
+            .map(|m| (m.model.task(), m.model.lang()))
+            .collect()
+    }
+
+    /// A fresh set of buffers for [`Analyzer::analyze_with`].
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            extractors: self
+                .configs
+                .iter()
+                .map(|&c| FeatureExtractor::new(c))
+                .collect(),
+            features: vec![SparseVector::default(); self.configs.len()],
+            probabilities: Vec::new(),
+        }
+    }
+
+    /// Analyses one text. `lang` is what the source declared, if anything.
+    pub fn analyze(&self, text: &str, lang: Option<&str>) -> Analysis {
+        self.analyze_with(&mut self.scratch(), text, lang, &[])
+    }
+
+    /// Analyses one text, with the sentiment toward each of `targets` it names, reusing
+    /// `scratch` (from [`Analyzer::scratch`] of this analyzer).
+    pub fn analyze_with(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        lang: Option<&str>,
+        targets: &[&str],
+    ) -> Analysis {
+        if scratch.extractors.len() != self.configs.len() {
+            *scratch = self.scratch();
+        }
+        let text = cut(text, MAX_ANALYZED_BYTES);
+        let lang = earshot_text::lang::detect(text, lang);
+
+        for ((extractor, features), _) in scratch
+            .extractors
+            .iter_mut()
+            .zip(scratch.features.iter_mut())
+            .zip(&self.configs)
+        {
+            extractor.extract(text, features);
+        }
+
+        let mut classify = |task: &str| -> Option<(Scored, f32)> {
+            let loaded = self.model_for(task, &lang)?;
+            let features = &scratch.features[loaded.config];
+            let model = &loaded.model;
+            if features.is_empty() {
+                if let Some(label) = default_label(task) {
+                    return Some((
+                        Scored {
+                            label: label.to_owned(),
+                            score: 1.0,
+                        },
+                        0.0,
+                    ));
+                }
+            }
+            model.predict_into(features, &mut scratch.probabilities);
+            let best = argmax(&scratch.probabilities);
+            let positive_class = model
+                .class_of_label(task_positive_label(task))
+                .map_or(0.0, |c| scratch.probabilities[c]);
+            Some((
+                Scored {
+                    label: model.labels()[best].clone(),
+                    score: scratch.probabilities[best],
+                },
+                positive_class,
+            ))
+        };
+
+        let sentiment = classify("sentiment").map(|(s, _)| s);
+        let offensive = classify("offensive").map(|(s, _)| s);
+        let spam = classify("spam").map(|(s, _)| s);
+        let complaint_model = classify("complaint").map(|(_, p)| p);
+
+        let folded = fold(text);
+        let words: Vec<&str> = tokenize(&folded).map(|t| t.text).collect();
+        let mut intents = Vec::new();
+        for (intent, rule_score) in self.rules.scores(&words, text, &lang) {
+            let score = match (intent, complaint_model) {
+                ("complaint", Some(model_score)) => model_score.max(rule_score),
+                _ => rule_score,
+            };
+            if score >= INTENT_THRESHOLD {
+                intents.push(Scored {
+                    label: intent.to_owned(),
+                    score,
+                });
+            }
+        }
+
+        let targets = self.target_sentiments(scratch, text, &lang, targets);
+        Analysis {
+            lang,
+            sentiment,
+            offensive,
+            spam,
+            intents,
+            targets,
+        }
+    }
+
+    fn model_for(&self, task: &str, lang: &str) -> Option<&LoadedModel> {
+        let of_task = || self.models.iter().filter(|m| m.model.task() == task);
+        of_task()
+            .find(|m| m.model.lang() == Some(lang))
+            .or_else(|| of_task().find(|m| m.model.lang().is_none()))
+    }
+
+    /// The sentiment of the clauses naming each target: "X dropped my calls again, switched to Y
+    /// and love it" is negative toward X and positive toward Y.
+    fn target_sentiments(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        lang: &str,
+        targets: &[&str],
+    ) -> Vec<TargetSentiment> {
+        let Some(loaded) = self.model_for("sentiment", lang) else {
+            return Vec::new();
+        };
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        let clauses: Vec<(&str, Vec<String>)> = split_clauses(text)
+            .map(|clause| {
+                let words = tokenize(&fold(clause)).map(|t| t.text.to_owned()).collect();
+                (clause, words)
+            })
+            .collect();
+        let mut out = Vec::new();
+        for &target in targets {
+            let target_words: Vec<String> =
+                tokenize(&fold(target)).map(|t| t.text.to_owned()).collect();
+            if target_words.is_empty() {
+                continue;
+            }
+            let naming: Vec<&str> = clauses
+                .iter()
+                .filter(|(_, words)| {
+                    words
+                        .windows(target_words.len())
+                        .any(|window| window == target_words.as_slice())
+                })
+                .map(|(clause, _)| *clause)
+                .collect();
+            if naming.is_empty() {
+                continue;
+            }
+            let joined = naming.join(" ");
+            let extractor = &mut scratch.extractors[loaded.config];
+            let features = &mut scratch.features[loaded.config];
+            extractor.extract(&joined, features);
+            loaded
+                .model
+                .predict_into(features, &mut scratch.probabilities);
+            let best = argmax(&scratch.probabilities);
+            out.push(TargetSentiment {
+                target: target.to_owned(),
+                label: loaded.model.labels()[best].clone(),
+                score: scratch.probabilities[best],
+            });
+        }
+        out
+    }
+}
+
+/// The label whose probability is the intent score of a classifier used as an intent.
+fn task_positive_label(task: &str) -> &str {
+    match task {
+        "complaint" => "complaint",
+        _ => "",
+    }
+}
+
+fn cut(text: &str, max_bytes: usize) -> &str {
+    let mut end = text.len().min(max_bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Clauses: split at sentence punctuation, commas, semicolons, line breaks and contrastive
+/// conjunctions ("but", "но", "αλλά"), where the tone toward different things tends to change.
+fn split_clauses(text: &str) -> impl Iterator<Item = &str> {
+    text.split(['.', '!', '?', ';', ',', '\n', '\u{037E}'])
+        .flat_map(|part| {
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            for token in tokenize(part) {
+                let lowered = token.text.to_lowercase();
+                if matches!(
+                    lowered.as_str(),
+                    "but" | "however" | "но" | "однако" | "αλλά" | "αλλα" | "όμως" | "ομως"
+                ) {
+                    pieces.push(&part[start..token.offset]);
+                    start = token.offset;
+                }
+            }
+            pieces.push(&part[start..]);
+            pieces
+        })
+        .filter(|clause| !clause.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_only_analysis_has_no_classifiers_but_intents() {
+        let analyzer = Analyzer::rules_only();
+        let analysis = analyzer.analyze("Where can I buy the new Zeltron phone?", Some("en"));
+        assert_eq!(analysis.lang, "en");
+        assert_eq!(analysis.sentiment, None);
+        let labels: Vec<&str> = analysis.intents.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, vec!["question", "purchase_intent"]);
+    }
+
+    #[test]
+    fn strange_inputs_give_defined_results() {
+        let analyzer = Analyzer::rules_only();
+        for text in ["", "😀😀😀", "\u{0}\u{1b}[31m\u{7}", "ab\u{200b}cd"] {
+            let analysis = analyzer.analyze(text, None);
+            assert!(analysis.intents.is_empty(), "{text:?}: {analysis:?}");
+            assert!(analysis.targets.is_empty());
+        }
+        let huge = "спасибо ".repeat(1 << 17);
+        assert!(huge.len() > 1 << 20);
+        let analysis = analyzer.analyze(&huge, None);
+        assert_eq!(analysis.lang, "ru");
+    }
+
+    #[test]
+    fn clauses_split_at_punctuation_and_contrast() {
+        let clauses: Vec<&str> =
+            split_clauses("X dropped my calls again, switched to Y but love it").collect();
+        assert_eq!(
+            clauses,
+            vec!["X dropped my calls again", " switched to Y ", "but love it"]
+        );
+    }
+
+    #[test]
+    fn loading_a_missing_directory_names_it() {
+        let error = Analyzer::load(Path::new("/nonexistent/earshot-models")).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/earshot-models"));
+    }
+
+    #[test]
+    fn analysis_serialises_with_the_issue_field_names() {
+        let analysis = Analyzer::rules_only().analyze("thank you so much!", Some("en"));
+        let json = serde_json::to_value(&analysis).unwrap();
+        for field in [
+            "lang",
+            "sentiment",
+            "offensive",
+            "spam",
+            "intents",
+            "targets",
+        ] {
+            assert!(json.get(field).is_some(), "{field} missing in {json}");
+        }
+        assert_eq!(json["intents"][0]["label"], "praise");
+    }
+}

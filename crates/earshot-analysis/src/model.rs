@@ -1,0 +1,538 @@
+//! A trained linear classifier over hashed features, with i8 weights (one scale per class) and
+//! the rows of buckets that quantise to zero left out of the file.
+//!
+//! File format, version 1, little-endian:
+//! ```text
+//! "ESHTMODL"                       magic, 8 bytes
+//! u16 version                      = 1
+//! str task, str lang ("" = any)    str = u16 byte length + UTF-8
+//! u16 classes, str label × classes
+//! u8 buckets_log2, u8 word_ngram_max, u8 char_min, u8 char_max
+//! f32 scale × classes, f32 bias × classes
+//! u32 rows, then per row: LEB128 gap to the previous bucket (the first from 0), i8 × classes
+//! u32 CRC-32 of everything before it
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::features::{FeatureConfig, SparseVector};
+
+const MAGIC: &[u8; 8] = b"ESHTMODL";
+const VERSION: u16 = 1;
+const MAX_CLASSES: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read model {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write model {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not an Earshot model file (bad magic bytes)")]
+    NotAModel { path: PathBuf },
+    #[error("{path}: model format version {found} is not supported (this build reads {VERSION})")]
+    UnsupportedVersion { path: PathBuf, found: u16 },
+    #[error("{path}: checksum mismatch, the model file is corrupt or truncated")]
+    Checksum { path: PathBuf },
+    #[error("{path}: malformed model: {reason}")]
+    Malformed { path: PathBuf, reason: String },
+}
+
+/// A softmax classifier ready to predict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    task: String,
+    lang: Option<String>,
+    labels: Vec<String>,
+    features: FeatureConfig,
+    scales: Vec<f32>,
+    bias: Vec<f32>,
+    /// Dense, `buckets × classes`, row-major: one cache line serves every class of a bucket.
+    weights: Vec<i8>,
+}
+
+impl Model {
+    /// Quantises float weights (`buckets × classes`, row-major) to i8 with one scale per class.
+    /// `prune_below` drops buckets whose largest quantised weight (in absolute value) is below
+    /// it: 1 keeps every bucket that has any weight at all.
+    pub fn quantize(
+        task: &str,
+        lang: Option<&str>,
+        labels: Vec<String>,
+        features: FeatureConfig,
+        weights: &[f32],
+        bias: Vec<f32>,
+        prune_below: u8,
+    ) -> Model {
+        let classes = labels.len();
+        let mut scales = vec![0.0f32; classes];
+        for row in weights.chunks_exact(classes.max(1)) {
+            for (scale, &w) in scales.iter_mut().zip(row) {
+                *scale = scale.max(w.abs());
+            }
+        }
+        for scale in &mut scales {
+            *scale = if *scale > 0.0 { *scale / 127.0 } else { 1.0 };
+        }
+        let mut quantized = vec![0i8; weights.len()];
+        for (row_in, row_out) in weights
+            .chunks_exact(classes.max(1))
+            .zip(quantized.chunks_exact_mut(classes.max(1)))
+        {
+            for ((out, &w), &scale) in row_out.iter_mut().zip(row_in).zip(&scales) {
+                *out = (w / scale).round().clamp(-127.0, 127.0) as i8;
+            }
+            let largest = row_out.iter().map(|q| q.unsigned_abs()).max().unwrap_or(0);
+            if largest < prune_below {
+                row_out.fill(0);
+            }
+        }
+        Model {
+            task: task.to_owned(),
+            lang: lang.map(str::to_owned),
+            labels,
+            features,
+            scales,
+            bias,
+            weights: quantized,
+        }
+    }
+
+    pub fn task(&self) -> &str {
+        &self.task
+    }
+
+    /// The language of the training data, or `None` for a model meant for any language.
+    pub fn lang(&self) -> Option<&str> {
+        self.lang.as_deref()
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn class_of_label(&self, label: &str) -> Option<usize> {
+        self.labels.iter().position(|l| l == label)
+    }
+
+    pub fn feature_config(&self) -> FeatureConfig {
+        self.features
+    }
+
+    /// Buckets with at least one non-zero weight: what the file stores.
+    pub fn stored_rows(&self) -> usize {
+        self.weights
+            .chunks_exact(self.labels.len())
+            .filter(|row| row.iter().any(|&q| q != 0))
+            .count()
+    }
+
+    /// Class probabilities of a feature vector (extracted with [`Model::feature_config`]) into
+    /// `probabilities`, in the order of [`Model::labels`].
+    pub fn predict_into(&self, features: &SparseVector, probabilities: &mut Vec<f32>) {
+        let classes = self.labels.len();
+        probabilities.clear();
+        probabilities.resize(classes, 0.0);
+        let rows = self.weights.len() / classes;
+        for (index, value) in features.iter() {
+            let index = index as usize;
+            if index >= rows {
+                continue;
+            }
+            let row = &self.weights[index * classes..(index + 1) * classes];
+            for (acc, &q) in probabilities.iter_mut().zip(row) {
+                *acc += value * f32::from(q);
+            }
+        }
+        for ((score, &scale), &bias) in probabilities.iter_mut().zip(&self.scales).zip(&self.bias) {
+            *score = *score * scale + bias;
+        }
+        softmax_in_place(probabilities);
+    }
+
+    /// The label with the highest probability, and that probability.
+    pub fn predict(&self, features: &SparseVector) -> (&str, f32) {
+        let mut probabilities = Vec::with_capacity(self.labels.len());
+        self.predict_into(features, &mut probabilities);
+        let best = crate::eval::argmax(&probabilities);
+        (&self.labels[best], probabilities[best])
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let classes = self.labels.len();
+        let mut out = Vec::with_capacity(1024 + self.weights.len() / 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        put_str(&mut out, &self.task);
+        put_str(&mut out, self.lang.as_deref().unwrap_or(""));
+        out.extend_from_slice(&(classes as u16).to_le_bytes());
+        for label in &self.labels {
+            put_str(&mut out, label);
+        }
+        out.extend_from_slice(&[
+            self.features.buckets_log2,
+            self.features.word_ngram_max,
+            self.features.char_min,
+            self.features.char_max,
+        ]);
+        for value in self.scales.iter().chain(&self.bias) {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.stored_rows() as u32).to_le_bytes());
+        let mut previous = 0usize;
+        for (bucket, row) in self.weights.chunks_exact(classes).enumerate() {
+            if row.iter().all(|&q| q == 0) {
+                continue;
+            }
+            put_varint(&mut out, (bucket - previous) as u64);
+            previous = bucket;
+            out.extend(row.iter().map(|&q| q as u8));
+        }
+        let checksum = crc32fast::hash(&out);
+        out.extend_from_slice(&checksum.to_le_bytes());
+        out
+    }
+
+    /// Reads a model from bytes; `path` only names the source in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model, ModelError> {
+        let malformed = |reason: String| ModelError::Malformed {
+            path: path.to_owned(),
+            reason,
+        };
+        if bytes.len() < MAGIC.len() + 2 || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(ModelError::NotAModel {
+                path: path.to_owned(),
+            });
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != VERSION {
+            return Err(ModelError::UnsupportedVersion {
+                path: path.to_owned(),
+                found: version,
+            });
+        }
+        if bytes.len() < 14 {
+            return Err(ModelError::Checksum {
+                path: path.to_owned(),
+            });
+        }
+        let (body, trailer) = bytes.split_at(bytes.len() - 4);
+        let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        if crc32fast::hash(body) != stored {
+            return Err(ModelError::Checksum {
+                path: path.to_owned(),
+            });
+        }
+        let mut reader = Reader {
+            bytes: body,
+            at: 10,
+        };
+        let task = reader.string().map_err(malformed)?;
+        let lang = reader.string().map_err(malformed)?;
+        let classes = usize::from(reader.u16().map_err(malformed)?);
+        if !(2..=MAX_CLASSES).contains(&classes) {
+            return Err(malformed(format!("{classes} classes")));
+        }
+        let labels = (0..classes)
+            .map(|_| reader.string())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(malformed)?;
+        let config = reader.take(4).map_err(malformed)?;
+        let features = FeatureConfig {
+            buckets_log2: config[0],
+            word_ngram_max: config[1],
+            char_min: config[2],
+            char_max: config[3],
+        };
+        features.validate().map_err(malformed)?;
+        let mut floats = Vec::with_capacity(2 * classes);
+        for _ in 0..2 * classes {
+            let value = reader.f32().map_err(malformed)?;
+            if !value.is_finite() {
+                return Err(malformed("a scale or bias is not finite".to_owned()));
+            }
+            floats.push(value);
+        }
+        let bias = floats.split_off(classes);
+        let scales = floats;
+        let rows = reader.u32().map_err(malformed)? as usize;
+        let buckets = features.buckets();
+        if rows > buckets {
+            return Err(malformed(format!("{rows} rows for {buckets} buckets")));
+        }
+        let mut weights = vec![0i8; buckets * classes];
+        let mut bucket = 0usize;
+        for row in 0..rows {
+            let gap = reader.varint().map_err(malformed)? as usize;
+            if row > 0 && gap == 0 {
+                return Err(malformed(format!("row {row} repeats bucket {bucket}")));
+            }
+            bucket = bucket.saturating_add(gap);
+            if bucket >= buckets {
+                return Err(malformed(format!("bucket {bucket} beyond {buckets}")));
+            }
+            let values = reader.take(classes).map_err(malformed)?;
+            for (out, &q) in weights[bucket * classes..].iter_mut().zip(values) {
+                *out = q as i8;
+            }
+        }
+        if reader.at != body.len() {
+            return Err(malformed(format!(
+                "{} bytes after the last row",
+                body.len() - reader.at
+            )));
+        }
+        Ok(Model {
+            task,
+            lang: (!lang.is_empty()).then_some(lang),
+            labels,
+            features,
+            scales,
+            bias,
+            weights,
+        })
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
+        std::fs::write(path, self.to_bytes()).map_err(|source| ModelError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Model, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Model::from_bytes(&bytes, path)
+    }
+}
+
+/// Softmax over `scores`, stable for large scores.
+pub fn softmax_in_place(scores: &mut [f32]) {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    if sum > 0.0 && sum.is_finite() {
+        for s in scores.iter_mut() {
+            *s /= sum;
+        }
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    // Labels, tasks and languages are short; a longer one is cut at a character boundary.
+    let mut end = s.len().min(usize::from(u16::MAX));
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.extend_from_slice(&(end as u16).to_le_bytes());
+    out.extend_from_slice(&s.as_bytes()[..end]);
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| format!("ends early at byte {}", self.at))?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn u16(&mut self) -> Result<u16, String> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn f32(&mut self) -> Result<f32, String> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let len = usize::from(self.u16()?);
+        let at = self.at;
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| format!("text at byte {at} is not UTF-8"))
+    }
+
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.take(1)?[0];
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(format!("overlong number before byte {}", self.at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FeatureExtractor;
+
+    fn small_config() -> FeatureConfig {
+        FeatureConfig {
+            buckets_log2: 8,
+            ..FeatureConfig::default()
+        }
+    }
+
+    fn model_with_weights() -> Model {
+        let config = small_config();
+        let mut weights = vec![0.0f32; config.buckets() * 2];
+        weights[10] = 0.5;
+        weights[11] = -0.25;
+        weights[100] = -1.0;
+        weights[301] = 0.0005; // quantises to zero: pruned
+        Model::quantize(
+            "spam",
+            Some("en"),
+            vec!["spam".into(), "ham".into()],
+            config,
+            &weights,
+            vec![0.1, -0.1],
+            1,
+        )
+    }
+
+    #[test]
+    fn round_trip_keeps_the_model_and_stores_only_nonzero_rows() {
+        let model = model_with_weights();
+        assert_eq!(model.stored_rows(), 2);
+        let bytes = model.to_bytes();
+        let back = Model::from_bytes(&bytes, Path::new("m.esm")).unwrap();
+        assert_eq!(back, model);
+        assert_eq!(back.lang(), Some("en"));
+        assert_eq!(back.task(), "spam");
+    }
+
+    #[test]
+    fn quantisation_keeps_weights_within_one_step() {
+        let model = model_with_weights();
+        // Class 0 (even indices) has scale 1.0/127: 0.5 is 63.5 steps, rounded away from zero.
+        assert_eq!(model.weights[10], 64);
+        assert_eq!(model.weights[100], -127);
+        // Class 1 has scale 0.25/127: 0.0005 is 0.254 steps, which rounds to zero.
+        assert_eq!(model.weights[11], -127);
+        assert_eq!(model.weights[301], 0);
+    }
+
+    #[test]
+    fn every_corruption_is_a_clear_error() {
+        let bytes = model_with_weights().to_bytes();
+        let path = Path::new("models/spam.esm");
+
+        let mut flipped = bytes.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0x40;
+        let error = Model::from_bytes(&flipped, path).unwrap_err();
+        assert!(matches!(error, ModelError::Checksum { .. }), "{error}");
+        assert!(error.to_string().contains("models/spam.esm"));
+
+        let truncated = &bytes[..bytes.len() - 3];
+        assert!(matches!(
+            Model::from_bytes(truncated, path),
+            Err(ModelError::Checksum { .. })
+        ));
+
+        assert!(matches!(
+            Model::from_bytes(b"PK\x03\x04 not a model", path),
+            Err(ModelError::NotAModel { .. })
+        ));
+        assert!(matches!(
+            Model::from_bytes(&[], path),
+            Err(ModelError::NotAModel { .. })
+        ));
+
+        let mut future = bytes.clone();
+        future[8] = 9;
+        assert!(matches!(
+            Model::from_bytes(&future, path),
+            Err(ModelError::UnsupportedVersion { found: 9, .. })
+        ));
+    }
+
+    #[test]
+    fn a_well_checksummed_but_inconsistent_body_is_malformed() {
+        let mut bytes = model_with_weights().to_bytes();
+        bytes.truncate(bytes.len() - 4);
+        bytes.push(0); // a stray byte after the rows
+        let checksum = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        let error = Model::from_bytes(&bytes, Path::new("x.esm")).unwrap_err();
+        assert!(error.to_string().contains("after the last row"), "{error}");
+    }
+
+    #[test]
+    fn probabilities_sum_to_one_and_follow_the_weights() {
+        let config = small_config();
+        let mut extractor = FeatureExtractor::new(config);
+        let mut features = SparseVector::default();
+        extractor.extract("win money", &mut features);
+        let mut weights = vec![0.0f32; config.buckets() * 2];
+        for (index, value) in features.iter() {
+            weights[index as usize * 2] += value;
+        }
+        let model = Model::quantize(
+            "spam",
+            None,
+            vec!["spam".into(), "ham".into()],
+            config,
+            &weights,
+            vec![0.0, 0.0],
+            1,
+        );
+        let mut probabilities = Vec::new();
+        model.predict_into(&features, &mut probabilities);
+        assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert_eq!(model.predict(&features).0, "spam");
+        model.predict_into(&SparseVector::default(), &mut probabilities);
+        assert_eq!(probabilities, vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn softmax_survives_huge_scores() {
+        let mut scores = [1e30f32, 0.0, -1e30];
+        softmax_in_place(&mut scores);
+        assert_eq!(scores, [1.0, 0.0, 0.0]);
+    }
+}
