@@ -6,7 +6,7 @@ use earshot_text::{fold, tokenize};
 use serde::{Deserialize, Serialize};
 
 use crate::eval::argmax;
-use crate::features::{FeatureConfig, FeatureExtractor, SparseVector};
+use crate::features::{fold_into, folded_words, FeatureConfig, FeatureExtractor, SparseVector};
 use crate::model::{Model, ModelError};
 use crate::rules::{IntentRules, INTENT_THRESHOLD};
 
@@ -71,6 +71,7 @@ pub struct Scratch {
     extractors: Vec<FeatureExtractor>,
     features: Vec<SparseVector>,
     probabilities: Vec<f32>,
+    folded: String,
 }
 
 struct LoadedModel {
@@ -196,6 +197,7 @@ impl Analyzer {
                 .collect(),
             features: vec![SparseVector::default(); self.configs.len()],
             probabilities: Vec::new(),
+            folded: String::new(),
         }
     }
 
@@ -250,8 +252,8 @@ impl Analyzer {
                 .map_or(0.0, |c| scratch.probabilities[c]);
             Some((
                 Scored {
-                    label: model.labels()[best].clone(),
-                    score: scratch.probabilities[best],
+                    label: model.labels().get(best).cloned().unwrap_or_default(),
+                    score: scratch.probabilities.get(best).copied().unwrap_or(0.0),
                 },
                 positive_class,
             ))
@@ -262,8 +264,9 @@ impl Analyzer {
         let spam = classify("spam").map(|(s, _)| s);
         let complaint_model = classify("complaint").map(|(_, p)| p);
 
-        let folded = fold(text);
-        let words: Vec<&str> = tokenize(&folded).map(|t| t.text).collect();
+        let mut folded = std::mem::take(&mut scratch.folded);
+        fold_into(text, &mut folded);
+        let words: Vec<&str> = folded_words(&folded).collect();
         let mut intents = Vec::new();
         for (intent, rule_score) in self.rules.scores(&words, text, &lang) {
             let score = match (intent, complaint_model) {
@@ -278,6 +281,8 @@ impl Analyzer {
             }
         }
 
+        drop(words);
+        scratch.folded = folded;
         let targets = self.target_sentiments(scratch, text, &lang, targets);
         Analysis {
             lang,
@@ -346,8 +351,8 @@ impl Analyzer {
             let best = argmax(&scratch.probabilities);
             out.push(TargetSentiment {
                 target: target.to_owned(),
-                label: loaded.model.labels()[best].clone(),
-                score: scratch.probabilities[best],
+                label: loaded.model.labels().get(best).cloned().unwrap_or_default(),
+                score: scratch.probabilities.get(best).copied().unwrap_or(0.0),
             });
         }
         out
@@ -419,6 +424,102 @@ mod tests {
         assert!(huge.len() > 1 << 20);
         let analysis = analyzer.analyze(&huge, None);
         assert_eq!(analysis.lang, "ru");
+    }
+
+    fn toy_sentiment_analyzer() -> Analyzer {
+        use crate::data::Example;
+        use crate::train::{train_examples, Task, TrainOptions};
+        let example = |text: &str, label: &str| Example {
+            id: String::new(),
+            text: text.to_owned(),
+            label: label.to_owned(),
+            lang: Some("en".to_owned()),
+        };
+        let mut examples = Vec::new();
+        for round in 0..5 {
+            examples.push(example(
+                &format!("I love it, wonderful {round}"),
+                "positive",
+            ));
+            examples.push(example(&format!("awful, I hate it {round}"), "negative"));
+            examples.push(example(&format!("it is on the table {round}"), "neutral"));
+        }
+        let options = TrainOptions {
+            features: FeatureConfig {
+                buckets_log2: 12,
+                ..FeatureConfig::default()
+            },
+            validation_fraction: 0.0,
+            max_epochs: 10,
+            learning_rate: 0.5,
+            ..TrainOptions::default()
+        };
+        let (model, _) = train_examples(&Task::Sentiment, &examples, &options).unwrap();
+        Analyzer::from_models(vec![(model, "toy".to_owned())]).unwrap()
+    }
+
+    #[test]
+    fn empty_text_gets_the_neutral_label_and_undetermined_language() {
+        let analyzer = toy_sentiment_analyzer();
+        let analysis = analyzer.analyze("  \u{0} ", None);
+        assert_eq!(analysis.lang, "und");
+        // No model for "und": nothing is guessed.
+        assert_eq!(analysis.sentiment, None);
+        let analysis = analyzer.analyze("", Some("en"));
+        assert_eq!(
+            analysis.sentiment,
+            Some(Scored {
+                label: "neutral".to_owned(),
+                score: 1.0
+            })
+        );
+    }
+
+    #[test]
+    fn targets_get_the_tone_of_their_own_clause() {
+        let analyzer = toy_sentiment_analyzer();
+        let mut scratch = analyzer.scratch();
+        let analysis = analyzer.analyze_with(
+            &mut scratch,
+            "Zeltron is awful, I hate it but I love Acme, wonderful",
+            Some("en"),
+            &["Zeltron", "acme", "Missing"],
+        );
+        let targets: Vec<(&str, &str)> = analysis
+            .targets
+            .iter()
+            .map(|t| (t.target.as_str(), t.label.as_str()))
+            .collect();
+        assert_eq!(targets, vec![("Zeltron", "negative"), ("acme", "positive")]);
+    }
+
+    #[test]
+    fn load_reads_model_files_and_names_a_corrupt_one() {
+        let model = toy_sentiment_analyzer().models.remove(0).model;
+        let dir = tempfile::tempdir().unwrap();
+        model.save(&dir.path().join("sentiment-en.esm")).unwrap();
+        std::fs::write(dir.path().join("README.txt"), "not a model").unwrap();
+        let loaded = Analyzer::load(dir.path()).unwrap();
+        assert_eq!(loaded.models(), vec![("sentiment", Some("en"))]);
+
+        let mut bytes = model.to_bytes();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(dir.path().join("broken.esm"), bytes).unwrap();
+        let error = Analyzer::load(dir.path()).unwrap_err();
+        assert!(error.to_string().contains("broken.esm"), "{error}");
+        assert!(error.to_string().contains("checksum"), "{error}");
+    }
+
+    #[test]
+    fn two_models_for_the_same_task_and_language_are_refused() {
+        let first = toy_sentiment_analyzer().models.remove(0).model;
+        let error = Analyzer::from_models(vec![
+            (first.clone(), "a.esm".to_owned()),
+            (first, "b.esm".to_owned()),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("a.esm and b.esm"), "{error}");
     }
 
     #[test]

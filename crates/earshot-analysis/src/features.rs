@@ -6,7 +6,7 @@
 //! Hashing is signed: the sign of a feature comes from a hash bit, so collisions cancel out on
 //! average instead of piling up.
 
-use earshot_text::{fold, tokenize};
+use earshot_text::fold;
 use serde::{Deserialize, Serialize};
 
 /// Text beyond this many bytes is not looked at; a 1 MB post costs no more than a 16 KiB one.
@@ -130,9 +130,11 @@ pub struct FeatureExtractor {
     config: FeatureConfig,
     mask: u64,
     cleaned: String,
+    folded: String,
     chars: Vec<u32>,
     word_scratch: Vec<(u32, f32)>,
     char_scratch: Vec<(u32, f32)>,
+    merger: Merger,
 }
 
 impl FeatureExtractor {
@@ -148,9 +150,11 @@ impl FeatureExtractor {
             config,
             mask: (1u64 << buckets_log2) - 1,
             cleaned: String::new(),
+            folded: String::new(),
             chars: Vec::new(),
             word_scratch: Vec::new(),
             char_scratch: Vec::new(),
+            merger: Merger::default(),
         }
     }
 
@@ -162,15 +166,14 @@ impl FeatureExtractor {
     pub fn extract(&mut self, text: &str, out: &mut SparseVector) {
         out.clear();
         clean_text(text, &mut self.cleaned);
-        // Folding (case, diacritics, compatibility forms) needs its own string; this is the one
-        // allocation per text.
-        let folded = fold(&self.cleaned);
+        fold_into(&self.cleaned, &mut self.folded);
+        let folded = self.folded.as_str();
 
         self.word_scratch.clear();
         if self.config.word_ngram_max >= 1 {
             let mut previous: Option<u64> = None;
-            for token in tokenize(&folded) {
-                let h = hash_bytes(WORD_SEED, token.text.as_bytes());
+            for word in folded_words(folded) {
+                let h = hash_bytes(WORD_SEED, word.as_bytes());
                 self.word_scratch.push(self.bucket(h));
                 if self.config.word_ngram_max >= 2 {
                     if let Some(p) = previous {
@@ -213,8 +216,10 @@ impl FeatureExtractor {
         }
         // Two blocks of unit norm each; scaling keeps the whole vector at unit norm.
         let block_scale = 1.0 / (blocks as f32).sqrt();
-        append_block(&mut self.word_scratch, block_scale, out);
-        append_block(&mut self.char_scratch, block_scale, out);
+        self.merger
+            .append_block(&self.word_scratch, block_scale, out);
+        self.merger
+            .append_block(&self.char_scratch, block_scale, out);
     }
 
     fn bucket(&self, h: u64) -> (u32, f32) {
@@ -224,39 +229,136 @@ impl FeatureExtractor {
     }
 }
 
-/// Sorts and merges one block, applies sublinear TF (`1 + ln count`, keeping the sign of the
-/// signed count) and L2-normalises it into `out`.
-fn append_block(scratch: &mut [(u32, f32)], scale: f32, out: &mut SparseVector) {
-    if scratch.is_empty() {
-        return;
-    }
-    scratch.sort_unstable_by_key(|&(index, _)| index);
-    let start = out.len();
-    let mut i = 0;
-    while i < scratch.len() {
-        let index = scratch[i].0;
-        let mut count = 0.0f32;
-        while i < scratch.len() && scratch[i].0 == index {
-            count += scratch[i].1;
-            i += 1;
+/// Merges repeated buckets of a block with a small open-addressing table (reused, and cleared
+/// only where it was written), which is cheaper than sorting the few hundred features of a post.
+#[derive(Debug, Clone, Default)]
+struct Merger {
+    /// `(bucket + 1, signed count)`; 0 marks a free slot.
+    slots: Vec<(u32, f32)>,
+    used: Vec<usize>,
+}
+
+impl Merger {
+    /// Applies sublinear TF (`1 + ln count`, keeping the sign of the signed count) to each
+    /// distinct bucket of `block` and appends it to `out`, L2-normalised and times `scale`.
+    fn append_block(&mut self, block: &[(u32, f32)], scale: f32, out: &mut SparseVector) {
+        if block.is_empty() {
+            return;
         }
-        if count != 0.0 {
-            let value = (1.0 + count.abs().ln()).copysign(count);
-            out.indices.push(index);
+        let capacity = (block.len() * 2).next_power_of_two().max(16);
+        if self.slots.len() < capacity {
+            self.slots = vec![(0, 0.0); capacity];
+        }
+        let mask = self.slots.len() - 1;
+        for &(bucket, sign) in block {
+            let key = bucket + 1;
+            let mut slot = (key as usize).wrapping_mul(0x9e37_79b9) & mask;
+            loop {
+                let entry = &mut self.slots[slot];
+                if entry.0 == key {
+                    entry.1 += sign;
+                    break;
+                }
+                if entry.0 == 0 {
+                    *entry = (key, sign);
+                    self.used.push(slot);
+                    break;
+                }
+                slot = (slot + 1) & mask;
+            }
+        }
+        let start = out.len();
+        for &slot in &self.used {
+            let (key, count) = self.slots[slot];
+            self.slots[slot] = (0, 0.0);
+            if count == 0.0 {
+                continue;
+            }
+            let value = if count.abs() == 1.0 {
+                count
+            } else {
+                (1.0 + count.abs().ln()).copysign(count)
+            };
+            out.indices.push(key - 1);
             out.values.push(value);
         }
-    }
-    let norm = out.values[start..]
-        .iter()
-        .map(|v| v * v)
-        .sum::<f32>()
-        .sqrt();
-    if norm > 0.0 {
-        let factor = scale / norm;
-        for v in &mut out.values[start..] {
-            *v *= factor;
+        self.used.clear();
+        let norm = out.values[start..]
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt();
+        if norm > 0.0 {
+            let factor = scale / norm;
+            for v in &mut out.values[start..] {
+                *v *= factor;
+            }
         }
     }
+}
+
+/// Lower-cases and strips diacritics like [`earshot_text::fold`], with fast paths for ASCII,
+/// Cyrillic and Greek (a general Unicode decomposition per letter costs more than everything
+/// else here). Other characters go through `fold` itself.
+pub fn fold_into(text: &str, out: &mut String) {
+    out.clear();
+    let mut buffer = [0u8; 4];
+    for c in text.chars() {
+        let folded = match c {
+            'A'..='Z' => c.to_ascii_lowercase(),
+            'ς' => 'σ',
+            '\0'..='\u{7f}' | 'а'..='я' | 'α'..='ω' => c,
+            'А'..='Я' => char::from_u32(u32::from(c) + 32).unwrap_or(c),
+            'ё' | 'Ё' => 'е',
+            'Α'..='Ω' => char::from_u32(u32::from(c) + 32).unwrap_or(c),
+            'ά' | 'Ά' => 'α',
+            'έ' | 'Έ' => 'ε',
+            'ή' | 'Ή' => 'η',
+            'ί' | 'Ί' | 'ϊ' | 'Ϊ' | 'ΐ' => 'ι',
+            'ό' | 'Ό' => 'ο',
+            'ύ' | 'Ύ' | 'ϋ' | 'Ϋ' | 'ΰ' => 'υ',
+            'ώ' | 'Ώ' => 'ω',
+            _ => {
+                out.push_str(&fold(c.encode_utf8(&mut buffer)));
+                continue;
+            }
+        };
+        out.push(folded);
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    match c {
+        'a'..='z' | '0'..='9' | 'а'..='я' | 'α'..='ω' => true,
+        '\0'..='\u{7f}' => false,
+        _ => c.is_alphanumeric(),
+    }
+}
+
+/// The words of folded text, as [`earshot_text::tokenize`] splits them (runs of letters and
+/// digits, with apostrophes between letters), with a fast path for the scripts we analyse:
+/// the general Unicode letter lookup dominated the cost of feature extraction.
+pub fn folded_words(folded: &str) -> impl Iterator<Item = &str> {
+    let mut rest = folded;
+    std::iter::from_fn(move || {
+        let start = rest.find(is_word_char)?;
+        let word = &rest[start..];
+        let mut end = word.len();
+        let mut chars = word.char_indices().peekable();
+        while let Some((offset, c)) = chars.next() {
+            if is_word_char(c) {
+                continue;
+            }
+            let inner_apostrophe =
+                c == '\'' && chars.peek().is_some_and(|&(_, next)| is_word_char(next));
+            if !inner_apostrophe {
+                end = offset;
+                break;
+            }
+        }
+        rest = &word[end..];
+        Some(&word[..end])
+    })
 }
 
 /// Prepares text for folding: cuts it at [`MAX_FEATURE_BYTES`] (on a character boundary), turns
@@ -336,6 +438,34 @@ mod tests {
     fn case_and_diacritics_do_not_change_features() {
         assert_eq!(extract("GREAT Phone"), extract("great phone"));
         assert_eq!(extract("Τέλειο"), extract("τελειο"));
+    }
+
+    #[test]
+    fn fast_folding_agrees_with_earshot_text() {
+        for text in [
+            "GREAT Phone, ёлка ЁЖИК Йошкар-Ола",
+            "Κβάντιξ ΝΟΒΈΝΤΑΣ νοβέντας ΐ ΰ Ϊ",
+            "Ça déjà vu, Straße ½ ﬁne 😀",
+        ] {
+            let mut fast = String::new();
+            fold_into(text, &mut fast);
+            assert_eq!(fast, fold(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn fast_word_split_agrees_with_earshot_text() {
+        for text in [
+            "don't stop, 'quoted' words - #tag @user zeltron.com 3g",
+            "ёлка-палка, ну и ну!!! йод",
+            "τι κανεισ; καλα 😀 ab\u{200b}cd",
+        ] {
+            let mut folded = String::new();
+            fold_into(text, &mut folded);
+            let fast: Vec<&str> = folded_words(&folded).collect();
+            let reference: Vec<&str> = earshot_text::tokenize(&folded).map(|t| t.text).collect();
+            assert_eq!(fast, reference, "{text}");
+        }
     }
 
     #[test]

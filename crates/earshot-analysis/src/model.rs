@@ -20,6 +20,8 @@ use crate::features::{FeatureConfig, SparseVector};
 const MAGIC: &[u8; 8] = b"ESHTMODL";
 const VERSION: u16 = 1;
 const MAX_CLASSES: usize = 4096;
+/// A file may not make the loader allocate more than this many weights (256 MiB).
+const MAX_WEIGHTS: usize = 1 << 28;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -129,7 +131,7 @@ impl Model {
     /// Buckets with at least one non-zero weight: what the file stores.
     pub fn stored_rows(&self) -> usize {
         self.weights
-            .chunks_exact(self.labels.len())
+            .chunks_exact(self.labels.len().max(1))
             .filter(|row| row.iter().any(|&q| q != 0))
             .count()
     }
@@ -140,7 +142,7 @@ impl Model {
         let classes = self.labels.len();
         probabilities.clear();
         probabilities.resize(classes, 0.0);
-        let rows = self.weights.len() / classes;
+        let rows = self.weights.len() / classes.max(1);
         for (index, value) in features.iter() {
             let index = index as usize;
             if index >= rows {
@@ -162,7 +164,10 @@ impl Model {
         let mut probabilities = Vec::with_capacity(self.labels.len());
         self.predict_into(features, &mut probabilities);
         let best = crate::eval::argmax(&probabilities);
-        (&self.labels[best], probabilities[best])
+        match (self.labels.get(best), probabilities.get(best)) {
+            (Some(label), Some(&p)) => (label, p),
+            _ => ("", 0.0),
+        }
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -187,7 +192,7 @@ impl Model {
         }
         out.extend_from_slice(&(self.stored_rows() as u32).to_le_bytes());
         let mut previous = 0usize;
-        for (bucket, row) in self.weights.chunks_exact(classes).enumerate() {
+        for (bucket, row) in self.weights.chunks_exact(classes.max(1)).enumerate() {
             if row.iter().all(|&q| q == 0) {
                 continue;
             }
@@ -264,6 +269,11 @@ impl Model {
         let scales = floats;
         let rows = reader.u32().map_err(malformed)? as usize;
         let buckets = features.buckets();
+        if buckets.saturating_mul(classes) > MAX_WEIGHTS {
+            return Err(malformed(format!(
+                "{buckets} buckets × {classes} classes is more weights than a model may hold"
+            )));
+        }
         if rows > buckets {
             return Err(malformed(format!("{rows} rows for {buckets} buckets")));
         }

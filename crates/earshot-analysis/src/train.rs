@@ -179,6 +179,11 @@ pub fn train_examples(
             options.validation_fraction
         )));
     }
+    if options.max_epochs == 0 {
+        return Err(TrainError::Options(
+            "max_epochs must be at least 1".to_owned(),
+        ));
+    }
     if !(options.learning_rate > 0.0 && options.l2 >= 0.0) {
         return Err(TrainError::Options(
             "learning_rate must be positive and l2 not negative".to_owned(),
@@ -270,7 +275,12 @@ pub fn train_examples(
                 break;
             }
         }
-        let (score, best_epoch, best_fit) = best.expect("at least one epoch ran");
+        // max_epochs >= 1 was checked above, so the loop scored at least one epoch.
+        let Some((score, best_epoch, best_fit)) = best else {
+            return Err(TrainError::Options(
+                "max_epochs must be at least 1".to_owned(),
+            ));
+        };
         validation_macro_f1 = Some(score);
         trained_epochs = best_epoch;
         fit = best_fit;
@@ -656,6 +666,16 @@ mod tests {
     fn balanced_weights_favour_the_rare_class() {
         let weights = class_weights(ClassWeights::Balanced, 2, &[0, 1, 1, 1]);
         assert_eq!(weights, vec![2.0, 2.0 / 3.0]);
+    }
+
+    #[test]
+    fn zero_epochs_are_refused() {
+        let options = TrainOptions {
+            max_epochs: 0,
+            ..small_options()
+        };
+        let error = train_examples(&Task::Spam, &toy_spam(), &options).unwrap_err();
+        assert!(error.to_string().contains("max_epochs"), "{error}");
     }
 
     #[test]

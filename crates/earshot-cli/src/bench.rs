@@ -44,7 +44,9 @@ struct ImportFigures {
 
 /// The earliest generated timestamp; queries filter relative to it.
 fn bench_start() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
@@ -54,14 +56,23 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             (dir.clone(), None)
         }
         None => {
-            let temp = tempfile::Builder::new().prefix("earshot-bench-").tempdir()?;
+            let temp = tempfile::Builder::new()
+                .prefix("earshot-bench-")
+                .tempdir()?;
             (temp.path().to_path_buf(), Some(temp))
         }
     };
     let input = dir.join("mentions.jsonl");
-    eprintln!("generating {} mentions into {}", args.count, input.display());
+    eprintln!(
+        "generating {} mentions into {}",
+        args.count,
+        input.display()
+    );
     let bytes = generate_file(&input, args.count)?;
-    println!("# earshot bench — {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    println!(
+        "# earshot bench — {}",
+        Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
     println!();
     println!("machine: {}", machine_description());
     println!(
@@ -209,7 +220,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         println!();
         println!(
             "FTS5/Earshot p95 latency ratio: {:.2}",
-            percentile(&fts5_times, 0.95).as_secs_f64() / percentile(&earshot_times, 0.95).as_secs_f64()
+            percentile(&fts5_times, 0.95).as_secs_f64()
+                / percentile(&earshot_times, 0.95).as_secs_f64()
         );
     }
     Ok(())
@@ -245,7 +257,8 @@ fn percentile(sorted: &[StdDuration], p: f64) -> StdDuration {
 
 /// ~150-character mentions, one a minute from 2026-01-01, with copies sprinkled in.
 fn generate_file(path: &Path, count: usize) -> Result<u64> {
-    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut generator = Generator::new(42, bench_start(), Duration::minutes(1), 6..=12);
     let mut bytes = 0u64;
@@ -299,13 +312,35 @@ fn bench_queries(count: usize, mentions: usize) -> Vec<MentionFilter> {
                 ..MentionFilter::default()
             };
             match rng.gen_range(0..4) {
-                0 => filter.brand = Some(["Zeltron", "Kvantix", "Noventa"].choose(&mut rng).expect("brands").to_string()),
-                1 => filter.lang = Some(["ru", "el", "en"].choose(&mut rng).expect("langs").to_string()),
-                2 => filter.source = Some(["mastodon-demo", "bluesky-demo", "blog-comments", "forum"].choose(&mut rng).expect("sources").to_string()),
+                0 => {
+                    filter.brand = Some(
+                        ["Zeltron", "Kvantix", "Noventa"]
+                            .choose(&mut rng)
+                            .expect("brands")
+                            .to_string(),
+                    )
+                }
+                1 => {
+                    filter.lang = Some(
+                        ["ru", "el", "en"]
+                            .choose(&mut rng)
+                            .expect("langs")
+                            .to_string(),
+                    )
+                }
+                2 => {
+                    filter.source = Some(
+                        ["mastodon-demo", "bluesky-demo", "blog-comments", "forum"]
+                            .choose(&mut rng)
+                            .expect("sources")
+                            .to_string(),
+                    )
+                }
                 _ => {
                     let from = rng.gen_range(0..span_minutes);
                     filter.since = Some(bench_start() + Duration::minutes(from));
-                    filter.until = Some(bench_start() + Duration::minutes(from + span_minutes / 10));
+                    filter.until =
+                        Some(bench_start() + Duration::minutes(from + span_minutes / 10));
                 }
             }
             filter
@@ -320,9 +355,15 @@ fn machine_description() -> String {
         .and_then(|info| {
             info.lines()
                 .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|kb| kb.parse::<f64>().ok())
+                })
         })
-        .map_or("unknown memory".to_string(), |kb| format!("{:.1} GiB memory", kb / 1024.0 / 1024.0));
+        .map_or("unknown memory".to_string(), |kb| {
+            format!("{:.1} GiB memory", kb / 1024.0 / 1024.0)
+        });
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -347,7 +388,11 @@ fn peak_rss_mib() -> f64 {
             status
                 .lines()
                 .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|kb| kb.parse::<f64>().ok())
+                })
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }

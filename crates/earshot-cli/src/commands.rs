@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::progress::{self, Progress};
 use crate::workspace::Workspace;
-use crate::{BrandAction, Cli, Command, FilterArgs, FormatArg, ImportArgs, KindArg, SortArg, SourceAction};
+use crate::{
+    BrandAction, Cli, Command, FilterArgs, FormatArg, ImportArgs, KindArg, SortArg, SourceAction,
+};
 
 /// Whole-request timeout for every source's HTTP calls.
 pub const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -28,7 +30,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init => {
             workspace.init(&Config::default()).await?;
-            println!("Created an Earshot workspace in {}", workspace.dir.display());
+            println!(
+                "Created an Earshot workspace in {}",
+                workspace.dir.display()
+            );
             println!("Next: earshot brand add NAME --query QUERY, then earshot source add ...");
         }
         Command::Brand { action } => brand(&workspace, action)?,
@@ -64,14 +69,21 @@ fn brand(workspace: &Workspace, action: BrandAction) -> Result<()> {
                 .map_err(|error| anyhow!("query {query:?} is not valid: {error}"))?;
             config.add_brand_query(&name, &query, competitor);
             workspace.save_config(&config)?;
-            println!("Brand {name}: query added ({} in all)", brand_queries(&config, &name));
+            println!(
+                "Brand {name}: query added ({} in all)",
+                brand_queries(&config, &name)
+            );
         }
         BrandAction::List => {
             if config.brands.is_empty() {
                 println!("No brands yet: earshot brand add NAME --query QUERY");
             }
             for brand in &config.brands {
-                let role = if brand.competitor { "competitor" } else { "ours" };
+                let role = if brand.competitor {
+                    "competitor"
+                } else {
+                    "ours"
+                };
                 println!("{} ({role})", brand.name);
                 for query in &brand.queries {
                     println!("  {query}");
@@ -178,7 +190,10 @@ async fn source(workspace: &Workspace, action: SourceAction) -> Result<()> {
     Ok(())
 }
 
-async fn pipeline_for(workspace: &Workspace, store: Arc<dyn Store>) -> Result<(Config, Arc<Pipeline>)> {
+async fn pipeline_for(
+    workspace: &Workspace,
+    store: Arc<dyn Store>,
+) -> Result<(Config, Arc<Pipeline>)> {
     let config = workspace.load_config()?;
     if config.brands.is_empty() {
         bail!("no brands configured: every item would be dropped. Add one with `earshot brand add NAME --query QUERY`");
@@ -245,8 +260,8 @@ fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Option<u64>, String)
     if path == Path::new("-") {
         return Ok((Box::new(std::io::stdin()), None, "stdin".to_string()));
     }
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file.metadata().ok().map(|m| m.len());
     Ok((Box::new(file), size, path.display().to_string()))
 }
@@ -304,7 +319,11 @@ pub async fn import(workspace: &Workspace, args: ImportArgs) -> Result<ExitCode>
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "import".into());
-    let source_label = if label == "stdin" { "import".to_string() } else { source_label };
+    let source_label = if label == "stdin" {
+        "import".to_string()
+    } else {
+        source_label
+    };
     let items: Box<dyn Iterator<Item = Result<IncomingMention, String>> + Send> = match format {
         FormatArg::Jsonl => {
             let lines = files::read_jsonl(BufReader::with_capacity(1 << 20, reader), &source_label);
@@ -363,8 +382,16 @@ fn filter_from(args: &FilterArgs, query: Option<String>) -> Result<MentionFilter
         brand: args.brand.clone(),
         lang: args.lang.clone(),
         source: args.source.clone(),
-        since: args.since.as_deref().map(|s| parse_time(s, false)).transpose()?,
-        until: args.until.as_deref().map(|s| parse_time(s, true)).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_time(s, false))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|s| parse_time(s, true))
+            .transpose()?,
         hide_duplicates: args.hide_duplicates,
     })
 }
@@ -529,9 +556,13 @@ pub async fn serve_until_ctrl_c(
         stop.cancel();
     });
     let server_shutdown = shutdown.clone();
-    earshot_web::serve(listener, state, async move { server_shutdown.cancelled().await })
-        .await
-        .context("web server failed")?;
+    earshot_web::serve(
+        listener,
+        state,
+        async move { server_shutdown.cancelled().await },
+    )
+    .await
+    .context("web server failed")?;
     shutdown.cancel();
     Ok(())
 }

@@ -37,7 +37,10 @@ pub fn demo_corpus(seed: u64) -> Vec<IncomingMention> {
             recent.remove(0);
         }
         let label = line.source.clone().unwrap_or_default();
-        corpus.push(line.into_incoming(&label).expect("generated lines are valid"));
+        corpus.push(
+            line.into_incoming(&label)
+                .expect("generated lines are valid"),
+        );
     }
     corpus
 }
@@ -64,8 +67,12 @@ pub async fn run(addr: &str, rate: f64, keep: Option<PathBuf>) -> Result<()> {
     let store = workspace.open_store().await?;
     let pipeline = Arc::new(Pipeline::new(store.clone(), &config.brands).await?);
     let corpus = demo_corpus(2026);
-    let report = import_items(pipeline.clone(), corpus.into_iter().map(Ok::<_, String>), Arc::new(()))
-        .await?;
+    let report = import_items(
+        pipeline.clone(),
+        corpus.into_iter().map(Ok::<_, String>),
+        Arc::new(()),
+    )
+    .await?;
     eprintln!(
         "Loaded {} demo mentions ({} reposts linked to their originals).",
         report.ingest.inserted, report.ingest.near_duplicates
@@ -98,7 +105,9 @@ async fn replay(pipeline: Arc<Pipeline>, rate: f64, shutdown: CancellationToken)
         let mut line = generator.next_mention();
         line.published_at = Some(Utc::now().to_rfc3339());
         let label = line.source.clone().unwrap_or_default();
-        let Ok(item) = line.into_incoming(&label) else { continue };
+        let Ok(item) = line.into_incoming(&label) else {
+            continue;
+        };
         if let Err(error) = pipeline.ingest(vec![item], None).await {
             tracing::warn!("demo replay: {error}");
         }

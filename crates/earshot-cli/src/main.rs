@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "earshot", version, about = "Listen to what people say about your brand, and answer.")]
+#[command(
+    name = "earshot",
+    version,
+    about = "Listen to what people say about your brand, and answer."
+)]
 struct Cli {
     /// Workspace directory (default: $EARSHOT_DIR, else the current directory).
     #[arg(long, global = true, env = "EARSHOT_DIR")]
@@ -99,7 +103,9 @@ enum BrandAction {
         competitor: bool,
     },
     List,
-    Remove { name: String },
+    Remove {
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -141,7 +147,9 @@ enum SourceAction {
         no_comments: bool,
     },
     List,
-    Remove { name: String },
+    Remove {
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -118,7 +118,10 @@ impl Progress {
         let total = self.total.load(Ordering::Relaxed);
         let unit = if self.by_bytes { " bytes" } else { "" };
         let of_total = if total > 0 {
-            format!(" of {total}{unit} ({:.0}%)", position as f64 * 100.0 / total as f64)
+            format!(
+                " of {total}{unit} ({:.0}%)",
+                position as f64 * 100.0 / total as f64
+            )
         } else {
             unit.to_string()
         };

@@ -25,11 +25,24 @@ fn workspace_with_brands() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     earshot(dir.path()).arg("init").assert().success();
     earshot(dir.path())
-        .args(["brand", "add", "Zeltron", "--query", "Zeltron OR Зелтрон OR Ζέλτρον"])
+        .args([
+            "brand",
+            "add",
+            "Zeltron",
+            "--query",
+            "Zeltron OR Зелтрон OR Ζέλτρον",
+        ])
         .assert()
         .success();
     earshot(dir.path())
-        .args(["brand", "add", "Kvantix", "--query", "Kvantix OR Квантикс", "--competitor"])
+        .args([
+            "brand",
+            "add",
+            "Kvantix",
+            "--query",
+            "Kvantix OR Квантикс",
+            "--competitor",
+        ])
         .assert()
         .success();
     dir
@@ -62,9 +75,16 @@ fn export(dir: &Path) -> Vec<Value> {
 #[test]
 fn init_refuses_to_overwrite_and_commands_need_a_workspace() {
     let dir = tempfile::tempdir().unwrap();
-    let output = earshot(dir.path()).args(["brand", "list"]).output().unwrap();
+    let output = earshot(dir.path())
+        .args(["brand", "list"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("earshot init"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("earshot init"),
+        "{}",
+        stderr(&output)
+    );
     earshot(dir.path()).arg("init").assert().success();
     assert!(dir.path().join("earshot.toml").exists());
     assert!(dir.path().join("earshot.db").exists());
@@ -77,7 +97,11 @@ fn init_refuses_to_overwrite_and_commands_need_a_workspace() {
 fn earshot_dir_environment_variable_selects_the_workspace() {
     let dir = tempfile::tempdir().unwrap();
     let mut command = Command::cargo_bin("earshot").unwrap();
-    command.env("EARSHOT_DIR", dir.path()).arg("init").assert().success();
+    command
+        .env("EARSHOT_DIR", dir.path())
+        .arg("init")
+        .assert()
+        .success();
     let mut command = Command::cargo_bin("earshot").unwrap();
     command
         .env("EARSHOT_DIR", dir.path())
@@ -97,11 +121,20 @@ fn malformed_brand_query_is_refused_with_its_column() {
         .unwrap();
     assert!(!output.status.success());
     assert!(stderr(&output).contains("column"), "{}", stderr(&output));
-    let list = earshot(dir.path()).args(["brand", "list"]).output().unwrap();
+    let list = earshot(dir.path())
+        .args(["brand", "list"])
+        .output()
+        .unwrap();
     assert!(!stdout(&list).contains("Noventa"));
     assert!(stdout(&list).contains("Kvantix (competitor)"));
-    earshot(dir.path()).args(["brand", "remove", "Kvantix"]).assert().success();
-    let list = earshot(dir.path()).args(["brand", "list"]).output().unwrap();
+    earshot(dir.path())
+        .args(["brand", "remove", "Kvantix"])
+        .assert()
+        .success();
+    let list = earshot(dir.path())
+        .args(["brand", "list"])
+        .output()
+        .unwrap();
     assert!(!stdout(&list).contains("Kvantix"));
 }
 
@@ -110,16 +143,29 @@ fn import_stores_matching_mentions_once_and_reports_bad_lines() {
     let dir = workspace_with_brands();
     let mut contents = GOOD_LINES.as_bytes().to_vec();
     contents.extend_from_slice(b"this is not json\n");
-    contents.extend_from_slice(b"{\"text\":\"Zeltron without a date\",\"url\":\"https://x.example/5\"}\n");
+    contents.extend_from_slice(
+        b"{\"text\":\"Zeltron without a date\",\"url\":\"https://x.example/5\"}\n",
+    );
     contents.extend_from_slice(b"{\"text\":\"Zeltron \xff\xfe broken bytes\",\"published_at\":\"2026-03-03T00:00:00Z\",\"url\":\"https://x.example/6\"}\n");
     let file = write_file(dir.path(), "mentions.jsonl", &contents);
-    let output = earshot(dir.path()).arg("import").arg(&file).output().unwrap();
+    let output = earshot(dir.path())
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(err.contains("line 5"), "{err}");
-    assert!(err.contains("line 6") && err.contains("published_at"), "{err}");
+    assert!(
+        err.contains("line 6") && err.contains("published_at"),
+        "{err}"
+    );
     assert!(err.contains("line 7") && err.contains("UTF-8"), "{err}");
-    assert!(stdout(&output).contains("3 new mentions"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("3 new mentions"),
+        "{}",
+        stdout(&output)
+    );
 
     let stored = export(dir.path());
     assert_eq!(stored.len(), 3);
@@ -127,7 +173,10 @@ fn import_stores_matching_mentions_once_and_reports_bad_lines() {
         .iter()
         .find(|m| m["url"] == "https://blog.example/p/3")
         .unwrap();
-    assert_eq!(html["text"], "Switched from Kvantix to Zeltron and the speed is great");
+    assert_eq!(
+        html["text"],
+        "Switched from Kvantix to Zeltron and the speed is great"
+    );
     assert_eq!(html["brands"], serde_json::json!(["Kvantix", "Zeltron"]));
     let greek = stored
         .iter()
@@ -137,8 +186,16 @@ fn import_stores_matching_mentions_once_and_reports_bad_lines() {
     assert_eq!(greek["canonical_url"], "https://forum.example/t/2");
 
     // The same file again stores nothing new.
-    let again = earshot(dir.path()).arg("import").arg(&file).output().unwrap();
-    assert!(stdout(&again).contains("0 new mentions"), "{}", stdout(&again));
+    let again = earshot(dir.path())
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&again).contains("0 new mentions"),
+        "{}",
+        stdout(&again)
+    );
     assert_eq!(export(dir.path()).len(), 3);
 }
 
@@ -146,11 +203,19 @@ fn import_stores_matching_mentions_once_and_reports_bad_lines() {
 fn export_then_import_round_trips_into_a_new_workspace() {
     let first = workspace_with_brands();
     let file = write_file(first.path(), "in.jsonl", GOOD_LINES.as_bytes());
-    earshot(first.path()).arg("import").arg(&file).assert().success();
+    earshot(first.path())
+        .arg("import")
+        .arg(&file)
+        .assert()
+        .success();
     let exported = earshot(first.path()).arg("export").output().unwrap();
     let second = workspace_with_brands();
     let copy = write_file(second.path(), "copy.jsonl", &exported.stdout);
-    earshot(second.path()).arg("import").arg(&copy).assert().success();
+    earshot(second.path())
+        .arg("import")
+        .arg(&copy)
+        .assert()
+        .success();
     let strip = |mut mentions: Vec<Value>| {
         for m in &mut mentions {
             let m = m.as_object_mut().unwrap();
@@ -184,10 +249,17 @@ fn import_reads_stdin_and_csv_with_named_columns() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let stored = export(dir.path());
-    let row = stored.iter().find(|m| m["url"] == "https://csv.example/1").unwrap();
+    let row = stored
+        .iter()
+        .find(|m| m["url"] == "https://csv.example/1")
+        .unwrap();
     assert_eq!(row["brands"], serde_json::json!(["Kvantix"]));
     assert_eq!(row["author"]["handle"], "@olga");
-    let missing = write_file(dir.path(), "bad.csv", b"body,link\nZeltron,https://csv.example/2\n");
+    let missing = write_file(
+        dir.path(),
+        "bad.csv",
+        b"body,link\nZeltron,https://csv.example/2\n",
+    );
     let output = earshot(dir.path())
         .arg("import")
         .arg(&missing)
@@ -195,14 +267,22 @@ fn import_reads_stdin_and_csv_with_named_columns() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("published_at"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("published_at"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn search_finds_inflected_forms_with_filters_and_writes_json_lines() {
     let dir = workspace_with_brands();
     let file = write_file(dir.path(), "in.jsonl", GOOD_LINES.as_bytes());
-    earshot(dir.path()).arg("import").arg(&file).assert().success();
+    earshot(dir.path())
+        .arg("import")
+        .arg(&file)
+        .assert()
+        .success();
     let output = earshot(dir.path())
         .args(["search", "Зелтрон", "--json"])
         .output()
@@ -273,14 +353,21 @@ async fn fetch_polls_a_feed_once_and_records_source_health() {
             .assert()
             .success();
         let fetch = earshot(&dir_path).arg("fetch").output().unwrap();
-        let list = earshot(&dir_path).args(["source", "list"]).output().unwrap();
+        let list = earshot(&dir_path)
+            .args(["source", "list"])
+            .output()
+            .unwrap();
         (fetch, list)
     })
     .await
     .unwrap();
     let (fetch, list) = output;
     assert_eq!(fetch.status.code(), Some(1), "one source failed");
-    assert!(stdout(&fetch).contains("tech: 2 items, 1 new mentions"), "{}", stdout(&fetch));
+    assert!(
+        stdout(&fetch).contains("tech: 2 items, 1 new mentions"),
+        "{}",
+        stdout(&fetch)
+    );
     assert!(stderr(&fetch).contains("down"), "{}", stderr(&fetch));
     let listing = stdout(&list);
     assert!(listing.contains("items seen: 2  stored: 1"), "{listing}");

@@ -27,7 +27,10 @@ pub struct Author {
 
 impl Author {
     pub fn is_empty(&self) -> bool {
-        self.handle.is_none() && self.name.is_none() && self.url.is_none() && self.followers.is_none()
+        self.handle.is_none()
+            && self.name.is_none()
+            && self.url.is_none()
+            && self.followers.is_none()
     }
 }
 
@@ -291,7 +294,9 @@ mod tests {
         assert_eq!(ok.source, "vk");
         assert!(ok.is_html);
         assert_eq!(ok.published_at.to_rfc3339(), "2026-01-01T00:00:00+00:00");
-        let url_only = line(r#"{"text":"I <3 it","published_at":"2026-01-01T00:00:00Z","url":"https://x/1"}"#).unwrap();
+        let url_only =
+            line(r#"{"text":"I <3 it","published_at":"2026-01-01T00:00:00Z","url":"https://x/1"}"#)
+                .unwrap();
         assert_eq!(url_only.source, "file.jsonl");
         assert!(!url_only.is_html);
     }

@@ -5,6 +5,6 @@ pub mod import;
 pub mod pipeline;
 pub mod scheduler;
 
-pub use import::{import_items, ImportReport, ImportProgress};
+pub use import::{import_items, ImportProgress, ImportReport};
 pub use pipeline::{IngestReport, Pipeline, PipelineError};
 pub use scheduler::{poll_source_once, PollError, PollReport, Scheduled, Scheduler};

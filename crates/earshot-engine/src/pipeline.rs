@@ -159,7 +159,10 @@ impl Pipeline {
         let mut first = Vec::with_capacity(prepared.mentions.len());
         let mut deferred = Vec::new();
         {
-            let index = self.near_duplicates.lock().expect("near-duplicate index poisoned");
+            let index = self
+                .near_duplicates
+                .lock()
+                .expect("near-duplicate index poisoned");
             let mut batch_index = NearDupIndex::new(NEAR_DUPLICATE_DISTANCE);
             for (position, mut mention) in prepared.mentions.into_iter().enumerate() {
                 if let Some(original) = index.find(mention.fingerprint) {
@@ -168,7 +171,10 @@ impl Pipeline {
                 } else if batch_index.find(mention.fingerprint).is_some() {
                     deferred.push(mention);
                 } else {
-                    batch_index.insert(earshot_core::MentionId(position as i64), mention.fingerprint);
+                    batch_index.insert(
+                        earshot_core::MentionId(position as i64),
+                        mention.fingerprint,
+                    );
                     first.push(mention);
                 }
             }
@@ -181,7 +187,10 @@ impl Pipeline {
         self.write(first, first_progress, &mut report).await?;
         if !deferred.is_empty() || last_progress.is_some() {
             {
-                let index = self.near_duplicates.lock().expect("near-duplicate index poisoned");
+                let index = self
+                    .near_duplicates
+                    .lock()
+                    .expect("near-duplicate index poisoned");
                 for mention in &mut deferred {
                     mention.duplicate_of = index.find(mention.fingerprint);
                 }
@@ -209,7 +218,10 @@ impl Pipeline {
         let outcome = self.store.write_batch(mentions, progress).await?;
         report.inserted += outcome.inserted.len() as u64;
         report.updated += outcome.updated.len() as u64;
-        let mut index = self.near_duplicates.lock().expect("near-duplicate index poisoned");
+        let mut index = self
+            .near_duplicates
+            .lock()
+            .expect("near-duplicate index poisoned");
         for (&(id, inserted), &(original, fingerprint)) in outcome.per_item.iter().zip(&sent) {
             if !inserted {
                 continue;
@@ -223,4 +235,3 @@ impl Pipeline {
         Ok(())
     }
 }
-

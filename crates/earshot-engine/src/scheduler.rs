@@ -168,15 +168,24 @@ mod tests {
             source_name: "m".into(),
             retry_after: Duration::from_secs(900),
         }));
-        assert_eq!(next_wait(&limited, interval, &mut failures), Duration::from_secs(900));
+        assert_eq!(
+            next_wait(&limited, interval, &mut failures),
+            Duration::from_secs(900)
+        );
         let failed = || {
             Err(PollError::Source(SourceError::Http {
                 source_name: "m".into(),
                 message: "503".into(),
             }))
         };
-        assert_eq!(next_wait(&failed(), interval, &mut failures), Duration::from_secs(60));
-        assert_eq!(next_wait(&failed(), interval, &mut failures), Duration::from_secs(120));
+        assert_eq!(
+            next_wait(&failed(), interval, &mut failures),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            next_wait(&failed(), interval, &mut failures),
+            Duration::from_secs(120)
+        );
         for _ in 0..10 {
             next_wait(&failed(), interval, &mut failures);
         }

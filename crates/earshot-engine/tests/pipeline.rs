@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use earshot_core::{BrandConfig, IncomingMention, MentionFilter, SortOrder, SourceConfig, SourceKind};
+use earshot_core::{
+    BrandConfig, IncomingMention, MentionFilter, SortOrder, SourceConfig, SourceKind,
+};
 use earshot_engine::{poll_source_once, Pipeline, Scheduled, Scheduler};
 use earshot_sources::{build_source, HttpClient};
 use earshot_store::{SqliteStore, Store};
@@ -63,7 +65,10 @@ async fn matched_items_are_normalized_and_stored_unmatched_are_dropped() {
     let mut html = item("1", "<p>Мы ушли от Зелтрона к <a href=\"https://kvantix.example/?utm_source=x\">Kvantix</a></p>");
     html.is_html = true;
     let report = pipeline
-        .ingest(vec![html, item("2", "nothing to see here, just some words")], None)
+        .ingest(
+            vec![html, item("2", "nothing to see here, just some words")],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!((report.seen, report.inserted, report.unmatched), (2, 1, 1));
@@ -71,7 +76,11 @@ async fn matched_items_are_normalized_and_stored_unmatched_are_dropped() {
     assert_eq!(stored.len(), 1);
     let mention = &stored[0];
     assert_eq!(mention.text, "Мы ушли от Зелтрона к Kvantix");
-    assert_eq!(mention.brands, vec!["Kvantix".to_string(), "Zeltron".to_string()], "brands come sorted by name");
+    assert_eq!(
+        mention.brands,
+        vec!["Kvantix".to_string(), "Zeltron".to_string()],
+        "brands come sorted by name"
+    );
     assert_eq!(mention.lang, "ru");
     assert_eq!(mention.links, vec!["https://kvantix.example/".to_string()]);
 }
@@ -84,15 +93,24 @@ async fn reposts_link_to_their_original_within_a_batch_and_across_runs() {
         let (store, pipeline) = open(dir.path()).await;
         let report = pipeline
             .ingest(
-                vec![item("1", original), item("2", &format!("RT @someone: {original}"))],
+                vec![
+                    item("1", original),
+                    item("2", &format!("RT @someone: {original}")),
+                ],
                 None,
             )
             .await
             .unwrap();
         assert_eq!((report.inserted, report.near_duplicates), (2, 1));
         let stored = all(&store).await;
-        let first = stored.iter().find(|m| m.external_id.as_deref() == Some("1")).unwrap();
-        let copy = stored.iter().find(|m| m.external_id.as_deref() == Some("2")).unwrap();
+        let first = stored
+            .iter()
+            .find(|m| m.external_id.as_deref() == Some("1"))
+            .unwrap();
+        let copy = stored
+            .iter()
+            .find(|m| m.external_id.as_deref() == Some("2"))
+            .unwrap();
         assert_eq!(first.duplicate_of, None);
         assert_eq!(copy.duplicate_of, Some(first.id));
     }
@@ -104,11 +122,17 @@ async fn reposts_link_to_their_original_within_a_batch_and_across_runs() {
         .unwrap();
     assert_eq!(report.near_duplicates, 1);
     // Re-ingesting an original updates it in place and does not make it a copy of itself.
-    let report = pipeline.ingest(vec![item("1", original)], None).await.unwrap();
+    let report = pipeline
+        .ingest(vec![item("1", original)], None)
+        .await
+        .unwrap();
     assert_eq!((report.inserted, report.updated), (0, 1));
     let stored = all(&store).await;
     assert_eq!(stored.len(), 3);
-    let first = stored.iter().find(|m| m.external_id.as_deref() == Some("1")).unwrap();
+    let first = stored
+        .iter()
+        .find(|m| m.external_id.as_deref() == Some("1"))
+        .unwrap();
     assert_eq!(first.duplicate_of, None);
 }
 
@@ -166,7 +190,9 @@ async fn a_failing_source_records_its_error_and_keeps_its_cursor() {
     let (store, pipeline) = open(dir.path()).await;
     let http = HttpClient::new(Duration::from_secs(5)).unwrap();
     let source = build_source(&feed_source(&server, "/down"), &http).unwrap();
-    let error = poll_source_once(&pipeline, source.as_ref()).await.unwrap_err();
+    let error = poll_source_once(&pipeline, source.as_ref())
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("reviews"), "{error}");
     let state = store.source_state("reviews").await.unwrap().unwrap();
     assert!(state.health.last_error.unwrap().contains("500"));
@@ -208,5 +234,9 @@ async fn the_scheduler_polls_on_its_interval_until_cancelled() {
         .expect("scheduler stops when cancelled")
         .unwrap();
     assert!(server.received_requests().await.unwrap().len() >= 3);
-    assert_eq!(all(&store).await.len(), 2, "repeated polls store nothing twice");
+    assert_eq!(
+        all(&store).await.len(),
+        2,
+        "repeated polls store nothing twice"
+    );
 }

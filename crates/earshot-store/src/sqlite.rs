@@ -699,7 +699,13 @@ impl Store for SqliteStore {
         // The keys of each item as handed in, to report per item where it went after merging.
         let input_keys: Vec<(String, Option<String>, Option<String>)> = mentions
             .iter()
-            .map(|m| (m.source.clone(), m.external_id.clone(), m.canonical_url.clone()))
+            .map(|m| {
+                (
+                    m.source.clone(),
+                    m.external_id.clone(),
+                    m.canonical_url.clone(),
+                )
+            })
             .collect();
         let merged = merge_within_batch(mentions);
 

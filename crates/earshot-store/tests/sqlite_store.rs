@@ -218,7 +218,10 @@ async fn write_batch_reports_where_each_item_went_in_order() {
     assert_ne!(first.per_item[0].0, first.per_item[1].0);
     let second = store
         .write_batch(
-            vec![mention("vk", "3", "Zeltron three", 4), mention("vk", "2", "Zeltron two again", 5)],
+            vec![
+                mention("vk", "3", "Zeltron three", 4),
+                mention("vk", "2", "Zeltron two again", 5),
+            ],
             None,
         )
         .await

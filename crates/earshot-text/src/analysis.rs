@@ -123,18 +123,18 @@ impl<'a> Iterator for Tokenizer<'a> {
         // alphabetic) only continues one.
         let (start_in_rest, _) = rest
             .char_indices()
-            .find(|&(_, c)| c.is_alphanumeric() && !is_combining_mark(c))?;
+            .find(|&(_, c)| crate::fold::is_alphanumeric_fast(c) && !is_combining_mark(c))?;
         let start = self.cursor + start_in_rest;
         let mut end = self.text.len();
         let mut chars = self.text[start..].char_indices().peekable();
         while let Some((offset, c)) = chars.next() {
-            if c.is_alphanumeric() || is_combining_mark(c) {
+            if crate::fold::is_alphanumeric_fast(c) || is_combining_mark(c) {
                 continue;
             }
             let apostrophe_inside_word = is_apostrophe(c)
-                && chars
-                    .peek()
-                    .is_some_and(|&(_, next)| next.is_alphanumeric() && !is_combining_mark(next));
+                && chars.peek().is_some_and(|&(_, next)| {
+                    crate::fold::is_alphanumeric_fast(next) && !is_combining_mark(next)
+                });
             if !apostrophe_inside_word {
                 end = start + offset;
                 break;

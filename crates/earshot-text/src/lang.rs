@@ -34,7 +34,56 @@ static CYRILLIC_DETECTOR: LazyLock<Detector> = LazyLock::new(|| {
         Lang::Mkd,
     ])
 });
-static ANY_DETECTOR: LazyLock<Detector> = LazyLock::new(Detector::new);
+/// Comparing against every language whatlang knows is slow and mistakes short English posts for
+/// Tagalog or Latin; the allowlist keeps the languages a brand team is likely to meet.
+static ANY_DETECTOR: LazyLock<Detector> = LazyLock::new(|| {
+    Detector::with_allowlist(vec![
+        Lang::Eng,
+        Lang::Deu,
+        Lang::Fra,
+        Lang::Spa,
+        Lang::Ita,
+        Lang::Por,
+        Lang::Nld,
+        Lang::Pol,
+        Lang::Tur,
+        Lang::Swe,
+        Lang::Dan,
+        Lang::Nob,
+        Lang::Fin,
+        Lang::Ces,
+        Lang::Slk,
+        Lang::Ron,
+        Lang::Hun,
+        Lang::Hrv,
+        Lang::Slv,
+        Lang::Lit,
+        Lang::Lav,
+        Lang::Est,
+        Lang::Ind,
+        Lang::Vie,
+        Lang::Rus,
+        Lang::Ukr,
+        Lang::Bel,
+        Lang::Bul,
+        Lang::Srp,
+        Lang::Mkd,
+        Lang::Ell,
+        Lang::Ara,
+        Lang::Heb,
+        Lang::Pes,
+        Lang::Hin,
+        Lang::Ben,
+        Lang::Cmn,
+        Lang::Jpn,
+        Lang::Kor,
+        Lang::Tha,
+        Lang::Kat,
+        Lang::Hye,
+        Lang::Aze,
+        Lang::Uzb,
+    ])
+});
 
 /// Languages written mainly in Cyrillic.
 const CYRILLIC_LANGUAGES: &[&str] = &[
