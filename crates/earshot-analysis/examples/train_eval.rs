@@ -27,7 +27,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--l2 X] [--epochs N] \
+    let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--epochs N] \
                  [--uniform] [--no-average] [--prune N] [--word-only] [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
@@ -38,6 +38,10 @@ fn run() -> Result<(), String> {
         match flag.as_str() {
             "--buckets" => options.features.buckets_log2 = parse(&value()?)?,
             "--lr" => options.learning_rate = parse(&value()?)?,
+            "--tune-lr" => {
+                options.learning_rate_candidates =
+                    value()?.split(',').map(parse).collect::<Result<_, _>>()?
+            }
             "--l2" => options.l2 = parse(&value()?)?,
             "--epochs" => options.max_epochs = parse(&value()?)?,
             "--prune" => options.prune_below = parse(&value()?)?,
@@ -70,11 +74,12 @@ fn run() -> Result<(), String> {
         dir.display()
     );
     println!(
-        "train examples {} (validation {}, dropped labels {}), epochs {}, validation macro-F1 {}",
+        "train examples {} (validation {}, dropped labels {}), epochs {}, learning rate {}, validation macro-F1 {}",
         summary.examples,
         summary.validation_examples,
         summary.dropped_labels,
         summary.epochs,
+        summary.learning_rate,
         summary
             .validation_macro_f1
             .map_or("-".to_owned(), |f| format!("{f:.4}"))

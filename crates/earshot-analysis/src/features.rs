@@ -372,7 +372,17 @@ pub fn clean_text(text: &str, out: &mut String) {
     }
     let text = &text[..end];
     let mut rest = text;
+    let mut at_word_start = true;
     while let Some(c) = rest.chars().next() {
+        // A link says little by its letters (`t.co/x7Kq2`) and much by being there: one token.
+        if at_word_start && starts_with_link(rest) {
+            out.push_str(LINK_TOKEN);
+            let link_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            rest = &rest[link_end..];
+            at_word_start = false;
+            continue;
+        }
+        at_word_start = c.is_whitespace() || c.is_control();
         if c == '\\' {
             if let Some(decoded) = literal_unicode_escape(rest) {
                 out.push(if decoded.is_control() { ' ' } else { decoded });
@@ -383,6 +393,17 @@ pub fn clean_text(text: &str, out: &mut String) {
         out.push(if c.is_control() { ' ' } else { c });
         rest = &rest[c.len_utf8()..];
     }
+}
+
+/// What every link becomes in the features.
+const LINK_TOKEN: &str = "httplink";
+
+fn starts_with_link(s: &str) -> bool {
+    let head = s.get(..8).unwrap_or(s).as_bytes();
+    let starts = |prefix: &[u8]| {
+        head.len() >= prefix.len() && head[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    starts(b"https://") || starts(b"http://") || starts(b"www.")
 }
 
 fn literal_unicode_escape(s: &str) -> Option<char> {
@@ -499,6 +520,19 @@ mod tests {
         let mut cleaned = String::new();
         clean_text("I\\u2019m\u{1}ok \\uZZZZ \\u000a", &mut cleaned);
         assert_eq!(cleaned, "I\u{2019}m ok \\uZZZZ  ");
+    }
+
+    #[test]
+    fn links_become_one_token() {
+        let mut cleaned = String::new();
+        clean_text(
+            "see https://t.co/x7Kq2 and WWW.example.com/a?b now",
+            &mut cleaned,
+        );
+        assert_eq!(cleaned, "see httplink and httplink now");
+        clean_text("nothttp://x", &mut cleaned);
+        assert_eq!(cleaned, "nothttp://x");
+        assert_eq!(extract("a https://t.co/1"), extract("a http://b.c/d/e"));
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub struct TrainOptions {
     pub max_epochs: usize,
     /// AdaGrad's base step.
     pub learning_rate: f32,
+    /// When not empty, each of these rates is trained with early stopping and the one with the
+    /// best validation macro-F1 is kept (instead of `learning_rate`). Costs one run per rate.
+    pub learning_rate_candidates: Vec<f32>,
     /// L2 penalty, applied to the weights an example touches.
     pub l2: f32,
     pub class_weights: ClassWeights,
@@ -108,6 +111,7 @@ impl Default for TrainOptions {
             features: FeatureConfig::default(),
             max_epochs: 20,
             learning_rate: 0.05,
+            learning_rate_candidates: Vec::new(),
             l2: 1e-5,
             class_weights: ClassWeights::Balanced,
             validation_fraction: 0.1,
@@ -142,6 +146,8 @@ pub struct TrainSummary {
     pub epochs: usize,
     /// Validation macro-F1 of the best epoch (float weights), if there was a validation split.
     pub validation_macro_f1: Option<f64>,
+    /// The learning rate of the final fit (the best candidate, when there were several).
+    pub learning_rate: f32,
     /// Unreadable lines of the training files.
     pub skipped: Vec<LineError>,
     /// Examples whose label the task leaves out (or does not know).
@@ -184,7 +190,9 @@ pub fn train_examples(
             "max_epochs must be at least 1".to_owned(),
         ));
     }
-    if !(options.learning_rate > 0.0 && options.l2 >= 0.0) {
+    let rates_positive =
+        options.learning_rate > 0.0 && options.learning_rate_candidates.iter().all(|&r| r > 0.0);
+    if !(rates_positive && options.l2 >= 0.0) {
         return Err(TrainError::Options(
             "learning_rate must be positive and l2 not negative".to_owned(),
         ));
@@ -238,11 +246,14 @@ pub fn train_examples(
     let (validation, training) = order.split_at(validation_size);
     let class_weight = class_weights(options.class_weights, labels.len(), &classes_of_rows);
 
-    let mut fit = Fit::new(options.features.buckets(), labels.len());
+    let buckets = options.features.buckets();
+    let mut fit;
     let mut trained_epochs = options.max_epochs;
     let mut validation_macro_f1 = None;
-    let mut training_order = training.to_vec();
+    let mut learning_rate = options.learning_rate;
     if validation.is_empty() {
+        fit = Fit::new(buckets, labels.len());
+        let mut training_order = training.to_vec();
         for _ in 0..options.max_epochs {
             rng.shuffle(&mut training_order);
             fit.epoch(
@@ -250,52 +261,76 @@ pub fn train_examples(
                 &classes_of_rows,
                 &training_order,
                 &class_weight,
-                options,
+                learning_rate,
+                options.l2,
             );
         }
+        fit = fit.result(options.average);
     } else {
-        let mut best: Option<(f64, usize, Fit)> = None;
-        for epoch in 1..=options.max_epochs {
-            rng.shuffle(&mut training_order);
-            fit.epoch(
-                &rows,
-                &classes_of_rows,
-                &training_order,
-                &class_weight,
-                options,
-            );
-            let mut current = fit.result(options.average);
-            let score = current.macro_f1(&rows, &classes_of_rows, validation, &labels);
-            match &best {
-                Some((best_score, _, _)) if score <= *best_score => {}
-                _ => best = Some((score, epoch, current)),
-            }
-            let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
-            if epoch - best_epoch >= options.patience {
-                break;
+        let candidates = if options.learning_rate_candidates.is_empty() {
+            vec![options.learning_rate]
+        } else {
+            options.learning_rate_candidates.clone()
+        };
+        // (validation macro-F1, epochs, learning rate, weights) of the best run so far.
+        let mut best: Option<(f64, usize, f32, Fit)> = None;
+        for &rate in &candidates {
+            // A candidate's shuffles depend on the seed and its rate only, so its run is the
+            // same whichever other candidates are tried.
+            let mut candidate_rng =
+                SplitMix64(options.seed ^ u64::from(rate.to_bits()).wrapping_mul(FNV_MULTIPLIER));
+            let mut training_order = training.to_vec();
+            let mut current = Fit::new(buckets, labels.len());
+            let mut best_of_rate = (f64::NEG_INFINITY, 0usize);
+            for epoch in 1..=options.max_epochs {
+                candidate_rng.shuffle(&mut training_order);
+                current.epoch(
+                    &rows,
+                    &classes_of_rows,
+                    &training_order,
+                    &class_weight,
+                    rate,
+                    options.l2,
+                );
+                let mut result = current.result(options.average);
+                let score = result.macro_f1(&rows, &classes_of_rows, validation, &labels);
+                if score > best_of_rate.0 {
+                    best_of_rate = (score, epoch);
+                }
+                if best.as_ref().is_none_or(|b| score > b.0) {
+                    best = Some((score, epoch, rate, result));
+                }
+                if epoch - best_of_rate.1 >= options.patience {
+                    break;
+                }
             }
         }
-        // max_epochs >= 1 was checked above, so the loop scored at least one epoch.
-        let Some((score, best_epoch, best_fit)) = best else {
+        // max_epochs >= 1 was checked above, so at least one epoch was scored.
+        let Some((score, best_epoch, best_rate, best_fit)) = best else {
             return Err(TrainError::Options(
                 "max_epochs must be at least 1".to_owned(),
             ));
         };
         validation_macro_f1 = Some(score);
         trained_epochs = best_epoch;
+        learning_rate = best_rate;
         fit = best_fit;
         if options.refit_on_all {
-            fit = Fit::new(options.features.buckets(), labels.len());
+            let mut refit = Fit::new(buckets, labels.len());
             let mut all = order.clone();
             for _ in 0..best_epoch {
                 rng.shuffle(&mut all);
-                fit.epoch(&rows, &classes_of_rows, &all, &class_weight, options);
+                refit.epoch(
+                    &rows,
+                    &classes_of_rows,
+                    &all,
+                    &class_weight,
+                    learning_rate,
+                    options.l2,
+                );
             }
-            fit = fit.result(options.average);
+            fit = refit.result(options.average);
         }
-    }
-    if validation.is_empty() {
-        fit = fit.result(options.average);
     }
 
     let lang = options.lang.clone().or_else(|| most_common_lang(examples));
@@ -313,6 +348,7 @@ pub fn train_examples(
         validation_examples: validation.len(),
         epochs: trained_epochs,
         validation_macro_f1,
+        learning_rate,
         skipped: Vec::new(),
         dropped_labels,
     };
@@ -402,6 +438,7 @@ struct Fit {
 }
 
 const ADAGRAD_EPSILON: f32 = 1e-6;
+const FNV_MULTIPLIER: u64 = 0x0000_0100_0000_01b3;
 
 impl Fit {
     fn new(buckets: usize, classes: usize) -> Fit {
@@ -452,10 +489,10 @@ impl Fit {
         labels: &[usize],
         order: &[usize],
         class_weight: &[f32],
-        options: &TrainOptions,
+        rate: f32,
+        l2: f32,
     ) {
         let classes = self.classes;
-        let rate = options.learning_rate;
         for &i in order {
             let (indices, values) = rows.row(i);
             self.probabilities(indices, values);
@@ -483,7 +520,7 @@ impl Fit {
                     .zip(updates.iter_mut())
                     .zip(&self.scores)
                 {
-                    let gradient = g * value + options.l2 * *w;
+                    let gradient = g * value + l2 * *w;
                     *s += gradient * gradient;
                     let delta = rate * gradient / (s.sqrt() + ADAGRAD_EPSILON);
                     *w -= delta;
@@ -666,6 +703,36 @@ mod tests {
     fn balanced_weights_favour_the_rare_class() {
         let weights = class_weights(ClassWeights::Balanced, 2, &[0, 1, 1, 1]);
         assert_eq!(weights, vec![2.0, 2.0 / 3.0]);
+    }
+
+    #[test]
+    fn the_best_learning_rate_is_chosen_on_validation() {
+        // Label noise, so that the rates reach different validation scores.
+        let mut examples = toy_spam();
+        for (i, e) in examples.iter_mut().enumerate() {
+            if i % 7 == 0 {
+                e.label = if e.label == "spam" { "ham" } else { "spam" }.to_owned();
+            }
+        }
+        let run = |rates: Vec<f32>| {
+            let options = TrainOptions {
+                learning_rate_candidates: rates,
+                validation_fraction: 0.3,
+                ..small_options()
+            };
+            train_examples(&Task::Spam, &examples, &options).unwrap().1
+        };
+        let slow = run(vec![0.001]);
+        let fast = run(vec![1.0]);
+        let both = run(vec![0.001, 1.0]);
+        let (slow_f1, fast_f1) = (
+            slow.validation_macro_f1.unwrap(),
+            fast.validation_macro_f1.unwrap(),
+        );
+        assert_eq!(both.validation_macro_f1, Some(slow_f1.max(fast_f1)));
+        let expected = if fast_f1 > slow_f1 { 1.0 } else { 0.001 };
+        assert_eq!(both.learning_rate, expected);
+        assert_eq!(slow.learning_rate, 0.001);
     }
 
     #[test]

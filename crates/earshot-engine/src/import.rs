@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::pipeline::{IngestReport, Pipeline, PipelineError, Prepared};
 
 /// Items per transaction: large enough to amortise the commit, small enough to bound memory.
-pub const IMPORT_BATCH: usize = 5_000;
+pub const IMPORT_BATCH: usize = 20_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
