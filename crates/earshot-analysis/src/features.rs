@@ -138,8 +138,7 @@ pub struct FeatureExtractor {
 }
 
 impl FeatureExtractor {
-    /// # Panics
-    /// Never for a config that passes [`FeatureConfig::validate`]; an invalid one is clamped.
+    /// A `buckets_log2` outside what [`FeatureConfig::validate`] accepts is clamped into range.
     pub fn new(config: FeatureConfig) -> Self {
         let buckets_log2 = config.buckets_log2.clamp(8, 26);
         let config = FeatureConfig {

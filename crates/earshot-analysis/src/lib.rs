@@ -23,10 +23,12 @@ pub mod rules;
 pub mod train;
 
 pub use analyzer::{
-    Analysis, Analyzer, AnalyzerError, Scored, TargetSentiment, MAX_ANALYZED_BYTES,
+    Analysis, Analyzer, AnalyzerError, Scored, Scratch, TargetSentiment, MAX_ANALYZED_BYTES,
 };
 pub use data::{read_examples, DataError, Dataset, Example, LineError};
 pub use eval::{evaluate, ClassMetrics, Report};
 pub use features::{FeatureConfig, FeatureExtractor, SparseVector};
 pub use model::{Model, ModelError};
-pub use train::{train, ClassWeights, Task, TrainError, TrainOptions, TrainSummary};
+pub use train::{
+    train, train_examples, ClassWeights, Task, TrainError, TrainOptions, TrainSummary,
+};
