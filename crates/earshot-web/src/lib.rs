@@ -50,6 +50,35 @@ pub(crate) struct AppState {
     web: WebState,
     /// Cancelled when the server shuts down; ends the open live-update streams.
     shutdown: CancellationToken,
+    /// The last slow answer of `Store::stats`, with when it was taken.
+    stats_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, earshot_store::StoreStats)>>>,
+}
+
+/// Counting a million mentions per brand, language and source takes about a second; pages
+/// that only need the counts for their filter menus reuse such a slow answer this long.
+const SLOW_STATS_REUSED_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+const SLOW_STATS: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl AppState {
+    /// Store counts for the filter menus and the live stream's starting point: fresh when
+    /// counting is fast (small stores), reused for a while when it is slow.
+    pub(crate) async fn menu_stats(&self) -> earshot_store::StoreResult<earshot_store::StoreStats> {
+        if let Ok(cache) = self.stats_cache.lock() {
+            if let Some((taken, stats)) = cache.as_ref() {
+                if taken.elapsed() < SLOW_STATS_REUSED_FOR {
+                    return Ok(stats.clone());
+                }
+            }
+        }
+        let started = std::time::Instant::now();
+        let stats = self.web.store.stats().await?;
+        if started.elapsed() >= SLOW_STATS {
+            if let Ok(mut cache) = self.stats_cache.lock() {
+                *cache = Some((std::time::Instant::now(), stats.clone()));
+            }
+        }
+        Ok(stats)
+    }
 }
 
 /// The application without a shutdown signal (for tests and embedding).
@@ -82,6 +111,7 @@ fn build(state: WebState, shutdown: CancellationToken) -> Router {
     let app = AppState {
         web: state,
         shutdown,
+        stats_cache: Arc::default(),
     };
     Router::new()
         .route("/", get(pages::index))

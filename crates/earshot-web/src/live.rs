@@ -139,7 +139,7 @@ pub async fn stream(State(app): State<AppState>, ctx: PageContext, headers: Head
     let after = match requested.max(resumed) {
         Some(after) => after,
         None => {
-            let newest = match app.web.store.stats().await {
+            let newest = match app.menu_stats().await {
                 Ok(stats) => newest_id(app.web.store.as_ref(), &stats).await,
                 Err(error) => Err(error),
             };

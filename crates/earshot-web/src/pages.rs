@@ -158,7 +158,7 @@ struct MentionsPage {
 pub async fn mentions(State(app): State<AppState>, ctx: PageContext) -> Response {
     let tr = ctx.tr();
     let raw = RawFilters::from_query(ctx.query.as_deref(), LangParam::Page);
-    let stats = match app.web.store.stats().await {
+    let stats = match app.menu_stats().await {
         Ok(stats) => stats,
         Err(error) => return ctx.error_page(error.into()),
     };
