@@ -104,6 +104,9 @@ where
     report.error_count = error_count;
     match failure {
         Some(error) => Err(error),
-        None => Ok(report),
+        None => {
+            pipeline.store().flush().await?;
+            Ok(report)
+        }
     }
 }

@@ -212,7 +212,17 @@ pub(crate) struct SearchIndex {
     writer: Mutex<Option<IndexWriter>>,
     /// Highest `rev` of the database known to be in the index (as of its last commit).
     indexed_rev: AtomicI64,
+    /// Highest `rev` handed to the writer, committed or not. Catch-up starts after it, so
+    /// documents waiting for the next commit are never added twice.
+    added_rev: AtomicI64,
+    /// When the writer last committed. A commit flushes segments and syncs files, which costs
+    /// more than indexing a batch, so batches arriving in quick succession share one commit.
+    last_commit: Mutex<std::time::Instant>,
 }
+
+/// Batches written within this long of the last commit wait for the next one (or for a search,
+/// which commits whatever is waiting first).
+const COMMIT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn index_error(context: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Index(format!("{context}: {error}"))
@@ -255,6 +265,14 @@ impl SearchIndex {
             fields,
             writer: Mutex::new(None),
             indexed_rev: AtomicI64::new(0),
+            added_rev: AtomicI64::new(0),
+            // As if the last commit were long ago: the first batch (often a catch-up on open)
+            // commits at once.
+            last_commit: Mutex::new(
+                std::time::Instant::now()
+                    .checked_sub(COMMIT_AT_MOST_EVERY)
+                    .unwrap_or_else(std::time::Instant::now),
+            ),
         };
         search_index.refresh_indexed_rev()?;
         search_index.try_take_writer()?;
@@ -272,11 +290,52 @@ impl SearchIndex {
             .and_then(|payload| serde_json::from_str::<CommitPayload>(payload).ok())
             .map_or(0, |payload| payload.rev);
         self.indexed_rev.store(rev, Ordering::SeqCst);
+        self.added_rev.store(rev, Ordering::SeqCst);
         Ok(rev)
     }
 
     pub fn indexed_rev(&self) -> i64 {
         self.indexed_rev.load(Ordering::SeqCst)
+    }
+
+    pub fn added_rev(&self) -> i64 {
+        self.added_rev.load(Ordering::SeqCst)
+    }
+
+    /// Commits documents added since the last commit, if any. Blocking.
+    pub fn commit_pending(&self) -> StoreResult<()> {
+        let mut guard = self.lock_writer()?;
+        let Some(writer) = guard.as_mut() else {
+            return Ok(());
+        };
+        if self.added_rev() <= self.indexed_rev() {
+            return Ok(());
+        }
+        self.commit_locked(writer)?;
+        drop(guard);
+        self.reload_reader()
+    }
+
+    /// Commits what the writer holds with the highest added rev as payload; on failure the
+    /// uncommitted documents are dropped and catch-up will add them again.
+    fn commit_locked(&self, writer: &mut IndexWriter) -> StoreResult<()> {
+        let rev = self.added_rev();
+        let payload = serde_json::to_string(&CommitPayload { rev })
+            .expect("a struct of one integer always serializes");
+        let result = writer.prepare_commit().and_then(|mut prepared| {
+            prepared.set_payload(&payload);
+            prepared.commit()
+        });
+        if let Err(e) = result {
+            let _ = writer.rollback();
+            self.added_rev.store(self.indexed_rev(), Ordering::SeqCst);
+            return Err(index_error("committing the search index", e));
+        }
+        self.indexed_rev.fetch_max(rev, Ordering::SeqCst);
+        if let Ok(mut last) = self.last_commit.lock() {
+            *last = std::time::Instant::now();
+        }
+        Ok(())
     }
 
     /// Takes tantivy's writer lock when nobody holds it. Returns whether this store holds it.
@@ -345,7 +404,7 @@ impl SearchIndex {
         let Some(writer) = guard.as_mut() else {
             return Ok(false);
         };
-        let result = (|| -> tantivy::Result<()> {
+        let added = (|| -> tantivy::Result<()> {
             if replace_all {
                 writer.delete_all_documents()?;
             }
@@ -355,24 +414,27 @@ impl SearchIndex {
                 }
                 writer.add_document(self.document(doc))?;
             }
-            let payload = serde_json::to_string(&CommitPayload { rev })
-                .expect("a struct of one integer always serializes");
-            let mut prepared = writer.prepare_commit()?;
-            prepared.set_payload(&payload);
-            prepared.commit()?;
             Ok(())
         })();
-        if let Err(e) = result {
+        if let Err(e) = added {
             // Whatever was added since the last commit is thrown away, so the index stays at
             // its last good commit and the rows are picked up again by the next catch-up.
             let _ = writer.rollback();
+            self.added_rev.store(self.indexed_rev(), Ordering::SeqCst);
             return Err(index_error("writing the search index", e));
         }
-        self.indexed_rev.fetch_max(rev, Ordering::SeqCst);
+        self.added_rev.fetch_max(rev, Ordering::SeqCst);
+        let commit_due = replace_all
+            || self
+                .last_commit
+                .lock()
+                .map_or(true, |last| last.elapsed() >= COMMIT_AT_MOST_EVERY);
+        if !commit_due {
+            return Ok(true);
+        }
+        self.commit_locked(writer)?;
         drop(guard);
-        self.reader
-            .reload()
-            .map_err(|e| index_error("reloading the index reader", e))?;
+        self.reload_reader()?;
         Ok(true)
     }
 
@@ -412,6 +474,7 @@ impl SearchIndex {
             return Err(index_error("committing the rebuilt search index", e));
         }
         self.indexed_rev.store(rev, Ordering::SeqCst);
+        self.added_rev.store(rev, Ordering::SeqCst);
         drop(guard);
         self.reader
             .reload()

@@ -128,6 +128,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn stats(&self) -> StoreResult<StoreStats>;
 
+    /// Make everything written so far durable in the search index (the index may commit
+    /// batches in groups). Called at the end of an import, before a process exits.
+    async fn flush(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// Rebuild the search index from the database; `progress(done, total)` is called as it goes.
     async fn reindex(&self, progress: &(dyn Fn(u64, u64) + Send + Sync)) -> StoreResult<u64>;
 }

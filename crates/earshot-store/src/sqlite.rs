@@ -316,12 +316,18 @@ impl SqliteStore {
     pub async fn flush_index(&self) {
         let _write = self.write_lock.lock().await;
         self.finish_pending_index().await;
+        if let Err(e) = self.commit_pending_index().await {
+            tracing::error!(error = %e, "committing the search index failed; it will be retried");
+        }
     }
 
     /// Closes the database pool and releases the index writer lock.
     pub async fn close(self) {
         let write = self.write_lock.lock().await;
         self.finish_pending_index().await;
+        if let Err(e) = self.commit_pending_index().await {
+            tracing::error!(error = %e, "committing the search index failed; the next open catches up");
+        }
         drop(write);
         self.pool.close().await;
         let index = self.index.clone();
@@ -343,7 +349,7 @@ impl SqliteStore {
             return Ok(());
         }
         loop {
-            let from = self.index.indexed_rev();
+            let from = self.index.added_rev();
             if from >= up_to {
                 return Ok(());
             }
@@ -414,7 +420,17 @@ impl SqliteStore {
             self.index.reload_reader()?;
         }
         let _write = self.write_lock.lock().await;
-        self.catch_up_index(i64::MAX).await
+        self.catch_up_index(i64::MAX).await?;
+        self.commit_pending_index().await
+    }
+
+    /// Commits index documents that are waiting for the next timed commit, so a search sees
+    /// every batch written before it.
+    async fn commit_pending_index(&self) -> StoreResult<()> {
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || index.commit_pending())
+            .await
+            .map_err(|e| StoreError::Index(format!("index commit task failed: {e}")))?
     }
 
     async fn load_mentions_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<Mention>> {
@@ -919,6 +935,12 @@ impl Store for SqliteStore {
         Ok(outcome)
     }
 
+    async fn flush(&self) -> StoreResult<()> {
+        let _write = self.write_lock.lock().await;
+        self.finish_pending_index().await;
+        self.commit_pending_index().await
+    }
+
     async fn get(&self, id: MentionId) -> StoreResult<Option<Mention>> {
         let row = sqlx::query(&format!(
             "SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.id = ?1"
@@ -1116,7 +1138,7 @@ impl SqliteStore {
         // Rows other processes committed before this batch go in first, so the recorded rev
         // never jumps over rows the index has not seen.
         self.catch_up_index(rev_before).await?;
-        if self.index.indexed_rev() < rev_before {
+        if self.index.added_rev() < rev_before {
             return Ok(());
         }
         let docs: Vec<IndexDoc> = writes

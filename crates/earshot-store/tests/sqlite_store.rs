@@ -231,3 +231,31 @@ async fn write_batch_reports_where_each_item_went_in_order() {
     assert_eq!(second.inserted.len(), 1);
     assert_eq!(second.updated, vec![first.per_item[1].0]);
 }
+
+#[tokio::test]
+async fn batches_waiting_for_a_grouped_index_commit_are_searchable_and_kept_at_exit() {
+    let root = TempDir::new().unwrap();
+    {
+        let store = SqliteStore::open(root.path()).await.unwrap();
+        store
+            .write_batch(vec![mention("vk", "1", "Zeltron first batch", 1)], None)
+            .await
+            .unwrap();
+        // Written right after the first: its index commit is grouped with later ones.
+        store
+            .write_batch(vec![mention("vk", "2", "Zeltron second batch", 2)], None)
+            .await
+            .unwrap();
+        assert_eq!(found(&store, "second").await.len(), 1, "a search commits what waits");
+        store
+            .write_batch(vec![mention("vk", "3", "Zeltron third batch", 3)], None)
+            .await
+            .unwrap();
+        // A clean exit commits what waits; a crash instead is caught up on open (see the
+        // simulated-crash test).
+        store.close().await;
+    }
+    let store = SqliteStore::open(root.path()).await.unwrap();
+    assert_eq!(found(&store, "third").await.len(), 1);
+    assert_eq!(found(&store, "Zeltron").await.len(), 3, "no document indexed twice");
+}
