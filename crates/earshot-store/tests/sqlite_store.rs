@@ -246,7 +246,11 @@ async fn batches_waiting_for_a_grouped_index_commit_are_searchable_and_kept_at_e
             .write_batch(vec![mention("vk", "2", "Zeltron second batch", 2)], None)
             .await
             .unwrap();
-        assert_eq!(found(&store, "second").await.len(), 1, "a search commits what waits");
+        assert_eq!(
+            found(&store, "second").await.len(),
+            1,
+            "a search commits what waits"
+        );
         store
             .write_batch(vec![mention("vk", "3", "Zeltron third batch", 3)], None)
             .await
@@ -257,5 +261,9 @@ async fn batches_waiting_for_a_grouped_index_commit_are_searchable_and_kept_at_e
     }
     let store = SqliteStore::open(root.path()).await.unwrap();
     assert_eq!(found(&store, "third").await.len(), 1);
-    assert_eq!(found(&store, "Zeltron").await.len(), 3, "no document indexed twice");
+    assert_eq!(
+        found(&store, "Zeltron").await.len(),
+        3,
+        "no document indexed twice"
+    );
 }
