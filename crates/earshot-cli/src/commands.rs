@@ -272,26 +272,9 @@ fn parse_columns(specs: &[String]) -> Result<CsvColumns> {
         let (field, header) = spec
             .split_once('=')
             .ok_or_else(|| anyhow!("--column {spec:?}: expected FIELD=HEADER, e.g. text=body"))?;
-        let header = header.trim().to_string();
-        let slot = match field.trim() {
-            "text" => &mut columns.text,
-            "published_at" => &mut columns.published_at,
-            "url" => &mut columns.url,
-            "source" => &mut columns.source,
-            "external_id" => &mut columns.external_id,
-            "author_handle" => &mut columns.author_handle,
-            "author_name" => &mut columns.author_name,
-            "author_url" => &mut columns.author_url,
-            "author_followers" => &mut columns.author_followers,
-            "lang" => &mut columns.lang,
-            "title" => &mut columns.title,
-            "in_reply_to" => &mut columns.in_reply_to,
-            other => bail!(
-                "--column {spec:?}: unknown field {other:?}; fields are text, published_at, url, source, \
-                 external_id, author_handle, author_name, author_url, author_followers, lang, title, in_reply_to"
-            ),
-        };
-        *slot = header;
+        columns
+            .set(field.trim(), header.trim())
+            .map_err(|error| anyhow!("--column {spec:?}: {error}"))?;
     }
     Ok(columns)
 }

@@ -189,6 +189,51 @@ impl Default for CsvColumns {
     }
 }
 
+impl CsvColumns {
+    /// Our field names, as `--column FIELD=HEADER` accepts them.
+    pub const FIELDS: [&'static str; 12] = [
+        "text",
+        "published_at",
+        "url",
+        "source",
+        "external_id",
+        "author_handle",
+        "author_name",
+        "author_url",
+        "author_followers",
+        "lang",
+        "title",
+        "in_reply_to",
+    ];
+
+    /// Read `field` from the column named `header`. An unknown field is an error listing the
+    /// known ones.
+    pub fn set(&mut self, field: &str, header: &str) -> Result<(), String> {
+        let slot = match field {
+            "text" => &mut self.text,
+            "published_at" => &mut self.published_at,
+            "url" => &mut self.url,
+            "source" => &mut self.source,
+            "external_id" => &mut self.external_id,
+            "author_handle" => &mut self.author_handle,
+            "author_name" => &mut self.author_name,
+            "author_url" => &mut self.author_url,
+            "author_followers" => &mut self.author_followers,
+            "lang" => &mut self.lang,
+            "title" => &mut self.title,
+            "in_reply_to" => &mut self.in_reply_to,
+            other => {
+                return Err(format!(
+                    "unknown field {other:?}; fields are {}",
+                    Self::FIELDS.join(", ")
+                ))
+            }
+        };
+        *slot = header.to_string();
+        Ok(())
+    }
+}
+
 /// Column positions resolved against one file's header.
 #[derive(Debug, Clone, Copy)]
 struct ColumnIndexes {

@@ -463,22 +463,10 @@ impl SearchIndex {
     pub fn finish_rebuild(&self, rev: i64) -> StoreResult<()> {
         let mut guard = self.lock_writer()?;
         let writer = guard.as_mut().ok_or_else(not_writer)?;
-        let payload = serde_json::to_string(&CommitPayload { rev })
-            .expect("a struct of one integer always serializes");
-        let result = writer.prepare_commit().and_then(|mut prepared| {
-            prepared.set_payload(&payload);
-            prepared.commit()
-        });
-        if let Err(e) = result {
-            let _ = writer.rollback();
-            return Err(index_error("committing the rebuilt search index", e));
-        }
-        self.indexed_rev.store(rev, Ordering::SeqCst);
         self.added_rev.store(rev, Ordering::SeqCst);
+        self.commit_locked(writer)?;
         drop(guard);
-        self.reader
-            .reload()
-            .map_err(|e| index_error("reloading the index reader", e))
+        self.reload_reader()
     }
 
     /// Drops the writer, releasing tantivy's lock for other processes. Blocking: waits for
