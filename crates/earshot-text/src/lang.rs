@@ -280,12 +280,28 @@ fn looks_english(text: &str) -> bool {
     let mut function_words = 0usize;
     for token in crate::analysis::tokenize(text) {
         words += 1;
-        let lower = token.text.to_ascii_lowercase().replace('\u{2019}', "'");
-        if ENGLISH_FUNCTION_WORDS.contains(&lower.as_str()) {
+        if ENGLISH_FUNCTION_WORDS
+            .iter()
+            .any(|word| same_english_word(token.text, word))
+        {
             function_words += 1;
         }
     }
     function_words >= 3 && function_words * 5 >= words
+}
+
+/// ASCII-case-insensitive equality where a typographic apostrophe (’) in the token stands for
+/// the `'` of the function word. Compares in place: this runs for every word of every Latin post.
+fn same_english_word(token: &str, word: &str) -> bool {
+    let mut token_chars = token.chars();
+    for expected in word.chars() {
+        match token_chars.next() {
+            Some('\u{2019}') if expected == '\'' => {}
+            Some(c) if c.eq_ignore_ascii_case(&expected) => {}
+            _ => return false,
+        }
+    }
+    token_chars.next().is_none()
 }
 
 fn detect_cyrillic(text: &str, counts: &LetterCounts, declared: Option<&str>) -> String {
@@ -458,6 +474,15 @@ mod tests {
             ),
             "bg"
         );
+    }
+
+    #[test]
+    fn function_words_compare_without_case_and_with_typographic_apostrophes() {
+        assert!(same_english_word("It\u{2019}s", "it's"));
+        assert!(same_english_word("THE", "the"));
+        assert!(!same_english_word("them", "the"));
+        assert!(!same_english_word("th", "the"));
+        assert!(!same_english_word("it\u{2019}", "it"));
     }
 
     #[test]
