@@ -10,7 +10,7 @@ pub mod mention;
 pub mod source;
 
 pub use auth::{
-    throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
+    throttle_wait, validate_user_name, THROTTLE_WINDOW, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
     UserId, UserNameError,
 };
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};

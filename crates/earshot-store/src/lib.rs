@@ -12,6 +12,7 @@ pub mod fts5_baseline;
 mod index;
 mod sqlite;
 pub mod testsuite;
+pub mod testsuite_auth;
 
 pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
