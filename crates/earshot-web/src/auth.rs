@@ -434,7 +434,9 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
         }
     }
     let mut request = request;
-    if unsafe_method {
+    // Public forms (sign-in, invites) are posted before any session exists: the same-origin
+    // check above is their protection.
+    if unsafe_method && guard.access != Access::Public {
         if let Some(SignedIn {
             credential: Credential::Session { csrf, .. },
             ..
