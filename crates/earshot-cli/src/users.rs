@@ -84,7 +84,9 @@ pub async fn user(workspace: &Workspace, action: UserAction) -> Result<()> {
                     })
                     .await?;
                 let secret = auth::issue_invite(store.as_ref(), user.id, Utc::now()).await?;
-                println!("User {name} ({role}) added. Send them this one-time link (valid 7 days):");
+                println!(
+                    "User {name} ({role}) added. Send them this one-time link (valid 7 days):"
+                );
                 println!("{}", invite_link(workspace, &secret));
             } else {
                 let password = read_password()?;
@@ -155,7 +157,10 @@ pub async fn token(workspace: &Workspace, action: TokenAction) -> Result<()> {
         }
         TokenAction::Revoke { id } => {
             let token = store.revoke_token(TokenId(id)).await?;
-            println!("Token {} ({}) of {} revoked.", id, token.name, token.user_name);
+            println!(
+                "Token {} ({}) of {} revoked.",
+                id, token.name, token.user_name
+            );
         }
     }
     Ok(())

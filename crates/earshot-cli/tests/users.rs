@@ -35,7 +35,8 @@ fn users_are_added_listed_changed_and_disabled() {
             .args(["user", "add", "anna", "--role", "admin"])
             .write_stdin("a long enough password\n"),
     );
-    let invited = run_ok(earshot(dir.path()).args(["user", "add", "boris", "--role", "viewer", "--invite"]));
+    let invited =
+        run_ok(earshot(dir.path()).args(["user", "add", "boris", "--role", "viewer", "--invite"]));
     let link = invited
         .lines()
         .find(|l| l.starts_with("http://127.0.0.1:8080/invite/"))
@@ -80,9 +81,15 @@ fn users_are_added_listed_changed_and_disabled() {
 
     run_ok(earshot(dir.path()).args(["user", "disable", "anna"]));
     let list = run_ok(earshot(dir.path()).args(["user", "list"]));
-    assert!(list.contains("anna\tadmin\t (disabled)") || list.contains("(disabled)"), "{list}");
+    assert!(
+        list.contains("anna\tadmin\t (disabled)") || list.contains("(disabled)"),
+        "{list}"
+    );
     let tokens = run_ok(earshot(dir.path()).args(["token", "list"]));
-    assert!(tokens.contains("\tanna\trevoked"), "disabling revokes tokens: {tokens}");
+    assert!(
+        tokens.contains("\tanna\trevoked"),
+        "disabling revokes tokens: {tokens}"
+    );
     let refused = run_err(earshot(dir.path()).args(["token", "create", "anna"]));
     assert!(refused.contains("disabled"), "{refused}");
 }

@@ -10,8 +10,8 @@ pub mod mention;
 pub mod source;
 
 pub use auth::{
-    throttle_wait, validate_user_name, THROTTLE_WINDOW, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
-    UserId, UserNameError,
+    throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
+    UserId, UserNameError, THROTTLE_WINDOW,
 };
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
 pub use mention::{

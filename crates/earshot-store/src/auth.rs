@@ -217,11 +217,13 @@ impl AuthStore for SqliteStore {
     }
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error("reading a user"))?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error("reading a user"))?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -242,13 +244,15 @@ impl AuthStore for SqliteStore {
     }
 
     async fn users(&self) -> StoreResult<Vec<User>> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("listing users"))?
-            .iter()
-            .map(user_from_row)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("listing users"))?
+        .iter()
+        .map(user_from_row)
+        .collect()
     }
 
     async fn user_count(&self) -> StoreResult<u64> {

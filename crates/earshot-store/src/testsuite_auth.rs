@@ -47,7 +47,10 @@ where
 }
 
 pub async fn users_are_unique_and_listed(store: &dyn Store) {
-    let anna = store.create_user(new_user("anna", Role::Agent)).await.unwrap();
+    let anna = store
+        .create_user(new_user("anna", Role::Agent))
+        .await
+        .unwrap();
     assert_eq!(anna.name, "anna");
     assert_eq!(anna.role, Role::Agent);
     assert_eq!(anna.display_name.as_deref(), Some("anna <b>display</b>"));
@@ -61,7 +64,13 @@ pub async fn users_are_unique_and_listed(store: &dyn Store) {
     let mut invited = new_user("boris", Role::Viewer);
     invited.password_hash = None;
     store.create_user(invited).await.unwrap();
-    let names: Vec<String> = store.users().await.unwrap().into_iter().map(|u| u.name).collect();
+    let names: Vec<String> = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
     assert_eq!(names, ["anna", "boris"]);
     assert_eq!(store.user_count().await.unwrap(), 2);
     let (user, hash) = store.user_credentials("anna").await.unwrap().unwrap();
@@ -77,7 +86,10 @@ pub async fn users_are_unique_and_listed(store: &dyn Store) {
 }
 
 pub async fn roles_change_and_unknown_names_are_reported(store: &dyn Store) {
-    store.create_user(new_user("vera", Role::Viewer)).await.unwrap();
+    store
+        .create_user(new_user("vera", Role::Viewer))
+        .await
+        .unwrap();
     let promoted = store.set_role("vera", Role::Manager).await.unwrap();
     assert_eq!(promoted.role, Role::Manager);
     assert_eq!(
@@ -95,9 +107,18 @@ pub async fn roles_change_and_unknown_names_are_reported(store: &dyn Store) {
 }
 
 pub async fn sessions_round_trip_and_end(store: &dyn Store) {
-    let anna = store.create_user(new_user("anna", Role::Agent)).await.unwrap();
-    store.create_session(session_for("s1", anna.id)).await.unwrap();
-    store.create_session(session_for("s2", anna.id)).await.unwrap();
+    let anna = store
+        .create_user(new_user("anna", Role::Agent))
+        .await
+        .unwrap();
+    store
+        .create_session(session_for("s1", anna.id))
+        .await
+        .unwrap();
+    store
+        .create_session(session_for("s2", anna.id))
+        .await
+        .unwrap();
     let (session, user) = store.session("s1").await.unwrap().unwrap();
     assert_eq!(user.name, "anna");
     assert_eq!(session.csrf_secret, "csrf-s1");
@@ -122,7 +143,10 @@ pub async fn sessions_round_trip_and_end(store: &dyn Store) {
 }
 
 pub async fn tokens_are_found_by_hash_and_revoked(store: &dyn Store) {
-    let anna = store.create_user(new_user("anna", Role::Manager)).await.unwrap();
+    let anna = store
+        .create_user(new_user("anna", Role::Manager))
+        .await
+        .unwrap();
     let token = store
         .create_token(NewToken {
             token_hash: "hash-1".into(),
@@ -165,10 +189,22 @@ pub async fn tokens_are_found_by_hash_and_revoked(store: &dyn Store) {
 }
 
 pub async fn disabling_ends_sessions_tokens_and_invites(store: &dyn Store) {
-    let anna = store.create_user(new_user("anna", Role::Admin)).await.unwrap();
-    let other = store.create_user(new_user("oleg", Role::Admin)).await.unwrap();
-    store.create_session(session_for("a", anna.id)).await.unwrap();
-    store.create_session(session_for("o", other.id)).await.unwrap();
+    let anna = store
+        .create_user(new_user("anna", Role::Admin))
+        .await
+        .unwrap();
+    let other = store
+        .create_user(new_user("oleg", Role::Admin))
+        .await
+        .unwrap();
+    store
+        .create_session(session_for("a", anna.id))
+        .await
+        .unwrap();
+    store
+        .create_session(session_for("o", other.id))
+        .await
+        .unwrap();
     store
         .create_token(NewToken {
             token_hash: "t".into(),
@@ -186,9 +222,16 @@ pub async fn disabling_ends_sessions_tokens_and_invites(store: &dyn Store) {
     let disabled = store.disable_user("anna").await.unwrap();
     assert!(disabled.disabled);
     assert!(store.session("a").await.unwrap().is_none());
-    assert!(store.session("o").await.unwrap().is_some(), "others keep theirs");
+    assert!(
+        store.session("o").await.unwrap().is_some(),
+        "others keep theirs"
+    );
     assert!(store.token_by_hash("t").await.unwrap().unwrap().0.revoked);
-    assert!(store.invite_user("inv", at_minute(1)).await.unwrap().is_none());
+    assert!(store
+        .invite_user("inv", at_minute(1))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 pub async fn invites_are_single_use_and_expire(store: &dyn Store) {
@@ -207,7 +250,11 @@ pub async fn invites_are_single_use_and_expire(store: &dyn Store) {
         store.invite_user("inv-1", at_minute(5)).await.unwrap(),
         Some(nina.clone())
     );
-    assert!(store.invite_user("inv-2", at_minute(10)).await.unwrap().is_none());
+    assert!(store
+        .invite_user("inv-2", at_minute(10))
+        .await
+        .unwrap()
+        .is_none());
     assert!(store
         .redeem_invite("inv-2", "$argon2id$late", at_minute(11))
         .await

@@ -427,7 +427,11 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
     }
     if let Access::Min(needed) = guard.access {
         let Some(user) = &signed_in else {
-            return unauthenticated(&guard, &request, "sign in, or send Authorization: Bearer TOKEN");
+            return unauthenticated(
+                &guard,
+                &request,
+                "sign in, or send Authorization: Bearer TOKEN",
+            );
         };
         if user.user.role < needed {
             return refuse(&guard, &request, forbidden_for(user.user.role, needed));
@@ -581,7 +585,10 @@ mod tests {
         assert!(verify_password("correct horse battery", &hash));
         assert!(!verify_password("correct horse batterY", &hash));
         assert!(!verify_password("x", "not a hash"));
-        assert!(matches!(hash_password("short"), Err(PasswordError::TooShort)));
+        assert!(matches!(
+            hash_password("short"),
+            Err(PasswordError::TooShort)
+        ));
         assert!(matches!(
             hash_password(&"x".repeat(2000)),
             Err(PasswordError::TooLong)
@@ -620,10 +627,19 @@ mod tests {
     fn same_origin_compares_hosts() {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        assert!(same_origin(&headers), "no Origin and no Referer: not a browser");
-        headers.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert!(
+            same_origin(&headers),
+            "no Origin and no Referer: not a browser"
+        );
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert!(same_origin(&headers));
-        headers.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
         assert!(!same_origin(&headers));
         headers.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&headers));

@@ -92,12 +92,11 @@ pub async fn login_submit(State(app): State<AppState>, request: Request) -> Resp
     let ctx = PageContext::from_parts(&parts);
     let addr = auth::client_addr(&parts.extensions);
     let headers = parts.headers.clone();
-    let Form(form) = match Form::<LoginForm>::from_request(Request::from_parts(parts, body), &app)
-        .await
-    {
-        Ok(form) => form,
-        Err(error) => return ctx.error_page(WebError::BadRequest(error.body_text())),
-    };
+    let Form(form) =
+        match Form::<LoginForm>::from_request(Request::from_parts(parts, body), &app).await {
+            Ok(form) => form,
+            Err(error) => return ctx.error_page(WebError::BadRequest(error.body_text())),
+        };
     match sign_in(&app, &ctx, &headers, &addr, form).await {
         Ok(response) => response,
         Err(error) => ctx.error_page(error),
@@ -131,7 +130,10 @@ async fn sign_in(
     // Keyed by the name as typed, so the answer is the same whether the account exists.
     if let Some(wait) = throttled(app, keys, now).await? {
         let seconds = wait.num_seconds().max(1);
-        page.error = Some(tr.t("login.throttled").replace("{seconds}", &seconds.to_string()));
+        page.error = Some(
+            tr.t("login.throttled")
+                .replace("{seconds}", &seconds.to_string()),
+        );
         let mut response = ctx.respond(StatusCode::TOO_MANY_REQUESTS, &page);
         response
             .headers_mut()

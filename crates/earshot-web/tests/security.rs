@@ -30,7 +30,9 @@ impl Fixture {
     async fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let now = Arc::new(Mutex::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap()));
+        let now = Arc::new(Mutex::new(
+            Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
+        ));
         let clock_now = now.clone();
         let config = Config::default();
         let app = router_with_clock(
@@ -107,7 +109,13 @@ impl Fixture {
         }
     }
 
-    async fn login(&self, name: &str, password: &str, from: &str, extra: &[(&str, &str)]) -> Answer {
+    async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        from: &str,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("name", name)
             .append_pair("password", password)
@@ -223,7 +231,8 @@ async fn every_route_answers_every_caller_as_the_table_says() {
             .replace("{id}", &mention.0.to_string())
             .replace("{token}", "not-an-invite");
         for caller in &callers {
-            let mut headers: Vec<(String, String)> = vec![("origin".into(), "http://earshot.test".into())];
+            let mut headers: Vec<(String, String)> =
+                vec![("origin".into(), "http://earshot.test".into())];
             let mut role = None;
             match caller {
                 Caller::Anonymous => {}
@@ -311,7 +320,12 @@ async fn pages_redirect_to_login_and_come_back() {
     }
     assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
     let over_https = f
-        .login("anna", PASSWORD, "192.0.2.5", &[("x-forwarded-proto", "https")])
+        .login(
+            "anna",
+            PASSWORD,
+            "192.0.2.5",
+            &[("x-forwarded-proto", "https")],
+        )
         .await;
     assert!(over_https.headers[header::SET_COOKIE]
         .to_str()
@@ -325,8 +339,16 @@ async fn open_redirects_are_refused() {
     f.user("anna", None, Role::Viewer).await;
     let page = f.send(get("/login?next=https://evil.example/", &[])).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("name=\"next\" value=\"/mentions\""), "{}", page.body);
-    for next in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+    assert!(
+        page.body.contains("name=\"next\" value=\"/mentions\""),
+        "{}",
+        page.body
+    );
+    for next in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("name", "anna")
             .append_pair("password", PASSWORD)
@@ -344,10 +366,16 @@ async fn csrf_token_and_origin_are_required_for_changes() {
     let anna = f.user("anna", None, Role::Admin).await;
     let (cookie, csrf) = f.session(&anna).await;
     let origin = ("origin", "http://earshot.test");
-    let missing = f.send(post_form("/logout", &[("cookie", &cookie), origin], "")).await;
+    let missing = f
+        .send(post_form("/logout", &[("cookie", &cookie), origin], ""))
+        .await;
     assert_eq!(missing.status, StatusCode::FORBIDDEN);
     let wrong = f
-        .send(post_form("/logout", &[("cookie", &cookie), origin], "csrf=0000"))
+        .send(post_form(
+            "/logout",
+            &[("cookie", &cookie), origin],
+            "csrf=0000",
+        ))
         .await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
     let wrong_header = f
@@ -357,7 +385,11 @@ async fn csrf_token_and_origin_are_required_for_changes() {
             &format!("csrf={csrf}"),
         ))
         .await;
-    assert_eq!(wrong_header.status, StatusCode::FORBIDDEN, "the header wins");
+    assert_eq!(
+        wrong_header.status,
+        StatusCode::FORBIDDEN,
+        "the header wins"
+    );
     let cross_site = f
         .send(post_form(
             "/logout",
@@ -399,7 +431,11 @@ async fn csrf_token_and_origin_are_required_for_changes() {
     // A cross-site login form is refused too.
     let form = format!("name=anna&password={PASSWORD}");
     let forged = f
-        .send(post_form("/login", &[("origin", "http://evil.example")], &form))
+        .send(post_form(
+            "/login",
+            &[("origin", "http://evil.example")],
+            &form,
+        ))
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
@@ -416,7 +452,9 @@ async fn sign_in_makes_a_new_session_and_logout_kills_it() {
     let new_id = answer.new_session_id().expect("a session cookie");
     assert_ne!(format!("{SESSION_COOKIE}={new_id}"), planted);
     assert_eq!(
-        f.send(get("/sources", &[("cookie", &planted)])).await.status,
+        f.send(get("/sources", &[("cookie", &planted)]))
+            .await
+            .status,
         StatusCode::SEE_OTHER,
         "the planted id ends at sign-in"
     );
@@ -509,9 +547,12 @@ async fn failed_sign_ins_slow_the_account_down() {
     assert!(locked.new_session_id().is_none());
     // An unknown account is slowed the same way, so the answer does not tell them apart.
     for _ in 0..5 {
-        f.login("ghost", "wrong password!", "198.51.100.1", &[]).await;
+        f.login("ghost", "wrong password!", "198.51.100.1", &[])
+            .await;
     }
-    let ghost = f.login("ghost", "wrong password!", "198.51.100.2", &[]).await;
+    let ghost = f
+        .login("ghost", "wrong password!", "198.51.100.2", &[])
+        .await;
     assert_eq!(ghost.status, StatusCode::TOO_MANY_REQUESTS);
     f.advance(Duration::seconds(31));
     let answer = f.login("anna", "wrong password!", "192.0.2.5", &[]).await;
@@ -544,7 +585,11 @@ async fn failed_sign_ins_slow_the_address_down() {
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&locked) >= 1);
     let elsewhere = f.login("anna", PASSWORD, "192.0.2.5", &[]).await;
-    assert_eq!(elsewhere.status, StatusCode::SEE_OTHER, "other addresses go on");
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::SEE_OTHER,
+        "other addresses go on"
+    );
 }
 
 #[tokio::test]
@@ -556,12 +601,16 @@ async fn revoked_tokens_and_disabled_users_are_shut_out() {
         .unwrap();
     assert!(secret.starts_with(&token.prefix));
     let bearer = format!("Bearer {secret}");
-    let ok = f.send(get("/api/stats", &[("authorization", &bearer)])).await;
+    let ok = f
+        .send(get("/api/stats", &[("authorization", &bearer)]))
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
     // Bearer calls need no CSRF token and carry no cookie.
     assert!(ok.headers.get(header::SET_COOKIE).is_none());
     f.store.revoke_token(token.id).await.unwrap();
-    let revoked = f.send(get("/api/stats", &[("authorization", &bearer)])).await;
+    let revoked = f
+        .send(get("/api/stats", &[("authorization", &bearer)]))
+        .await;
     assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
     assert!(revoked.headers[header::WWW_AUTHENTICATE]
         .to_str()
@@ -575,15 +624,23 @@ async fn revoked_tokens_and_disabled_users_are_shut_out() {
     f.store.disable_user("anna").await.unwrap();
     let bearer = format!("Bearer {secret}");
     assert_eq!(
-        f.send(get("/api/stats", &[("authorization", &bearer)])).await.status,
+        f.send(get("/api/stats", &[("authorization", &bearer)]))
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        f.send(get("/mentions", &[("cookie", &cookie)])).await.status,
+        f.send(get("/mentions", &[("cookie", &cookie)]))
+            .await
+            .status,
         StatusCode::SEE_OTHER
     );
     let login = f.login("anna", PASSWORD, "192.0.2.5", &[]).await;
-    assert_eq!(login.status, StatusCode::OK, "a disabled user cannot sign in");
+    assert_eq!(
+        login.status,
+        StatusCode::OK,
+        "a disabled user cannot sign in"
+    );
     assert!(login.new_session_id().is_none());
 }
 
@@ -603,11 +660,17 @@ async fn names_with_markup_are_shown_inert() {
     assert!(!page.body.contains("<script>alert"), "{}", page.body);
     assert!(!page.body.contains("<img src=x"));
     assert!(
-        page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        page.body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
         "the name is shown, escaped"
     );
     let typed = f
-        .login("<b>x</b>\"><script>alert(2)</script>", "whatever pass", "192.0.2.5", &[])
+        .login(
+            "<b>x</b>\"><script>alert(2)</script>",
+            "whatever pass",
+            "192.0.2.5",
+            &[],
+        )
         .await;
     assert!(!typed.body.contains("<script>alert(2)"));
     assert!(!typed.body.contains("<b>x</b>"));
@@ -635,10 +698,16 @@ async fn an_invite_sets_the_password_once() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("nina"));
     let mismatch = f
-        .send(post_form(&path, &[], "password=long+enough+1&confirm=long+enough+2"))
+        .send(post_form(
+            &path,
+            &[],
+            "password=long+enough+1&confirm=long+enough+2",
+        ))
         .await;
     assert_eq!(mismatch.status, StatusCode::BAD_REQUEST);
-    let short = f.send(post_form(&path, &[], "password=short&confirm=short")).await;
+    let short = f
+        .send(post_form(&path, &[], "password=short&confirm=short"))
+        .await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST);
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("password", PASSWORD)
