@@ -14,6 +14,9 @@ pub struct Config {
     pub brands: Vec<BrandConfig>,
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+    /// Sessions, cookies and sign-in throttling (`[auth]`).
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for Config {
@@ -23,6 +26,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             brands: Vec::new(),
             sources: Vec::new(),
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }

@@ -6,12 +6,15 @@
 //! the database is indexed, and an index that fell behind (a crash between the database
 //! commit and the index commit) catches up when the store is opened.
 
+mod auth;
 mod cursor;
 pub mod fts5_baseline;
 mod index;
 mod sqlite;
 pub mod testsuite;
+pub mod testsuite_auth;
 
+pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -32,6 +35,12 @@ pub enum StoreError {
     BadCursor,
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The record asked for does not exist; the message names it.
+    #[error("{0}")]
+    NotFound(String),
+    /// The write would break a uniqueness rule; the message names the clash.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -86,7 +95,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AuthStore + Send + Sync + 'static {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same

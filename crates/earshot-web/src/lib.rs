@@ -5,11 +5,14 @@
 //! shapes view models, and lets compile-time templates (askama, auto-escaping) lay them out.
 
 mod api;
+pub mod auth;
 mod error;
 mod i18n;
 mod live;
+mod login;
 mod pages;
 mod params;
+mod routes;
 mod view;
 
 use std::path::PathBuf;
@@ -17,7 +20,6 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -25,6 +27,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use api::ApiDoc;
 pub use error::WebError;
 pub use i18n::{Tr, UiLang};
+pub use routes::{route_table, Access, RouteInfo};
 
 /// What the handlers share. The CLI builds it; the configuration is behind a lock because
 /// the CLI may reload it while the server runs.
@@ -50,6 +53,8 @@ pub(crate) struct AppState {
     web: WebState,
     /// Cancelled when the server shuts down; ends the open live-update streams.
     shutdown: CancellationToken,
+    /// The time now; tests replace it to move through expiry and throttling windows.
+    clock: Clock,
     /// The last slow answer of `Store::stats`, with when it was taken.
     stats_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, earshot_store::StoreStats)>>>,
 }
@@ -59,7 +64,18 @@ pub(crate) struct AppState {
 const SLOW_STATS_REUSED_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 const SLOW_STATS: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// Where the server reads the time (sessions, throttling, invites).
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
+
+fn system_clock() -> Clock {
+    Arc::new(chrono::Utc::now)
+}
+
 impl AppState {
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.clock)()
+    }
+
     /// Store counts for the filter menus and the live stream's starting point: fresh when
     /// counting is fast (small stores), reused for a while when it is slow.
     pub(crate) async fn menu_stats(&self) -> earshot_store::StoreResult<earshot_store::StoreStats> {
@@ -83,7 +99,12 @@ impl AppState {
 
 /// The application without a shutdown signal (for tests and embedding).
 pub fn router(state: WebState) -> Router {
-    build(state, CancellationToken::new())
+    build(state, CancellationToken::new(), system_clock())
+}
+
+/// The application reading the time from `clock` (tests of expiry and throttling).
+pub fn router_with_clock(state: WebState, clock: Clock) -> Router {
+    build(state, CancellationToken::new(), clock)
 }
 
 /// Serve until `shutdown` completes, then finish the requests in flight and close the live
@@ -94,40 +115,46 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let token = CancellationToken::new();
-    let app = build(state, token.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            token.cancel();
-        })
-        .await
+    let app = build(state, token.clone(), system_clock());
+    // The peer address feeds sign-in throttling per address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        token.cancel();
+    })
+    .await
 }
 
 /// Scripts and styles only from this server, nothing inline, no frames, forms post home.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-fn build(state: WebState, shutdown: CancellationToken) -> Router {
+fn build(state: WebState, shutdown: CancellationToken, clock: Clock) -> Router {
     let app = AppState {
         web: state,
         shutdown,
+        clock,
         stats_cache: Arc::default(),
     };
-    Router::new()
-        .route("/", get(pages::index))
-        .route("/mentions", get(pages::mentions))
-        .route("/mentions/stream", get(live::stream))
-        .route("/mentions/{id}", get(pages::mention))
-        .route("/sources", get(pages::sources))
-        .route("/brands", get(pages::brands))
-        .route("/assets/app.js", get(app_js))
-        .route("/assets/style.css", get(style_css))
-        .route("/api/mentions", get(api::list_mentions))
-        .route("/api/mentions/{id}", get(api::get_mention))
-        .route("/api/sources", get(api::list_sources))
-        .route("/api/brands", get(api::list_brands))
-        .route("/api/stats", get(api::stats))
-        .route("/api/openapi.json", get(api::openapi))
+    // Every route comes from the table, each behind the guard with its own access rule.
+    let mut router = Router::new();
+    for route in routes::table() {
+        let guard = auth::Guard {
+            app: app.clone(),
+            access: route.info.access,
+            api: route.info.is_api(),
+        };
+        router = router.route(
+            route.info.path,
+            route
+                .handler
+                .layer(axum::middleware::from_fn_with_state(guard, auth::guard)),
+        );
+    }
+    router
         .fallback(pages::not_found)
         .with_state(app)
         .layer(SetResponseHeaderLayer::overriding(
@@ -138,9 +165,12 @@ fn build(state: WebState, shutdown: CancellationToken) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null`
+        // with form posts, and the CSRF origin check needs the real origin. Other sites still
+        // learn nothing from links they are sent to.
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-frame-options"),
@@ -148,7 +178,7 @@ fn build(state: WebState, shutdown: CancellationToken) -> Router {
         ))
 }
 
-async fn app_js() -> impl IntoResponse {
+pub(crate) async fn app_js() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
@@ -158,7 +188,7 @@ async fn app_js() -> impl IntoResponse {
     )
 }
 
-async fn style_css() -> impl IntoResponse {
+pub(crate) async fn style_css() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
