@@ -4,10 +4,15 @@
 //! the pipeline normalizes it into a [`NewMention`] (plain text, links, canonical URL,
 //! language, matched brands, fingerprint), and the store keeps it as a [`Mention`].
 
+pub mod analysis;
 pub mod config;
 pub mod mention;
 pub mod source;
 
+pub use analysis::{
+    Analysis, CorrectionError, CorrectionField, CorrectionRecord, Corrections, LabelCorrection,
+    Scored, ShownLabel, ShownLabels, TargetSentiment,
+};
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,

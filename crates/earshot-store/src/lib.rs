@@ -6,12 +6,14 @@
 //! the database is indexed, and an index that fell behind (a crash between the database
 //! commit and the index commit) catches up when the store is opened.
 
+pub mod analysis;
 mod cursor;
 pub mod fts5_baseline;
 mod index;
 mod sqlite;
 pub mod testsuite;
 
+pub use analysis::AnalysisStore;
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -86,7 +88,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AnalysisStore + Send + Sync + 'static {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same
@@ -97,9 +99,11 @@ pub trait Store: Send + Sync + 'static {
         progress: Option<SourceProgress>,
     ) -> StoreResult<BatchOutcome>;
 
+    /// The mention with its analysis and the corrections in force.
     async fn get(&self, id: MentionId) -> StoreResult<Option<Mention>>;
 
-    /// Filtered and (when `filter.query` is set) full-text searched mentions, one page.
+    /// Filtered and (when `filter.query` is set) full-text searched mentions, one page. The
+    /// analysis filters (sentiment, intent, spam) count a correction before the model's label.
     async fn search(
         &self,
         filter: &MentionFilter,
