@@ -14,6 +14,9 @@ pub enum WebError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// Well-formed but not acceptable (a correction with an unknown field or label).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("storage failed: {0}")]
     Store(StoreError),
     #[error("rendering failed: {0}")]
@@ -41,6 +44,7 @@ impl WebError {
         match self {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Store(_) | WebError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -48,7 +52,9 @@ impl WebError {
     /// What the caller may see: server-side details stay in the log.
     pub fn public_message(&self) -> String {
         match self {
-            WebError::BadRequest(m) | WebError::NotFound(m) => m.clone(),
+            WebError::BadRequest(m) | WebError::NotFound(m) | WebError::Unprocessable(m) => {
+                m.clone()
+            }
             WebError::Store(_) | WebError::Render(_) => {
                 "internal server error (details are in the server log)".into()
             }

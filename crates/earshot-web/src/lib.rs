@@ -124,6 +124,10 @@ fn build(state: WebState, shutdown: CancellationToken) -> Router {
         .route("/assets/style.css", get(style_css))
         .route("/api/mentions", get(api::list_mentions))
         .route("/api/mentions/{id}", get(api::get_mention))
+        .route(
+            "/api/mentions/{id}/corrections",
+            axum::routing::post(api::correct_mention),
+        )
         .route("/api/sources", get(api::list_sources))
         .route("/api/brands", get(api::list_brands))
         .route("/api/stats", get(api::stats))
