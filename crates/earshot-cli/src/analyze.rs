@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn an_existing_analysis_is_replaced() {
-        let out = run_line(r#"{"text": "thank you so much!", "analysis": {"old": true}}"#, &[])
+        let out = run_line(r#"{"text": "thank you so much!", "lang": "en", "analysis": {"old": true}}"#, &[])
             .unwrap()
             .unwrap();
         let value: Value = serde_json::from_str(&out).unwrap();

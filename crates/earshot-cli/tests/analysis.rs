@@ -6,7 +6,7 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use earshot_core::{CorrectionField, LabelCorrection, MentionFilter, SortOrder};
-use earshot_store::{SqliteStore, Store};
+use earshot_store::{AnalysisStore, SqliteStore, Store};
 use serde_json::Value;
 
 fn earshot(dir: &Path) -> Command {
@@ -69,7 +69,7 @@ fn analyze_writes_every_good_line_back_in_order_and_names_bad_lines() {
     let dir = tempfile::tempdir().unwrap(); // not a workspace: rules only, no brands
     let input = concat!(
         "{\"text\":\"Where can I buy a Zeltron?\",\"lang\":\"en\",\"id\":1}\n",
-        "{\"text\":\"thank you so much, great support!\",\"id\":2}\n",
+        "{\"text\":\"thank you so much, great support!\",\"lang\":\"en\",\"id\":2}\n",
         "{\"lang\":\"en\"}\n",
         "not json at all\n",
         "\n",
