@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use earshot_text::{fold, tokenize};
-use serde::{Deserialize, Serialize};
 
 use crate::eval::argmax;
 use crate::features::{fold_into, folded_words, FeatureConfig, FeatureExtractor, SparseVector};
@@ -17,34 +16,9 @@ pub const MAX_ANALYZED_BYTES: usize = crate::features::MAX_FEATURE_BYTES;
 /// The extension of model files that [`Analyzer::load`] picks up.
 pub const MODEL_EXTENSION: &str = "esm";
 
-/// A label with its probability (or rule score), between 0 and 1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Scored {
-    pub label: String,
-    pub score: f32,
-}
-
-/// The sentiment of the clauses that name one target (a brand).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TargetSentiment {
-    pub target: String,
-    pub label: String,
-    pub score: f32,
-}
-
-/// Everything known about one text. A classifier with no model for the language is `None`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Analysis {
-    /// ISO 639-1 code, or `und` when undetermined.
-    pub lang: String,
-    pub sentiment: Option<Scored>,
-    pub offensive: Option<Scored>,
-    pub spam: Option<Scored>,
-    /// Intents scoring at least [`INTENT_THRESHOLD`], in the order of [`crate::rules::INTENTS`].
-    pub intents: Vec<Scored>,
-    /// Only the targets the text names.
-    pub targets: Vec<TargetSentiment>,
-}
+// The result types live in earshot-core so the store and the web layer can carry them without
+// depending on the classifiers; they are re-exported here unchanged.
+pub use earshot_core::analysis::{Analysis, Scored, TargetSentiment};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzerError {

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use crate::progress::{self, Progress};
 use crate::workspace::Workspace;
 use crate::{
-    BrandAction, Cli, Command, FilterArgs, FormatArg, ImportArgs, KindArg, SortArg, SourceAction,
+    BrandAction, Cli, Command, FilterArgs, FormatArg, ImportArgs, KindArg, ModelAction, SortArg,
+    SourceAction,
 };
 
 /// Whole-request timeout for every source's HTTP calls.
@@ -53,6 +54,29 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::User { action } => crate::users::user(&workspace, action).await?,
         Command::Token { action } => crate::users::token(&workspace, action).await?,
         Command::Reindex => reindex(&workspace).await?,
+        Command::Analyze { file } => {
+            return tokio::task::block_in_place(|| crate::analyze::run(&workspace, &file))
+        }
+        Command::Model { action } => match action {
+            ModelAction::Train {
+                task,
+                data,
+                out,
+                with_corrections,
+            } => {
+                let request = crate::training::TrainRequest {
+                    task,
+                    data,
+                    out,
+                    with_corrections,
+                };
+                crate::training::train(&workspace, request).await?
+            }
+            ModelAction::Eval { task, data, model } => tokio::task::block_in_place(|| {
+                crate::training::eval(&workspace, &task, &data, model.as_deref())
+            })?,
+            ModelAction::List => crate::training::list(&workspace)?,
+        },
         Command::Bench(args) => crate::bench::run(args).await?,
     }
     Ok(ExitCode::SUCCESS)
@@ -200,9 +224,11 @@ async fn pipeline_for(
     if config.brands.is_empty() {
         bail!("no brands configured: every item would be dropped. Add one with `earshot brand add NAME --query QUERY`");
     }
+    let analyzer = crate::models::load_for_analysis(Some(&workspace.dir))?;
     let pipeline = Pipeline::new(store, &config.brands)
         .await
-        .context("cannot start the pipeline")?;
+        .context("cannot start the pipeline")?
+        .with_analyzer(Some(Arc::new(analyzer)));
     Ok((config, Arc::new(pipeline)))
 }
 
@@ -258,7 +284,7 @@ async fn fetch(workspace: &Workspace, only: Option<&str>) -> Result<ExitCode> {
 }
 
 /// Where an import reads from: a file (its size drives the progress bar) or stdin.
-fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Option<u64>, String)> {
+pub fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Option<u64>, String)> {
     if path == Path::new("-") {
         return Ok((Box::new(std::io::stdin()), None, "stdin".to_string()));
     }
@@ -378,6 +404,9 @@ fn filter_from(args: &FilterArgs, query: Option<String>) -> Result<MentionFilter
             .map(|s| parse_time(s, true))
             .transpose()?,
         hide_duplicates: args.hide_duplicates,
+        sentiment: args.sentiment.map(|s| s.as_str().to_owned()),
+        intent: args.intent.map(|i| i.as_str().to_owned()),
+        hide_spam: args.hide_spam,
     })
 }
 

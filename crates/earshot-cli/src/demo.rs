@@ -65,7 +65,12 @@ pub async fn run(addr: &str, rate: f64, keep: Option<PathBuf>) -> Result<()> {
     eprintln!("{FICTION_NOTICE}");
     eprintln!("Workspace: {}", workspace.dir.display());
     let store = workspace.open_store().await?;
-    let pipeline = Arc::new(Pipeline::new(store.clone(), &config.brands).await?);
+    let analyzer = crate::models::load_for_analysis(None)?;
+    let pipeline = Arc::new(
+        Pipeline::new(store.clone(), &config.brands)
+            .await?
+            .with_analyzer(Some(Arc::new(analyzer))),
+    );
     let corpus = demo_corpus(2026);
     let report = import_items(
         pipeline.clone(),

@@ -1,11 +1,14 @@
 //! The `earshot` command line.
 
+mod analyze;
 mod bench;
 mod commands;
 mod demo;
 mod generate;
+mod models;
 mod progress;
 mod users;
+mod training;
 mod workspace;
 
 use std::path::PathBuf;
@@ -103,8 +106,52 @@ enum Command {
     },
     /// Rebuild the search index from the database.
     Reindex,
+    /// Analyse JSON Lines (`text` required, `lang` and `targets` optional): each line is written
+    /// to stdout with an added `analysis` object (sentiment, offensive, spam, intents, targets).
+    Analyze {
+        /// File to read, or `-` for stdin.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+    /// Train, evaluate and list the analysis models (see docs/MODELS.md).
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
     /// Measure import and search speed against SQLite FTS5 (see docs/BENCHMARKS.md).
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelAction {
+    /// Train a model on data folders (train.jsonl; test*.jsonl are measured) and save it.
+    Train {
+        /// sentiment, offensive, spam or complaint (another name keeps the data's own labels).
+        #[arg(long)]
+        task: String,
+        /// Data folder(s); their training examples are concatenated.
+        #[arg(long, num_args = 1.., required = true)]
+        data: Vec<PathBuf>,
+        /// Where to save the model (default: DIR/models/TASK-LANG.esm, used by this workspace).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also learn from this workspace's corrections and report macro-F1 before and after
+        /// on the test sets plus a held-out fifth of the corrections.
+        #[arg(long)]
+        with_corrections: bool,
+    },
+    /// Measure a model on the test sets (test*.jsonl) of data folders.
+    Eval {
+        #[arg(long)]
+        task: String,
+        #[arg(long, num_args = 1.., required = true)]
+        data: Vec<PathBuf>,
+        /// Model file (default: the one in use for the task and the data's language).
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// The models in use: task, language, labels, built in or from the workspace, size.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +288,54 @@ struct FilterArgs {
     /// Leave out copies and reposts of earlier mentions.
     #[arg(long)]
     hide_duplicates: bool,
+    /// Only this sentiment (a correction counts before the model).
+    #[arg(long, value_enum)]
+    sentiment: Option<SentimentArg>,
+    /// Only mentions with this intent (a correction counts before the model).
+    #[arg(long, value_enum)]
+    intent: Option<IntentArg>,
+    /// Leave out mentions labelled spam.
+    #[arg(long)]
+    hide_spam: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SentimentArg {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+impl SentimentArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            SentimentArg::Negative => "negative",
+            SentimentArg::Neutral => "neutral",
+            SentimentArg::Positive => "positive",
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum IntentArg {
+    Complaint,
+    Question,
+    Praise,
+    #[value(name = "purchase_intent")]
+    PurchaseIntent,
+    Feedback,
+}
+
+impl IntentArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            IntentArg::Complaint => "complaint",
+            IntentArg::Question => "question",
+            IntentArg::Praise => "praise",
+            IntentArg::PurchaseIntent => "purchase_intent",
+            IntentArg::Feedback => "feedback",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::{Analysis, Corrections};
+
 /// Store-assigned identifier of a mention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -76,6 +78,9 @@ pub struct NewMention {
     pub fingerprint: u64,
     /// The earlier mention this one copies or reposts, when the pipeline found one.
     pub duplicate_of: Option<MentionId>,
+    /// Sentiment, offensive language, spam, intents; `None` when the pipeline runs without an
+    /// analyzer.
+    pub analysis: Option<Analysis>,
 }
 
 /// A stored mention.
@@ -97,13 +102,28 @@ pub struct Mention {
     pub brands: Vec<String>,
     pub fingerprint: u64,
     pub duplicate_of: Option<MentionId>,
+    /// What the models and rules said when the mention was stored.
+    #[serde(default)]
+    pub analysis: Option<Analysis>,
+    /// What people corrected; shown instead of the model's labels (see [`Mention::shown_labels`]).
+    #[serde(default, skip_serializing_if = "Corrections::is_empty")]
+    pub corrections: Corrections,
+}
+
+impl Mention {
+    /// The labels to display: corrections first, then the model's.
+    pub fn shown_labels(&self) -> crate::analysis::ShownLabels {
+        crate::analysis::ShownLabels::new(self.analysis.as_ref(), &self.corrections)
+    }
 }
 
 /// One line of the JSON Lines interchange format (`earshot import` / `earshot export`).
 ///
 /// Required: `text`, `published_at`, and `url` or both `source` and `external_id`.
 /// Export adds the fields Earshot computed (`id`, `canonical_url`, `links`, `brands`, ...);
-/// import accepts and ignores them, so an export imports into a new workspace unchanged.
+/// import accepts and ignores them, so an export imports into a new workspace unchanged. That
+/// includes `analysis` and `corrections`: an import analyses every line again with the models
+/// of the importing workspace.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InterchangeMention {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +157,10 @@ pub struct InterchangeMention {
     pub duplicate_of: Option<MentionId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetched_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Analysis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrections: Option<Corrections>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -234,6 +258,8 @@ impl From<&Mention> for InterchangeMention {
             brands: m.brands.clone(),
             duplicate_of: m.duplicate_of,
             fetched_at: Some(m.fetched_at.to_rfc3339()),
+            analysis: m.analysis.clone(),
+            corrections: (!m.corrections.is_empty()).then(|| m.corrections.clone()),
         }
     }
 }
@@ -260,6 +286,22 @@ pub struct MentionFilter {
     pub until: Option<DateTime<Utc>>,
     /// Leave out mentions linked to an earlier one as copies/reposts.
     pub hide_duplicates: bool,
+    /// Only this sentiment (`negative`, `neutral`, `positive`), corrections counting first.
+    #[serde(default)]
+    pub sentiment: Option<String>,
+    /// Only mentions with this intent (`complaint`, `question`, ...), corrections counting first.
+    #[serde(default)]
+    pub intent: Option<String>,
+    /// Leave out mentions labelled spam.
+    #[serde(default)]
+    pub hide_spam: bool,
+}
+
+impl MentionFilter {
+    /// Whether the filter needs the analysis (which lives in the database, not the search index).
+    pub fn filters_analysis(&self) -> bool {
+        self.sentiment.is_some() || self.intent.is_some() || self.hide_spam
+    }
 }
 
 #[cfg(test)]

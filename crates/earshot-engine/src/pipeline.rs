@@ -1,7 +1,8 @@
-//! normalize → match brand queries → language → near-duplicate → store.
+//! normalize → match brand queries → language → analysis → near-duplicate → store.
 
 use std::sync::{Arc, Mutex};
 
+use earshot_analysis::{Analyzer, Scratch};
 use earshot_core::{BrandConfig, IncomingMention, NewMention};
 use earshot_store::{SourceProgress, Store, StoreError};
 use earshot_text::analysis::AnalyzedText;
@@ -50,6 +51,8 @@ pub struct Pipeline {
     store: Arc<dyn Store>,
     matcher: BrandMatcher,
     near_duplicates: Mutex<NearDupIndex>,
+    /// Sentiment, offensive language, spam and intents of each mention; `None`: not analysed.
+    analyzer: Option<Arc<Analyzer>>,
 }
 
 /// A normalized, matched item that has not been checked against the near-duplicate index yet.
@@ -71,25 +74,46 @@ impl Pipeline {
             store,
             matcher,
             near_duplicates: Mutex::new(index),
+            analyzer: None,
         })
+    }
+
+    /// Analyse every mention with `analyzer` (`None`: store mentions without analysis).
+    pub fn with_analyzer(mut self, analyzer: Option<Arc<Analyzer>>) -> Self {
+        self.analyzer = analyzer;
+        self
+    }
+
+    pub fn analyzer(&self) -> Option<&Arc<Analyzer>> {
+        self.analyzer.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
-    /// The CPU-bound part: normalize, match, identify the language, fingerprint. Runs on all
-    /// cores; needs no I/O, so an import can prepare the next batch while the last is written.
+    /// The CPU-bound part: normalize, match, identify the language, analyse, fingerprint. Runs
+    /// on all cores; needs no I/O, so an import can prepare the next batch while the last is
+    /// written.
     pub fn prepare(&self, items: Vec<IncomingMention>) -> Prepared {
         let seen = items.len() as u64;
         let mentions = items
             .into_par_iter()
-            .filter_map(|item| self.prepare_one(item))
+            // The analyzer's buffers are made once per rayon work split, not per mention.
+            .map_init(
+                || self.analyzer.as_ref().map(|analyzer| analyzer.scratch()),
+                |scratch, item| self.prepare_one(item, scratch.as_mut()),
+            )
+            .flatten()
             .collect();
         Prepared { mentions, seen }
     }
 
-    fn prepare_one(&self, item: IncomingMention) -> Option<NewMention> {
+    fn prepare_one(
+        &self,
+        item: IncomingMention,
+        scratch: Option<&mut Scratch>,
+    ) -> Option<NewMention> {
         let body = if item.is_html {
             normalize::html_to_text(&item.text)
         } else {
@@ -113,6 +137,14 @@ impl Pipeline {
             return None;
         }
         let lang = lang::detect(&body.text, item.lang.as_deref());
+        // The sentiment toward each matched brand: the mention may praise one and pan another.
+        let analysis = match (&self.analyzer, scratch) {
+            (Some(analyzer), Some(scratch)) => {
+                let targets: Vec<&str> = brands.iter().map(String::as_str).collect();
+                Some(analyzer.analyze_with(scratch, &body.text, Some(&lang), &targets))
+            }
+            _ => None,
+        };
         let fingerprint = simhash(&analyzed_body);
         let canonical_url = item.url.as_deref().and_then(normalize::canonical_url);
         Some(NewMention {
@@ -130,6 +162,7 @@ impl Pipeline {
             brands,
             fingerprint,
             duplicate_of: None,
+            analysis,
         })
     }
 

@@ -240,3 +240,89 @@ async fn the_scheduler_polls_on_its_interval_until_cancelled() {
         "repeated polls store nothing twice"
     );
 }
+
+/// A tiny English sentiment model trained here, so the test needs no shipped model.
+fn toy_analyzer() -> earshot_analysis::Analyzer {
+    use earshot_analysis::{train_examples, Example, FeatureConfig, Task, TrainOptions};
+    let example = |text: String, label: &str| Example {
+        id: String::new(),
+        text,
+        label: label.to_owned(),
+        lang: Some("en".to_owned()),
+    };
+    let mut examples = Vec::new();
+    for round in 0..6 {
+        examples.push(example(format!("I love it, wonderful {round}"), "positive"));
+        examples.push(example(format!("awful, I hate it {round}"), "negative"));
+        examples.push(example(format!("it is on the table {round}"), "neutral"));
+    }
+    let options = TrainOptions {
+        features: FeatureConfig {
+            buckets_log2: 12,
+            ..FeatureConfig::default()
+        },
+        validation_fraction: 0.0,
+        max_epochs: 10,
+        learning_rate: 0.5,
+        ..TrainOptions::default()
+    };
+    let (model, _) = train_examples(&Task::Sentiment, &examples, &options).unwrap();
+    earshot_analysis::Analyzer::from_models(vec![(model, "toy".to_owned())]).unwrap()
+}
+
+#[tokio::test]
+async fn the_analysis_is_stored_with_each_mention_with_the_tone_toward_each_brand() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pipeline) = open(dir.path()).await;
+    let pipeline = pipeline.with_analyzer(Some(Arc::new(toy_analyzer())));
+    let mut english = item(
+        "1",
+        "Zeltron is awful, I hate it. But I love Kvantix, wonderful. Where can I buy one?",
+    );
+    english.lang = Some("en".into());
+    let report = pipeline.ingest(vec![english], None).await.unwrap();
+    assert_eq!(report.inserted, 1);
+    let stored = all(&store).await;
+    let analysis = stored[0].analysis.as_ref().expect("the mention was analysed");
+    assert_eq!(analysis.lang, "en");
+    assert!(analysis.sentiment.is_some());
+    let mut targets: Vec<(&str, &str)> = analysis
+        .targets
+        .iter()
+        .map(|t| (t.target.as_str(), t.label.as_str()))
+        .collect();
+    targets.sort();
+    assert_eq!(
+        targets,
+        vec![("Kvantix", "positive"), ("Zeltron", "negative")],
+        "the matched brands are the targets"
+    );
+    let intents: Vec<&str> = analysis.intents.iter().map(|s| s.label.as_str()).collect();
+    assert!(intents.contains(&"question"), "{intents:?}");
+    assert!(intents.contains(&"purchase_intent"), "{intents:?}");
+    // The sentiment filter sees what the pipeline stored.
+    let same_sentiment = store
+        .search(
+            &MentionFilter {
+                sentiment: Some(analysis.sentiment.as_ref().unwrap().label.clone()),
+                ..MentionFilter::default()
+            },
+            SortOrder::Newest,
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(same_sentiment.mentions.len(), 1);
+}
+
+#[tokio::test]
+async fn without_an_analyzer_mentions_are_stored_unanalysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pipeline) = open(dir.path()).await;
+    pipeline
+        .ingest(vec![item("1", "Zeltron is fine")], None)
+        .await
+        .unwrap();
+    assert_eq!(all(&store).await[0].analysis, None);
+}

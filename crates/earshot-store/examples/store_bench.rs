@@ -138,6 +138,7 @@ fn generate(count: usize) -> Vec<NewMention> {
                 brands: vec![brand.0.to_string()],
                 fingerprint: rng.next() << 20 | rng.next(),
                 duplicate_of: None,
+                analysis: None,
             }
         })
         .collect()

@@ -7,6 +7,7 @@
 //! commit and the index commit) catches up when the store is opened.
 
 mod auth;
+pub mod analysis;
 mod cursor;
 pub mod fts5_baseline;
 mod index;
@@ -15,6 +16,7 @@ pub mod testsuite;
 pub mod testsuite_auth;
 
 pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
+pub use analysis::AnalysisStore;
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -95,7 +97,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: AuthStore + Send + Sync + 'static {
+pub trait Store: AuthStore + AnalysisStore + Send + Sync + 'static {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same
@@ -106,9 +108,11 @@ pub trait Store: AuthStore + Send + Sync + 'static {
         progress: Option<SourceProgress>,
     ) -> StoreResult<BatchOutcome>;
 
+    /// The mention with its analysis and the corrections in force.
     async fn get(&self, id: MentionId) -> StoreResult<Option<Mention>>;
 
-    /// Filtered and (when `filter.query` is set) full-text searched mentions, one page.
+    /// Filtered and (when `filter.query` is set) full-text searched mentions, one page. The
+    /// analysis filters (sentiment, intent, spam) count a correction before the model's label.
     async fn search(
         &self,
         filter: &MentionFilter,

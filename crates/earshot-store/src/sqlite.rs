@@ -18,8 +18,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use crate::analysis::{
+    analysis_from_row, push_analysis_conditions, write_analyses, MENTIONS_WITH_ANALYSIS,
+};
+use crate::analysis::analysis_columns;
 use crate::cursor::PageCursor;
-use crate::index::{IndexDoc, SearchIndex, SearchPosition};
+use crate::index::{IndexDoc, SearchHit, SearchIndex, SearchPosition};
 use crate::{
     BatchOutcome, Fingerprint, Page, SourceProgress, Store, StoreError, StoreResult, StoreStats,
 };
@@ -40,10 +44,14 @@ const BRAND_ROWS_PER_INSERT: usize = 10_000;
 /// The most mentions one page returns, whatever `limit` asks for.
 pub const MAX_PAGE_SIZE: usize = 10_000;
 
-const MENTION_COLUMNS: &str = "m.id, m.source, m.external_id, m.url, m.canonical_url, m.title, \
+/// Every column of a mention, from [`MENTIONS_WITH_ANALYSIS`].
+const MENTION_COLUMNS: &str = concat!(
+    "m.id, m.source, m.external_id, m.url, m.canonical_url, m.title, \
     m.text, m.links, m.published_at, m.fetched_at, m.author_handle, m.author_name, m.author_url, \
     m.author_followers, m.lang, m.in_reply_to, m.fingerprint, m.duplicate_of, \
-    (SELECT json_group_array(b.brand) FROM mention_brands b WHERE b.mention_id = m.id) AS brands";
+    (SELECT json_group_array(b.brand) FROM mention_brands b WHERE b.mention_id = m.id) AS brands, ",
+    analysis_columns!()
+);
 
 /// The SQLite store of one workspace: `earshot.db` and the search index in `index/`.
 pub struct SqliteStore {
@@ -95,6 +103,7 @@ fn mention_from_row(row: &SqliteRow) -> StoreResult<Mention> {
     let brands_raw: String = row.try_get("brands").map_err(get)?;
     let mut brands = decode_json_strings(&brands_raw, "brands", id)?;
     brands.sort();
+    let (analysis, corrections) = analysis_from_row(row, id)?;
     let author = Author {
         handle: row.try_get("author_handle").map_err(get)?,
         name: row.try_get("author_name").map_err(get)?,
@@ -124,6 +133,8 @@ fn mention_from_row(row: &SqliteRow) -> StoreResult<Mention> {
             .map_err(get)?
             .map(MentionId),
         brands,
+        analysis,
+        corrections,
     })
 }
 
@@ -300,6 +311,10 @@ impl SqliteStore {
         Ok(store)
     }
 
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Path of the database file.
     pub fn database_path(&self) -> &Path {
         &self.db_path
@@ -439,7 +454,7 @@ impl SqliteStore {
         }
         let ids_json = serde_json::to_string(ids).expect("integers always serialize");
         let rows = sqlx::query(&format!(
-            "SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.id IN (SELECT value FROM json_each(?1))"
+            "SELECT {MENTION_COLUMNS} FROM {MENTIONS_WITH_ANALYSIS} WHERE m.id IN (SELECT value FROM json_each(?1))"
         ))
         .bind(ids_json)
         .fetch_all(&self.pool)
@@ -474,6 +489,11 @@ impl SqliteStore {
             _ => return Err(StoreError::BadCursor),
         };
         self.refresh_index_before_search().await?;
+        if filter.filters_analysis() {
+            return self
+                .search_index_with_analysis(query, filter, sort, position, limit)
+                .await;
+        }
         let index = self.index.clone();
         let filter_owned = filter.clone();
         let (hits, more) = tokio::task::spawn_blocking(move || {
@@ -504,6 +524,100 @@ impl SqliteStore {
         })
     }
 
+    /// Full-text search with analysis filters: the index has no analysis (a correction would
+    /// mean reindexing), so hits are read from it in chunks and kept when their analysis in the
+    /// database matches, until the page is full or the hits run out.
+    async fn search_index_with_analysis(
+        &self,
+        query: earshot_text::query::Query,
+        filter: &MentionFilter,
+        sort: SortOrder,
+        start: SearchPosition,
+        limit: usize,
+    ) -> StoreResult<Page> {
+        let chunk = (limit * 4).clamp(200, MAX_PAGE_SIZE);
+        let query = Arc::new(query);
+        let mut position = start;
+        let mut consumed = match start {
+            SearchPosition::Offset(offset) => offset,
+            _ => 0,
+        };
+        // Each kept hit with the count of index hits consumed up to it (the relevance cursor).
+        let mut kept: Vec<(SearchHit, usize)> = Vec::with_capacity(limit + 1);
+        'chunks: loop {
+            let index = self.index.clone();
+            let filter_owned = filter.clone();
+            let query_owned = query.clone();
+            let (hits, more) = tokio::task::spawn_blocking(move || {
+                index.search(&query_owned, &filter_owned, sort, position, chunk)
+            })
+            .await
+            .map_err(|e| StoreError::Index(format!("search task failed: {e}")))??;
+            let Some(last) = hits.last().copied() else {
+                break;
+            };
+            let ids: Vec<i64> = hits.iter().map(|hit| hit.id).collect();
+            let matching = self.ids_matching_analysis(&ids, filter).await?;
+            for hit in hits {
+                consumed += 1;
+                if matching.contains(&hit.id) {
+                    kept.push((hit, consumed));
+                    if kept.len() > limit {
+                        break 'chunks;
+                    }
+                }
+            }
+            if !more {
+                break;
+            }
+            position = match sort {
+                SortOrder::Newest => SearchPosition::Before {
+                    published_at: last.published_at_micros,
+                    id: last.id,
+                },
+                SortOrder::Relevance => SearchPosition::Offset(consumed),
+            };
+        }
+        let more = kept.len() > limit;
+        kept.truncate(limit);
+        let ids: Vec<i64> = kept.iter().map(|(hit, _)| hit.id).collect();
+        let mentions = self.load_mentions_by_ids(&ids).await?;
+        let next_cursor = match (more, kept.last()) {
+            (true, Some((hit, consumed))) => Some(
+                match sort {
+                    SortOrder::Newest => PageCursor::Newest(hit.published_at_micros, hit.id),
+                    SortOrder::Relevance => PageCursor::Relevance(*consumed),
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok(Page {
+            mentions,
+            next_cursor,
+        })
+    }
+
+    /// Which of `ids` pass the analysis conditions of `filter`.
+    async fn ids_matching_analysis(
+        &self,
+        ids: &[i64],
+        filter: &MentionFilter,
+    ) -> StoreResult<std::collections::HashSet<i64>> {
+        let mut sql = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT m.id FROM {MENTIONS_WITH_ANALYSIS} WHERE m.id IN (SELECT value FROM json_each("
+        ));
+        sql.push_bind(serde_json::to_string(ids).expect("integers always serialize"))
+            .push("))");
+        push_analysis_conditions(&mut sql, filter);
+        let rows: Vec<(i64,)> = sql
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("filtering search hits by their analysis"))?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     async fn search_database(
         &self,
         filter: &MentionFilter,
@@ -516,7 +630,7 @@ impl SqliteStore {
             Some(PageCursor::Relevance(_)) => return Err(StoreError::BadCursor),
         };
         let mut sql = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {MENTION_COLUMNS} FROM mentions m WHERE 1 = 1"
+            "SELECT {MENTION_COLUMNS} FROM {MENTIONS_WITH_ANALYSIS} WHERE 1 = 1"
         ));
         if let Some(lang) = &filter.lang {
             sql.push(" AND m.lang = ").push_bind(lang);
@@ -540,6 +654,7 @@ impl SqliteStore {
             .push_bind(brand)
             .push(")");
         }
+        push_analysis_conditions(&mut sql, filter);
         if let Some((published_at, id)) = before {
             sql.push(" AND (m.published_at, m.id) < (")
                 .push_bind(published_at)
@@ -894,6 +1009,9 @@ impl Store for SqliteStore {
                 .map_err(db_error("storing the brands of mentions"))?;
         }
 
+        let analysed: Vec<(i64, &NewMention)> = writes.iter().map(|w| (w.id, &w.mention)).collect();
+        write_analyses(&mut tx, &analysed).await?;
+
         if let Some(progress) = &progress {
             sqlx::query(
                 "INSERT INTO source_state (name, cursor, last_success_at, items_seen, items_stored) \
@@ -943,7 +1061,7 @@ impl Store for SqliteStore {
 
     async fn get(&self, id: MentionId) -> StoreResult<Option<Mention>> {
         let row = sqlx::query(&format!(
-            "SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.id = ?1"
+            "SELECT {MENTION_COLUMNS} FROM {MENTIONS_WITH_ANALYSIS} WHERE m.id = ?1"
         ))
         .bind(id.0)
         .fetch_optional(&self.pool)
@@ -969,7 +1087,7 @@ impl Store for SqliteStore {
 
     async fn since_id(&self, after: MentionId, limit: usize) -> StoreResult<Vec<Mention>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MENTION_COLUMNS} FROM mentions m WHERE m.id > ?1 ORDER BY m.id LIMIT ?2"
+            "SELECT {MENTION_COLUMNS} FROM {MENTIONS_WITH_ANALYSIS} WHERE m.id > ?1 ORDER BY m.id LIMIT ?2"
         ))
         .bind(after.0)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))

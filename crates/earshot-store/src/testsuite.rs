@@ -10,7 +10,10 @@ use std::future::Future;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use earshot_core::{Author, MentionFilter, MentionId, NewMention, SortOrder};
+use earshot_core::{
+    Analysis, Author, CorrectionField, LabelCorrection, MentionFilter, MentionId, NewMention,
+    Scored, SortOrder, TargetSentiment,
+};
 
 use crate::{SourceProgress, Store, StoreError};
 
@@ -37,6 +40,27 @@ pub fn mention(source: &str, external_id: &str, text: &str, minute: i64) -> NewM
         brands: Vec::new(),
         fingerprint: 0,
         duplicate_of: None,
+        analysis: None,
+    }
+}
+
+/// An analysis with the given sentiment, spam label and intents, as the pipeline would attach.
+pub fn analysis(sentiment: &str, spam: &str, intents: &[&str]) -> Analysis {
+    let scored = |label: &str| Scored {
+        label: label.to_string(),
+        score: 0.75,
+    };
+    Analysis {
+        lang: "en".into(),
+        sentiment: Some(scored(sentiment)),
+        offensive: Some(scored("NOT")),
+        spam: Some(scored(spam)),
+        intents: intents.iter().map(|intent| scored(intent)).collect(),
+        targets: vec![TargetSentiment {
+            target: "Zeltron".into(),
+            label: sentiment.to_string(),
+            score: 0.5,
+        }],
     }
 }
 
@@ -83,6 +107,9 @@ where
     bad_cursor_and_bad_query_are_reported(&make().await).await;
     since_id_fingerprints_and_stats(&make().await).await;
     reindex_rebuilds_the_index(&make().await).await;
+    analysis_is_stored_with_the_mention_and_read_back(&make().await).await;
+    analysis_filters_work_with_and_without_a_query(&make().await).await;
+    corrections_override_the_shown_label_and_are_listed_for_training(&make().await).await;
 }
 
 pub async fn update_by_external_id_keeps_one_row<S: Store>(store: &S) {
@@ -645,4 +672,193 @@ pub async fn reindex_rebuilds_the_index<S: Store>(store: &S) {
         30
     );
     assert_eq!(ids_for(store, &query("\"item 7\"")).await.len(), 1);
+}
+
+pub async fn analysis_is_stored_with_the_mention_and_read_back<S: Store>(store: &S) {
+    let mut analysed = mention("feed", "1", "Zeltron broke again, awful", 0);
+    analysed.analysis = Some(analysis("negative", "ham", &["complaint"]));
+    let plain = mention("feed", "2", "Zeltron without analysis", 1);
+    let outcome = store.write_batch(vec![analysed, plain], None).await.unwrap();
+    let [analysed_id, plain_id] = outcome.inserted[..] else {
+        panic!("expected two inserts, got {outcome:?}")
+    };
+    let stored = store.get(analysed_id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.analysis,
+        Some(analysis("negative", "ham", &["complaint"]))
+    );
+    assert!(stored.corrections.is_empty());
+    assert_eq!(store.get(plain_id).await.unwrap().unwrap().analysis, None);
+    let since = store.since_id(MentionId(0), 10).await.unwrap();
+    assert_eq!(
+        since[0].analysis,
+        Some(analysis("negative", "ham", &["complaint"]))
+    );
+
+    // Stored again (an update): the new analysis replaces the old one.
+    let mut again = mention("feed", "1", "Zeltron works now, great", 0);
+    again.analysis = Some(analysis("positive", "ham", &["praise"]));
+    let outcome = store.write_batch(vec![again], None).await.unwrap();
+    assert_eq!(outcome.updated, vec![analysed_id]);
+    let stored = store.get(analysed_id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.analysis.unwrap().sentiment.unwrap().label,
+        "positive"
+    );
+}
+
+pub async fn analysis_filters_work_with_and_without_a_query<S: Store>(store: &S) {
+    let mut items = Vec::new();
+    for (n, (sentiment, spam, intents)) in [
+        ("negative", "ham", &["complaint", "question"][..]),
+        ("positive", "ham", &["praise"][..]),
+        ("negative", "spam", &[][..]),
+        ("neutral", "ham", &["question"][..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut item = mention("feed", &n.to_string(), &format!("Zeltron item {n}"), n as i64);
+        item.analysis = Some(analysis(sentiment, spam, intents));
+        items.push(item);
+    }
+    items.push(mention("feed", "plain", "Zeltron item without analysis", 10));
+    let ids = store.write_batch(items, None).await.unwrap().inserted;
+    for query in [None, Some("zeltron")] {
+        let filter = |sentiment: Option<&str>, intent: Option<&str>, hide_spam: bool| MentionFilter {
+            query: query.map(str::to_string),
+            sentiment: sentiment.map(str::to_string),
+            intent: intent.map(str::to_string),
+            hide_spam,
+            ..MentionFilter::default()
+        };
+        assert_eq!(
+            ids_for(store, &filter(Some("negative"), None, false)).await,
+            vec![ids[2], ids[0]],
+            "query {query:?}"
+        );
+        assert_eq!(
+            ids_for(store, &filter(Some("negative"), None, true)).await,
+            vec![ids[0]],
+            "query {query:?}"
+        );
+        assert_eq!(
+            ids_for(store, &filter(None, Some("question"), false)).await,
+            vec![ids[3], ids[0]],
+            "query {query:?}"
+        );
+        assert_eq!(
+            ids_for(store, &filter(None, None, true)).await,
+            vec![ids[4], ids[3], ids[1], ids[0]],
+            "query {query:?}: a mention without analysis is not spam"
+        );
+        assert!(ids_for(store, &filter(Some("positive"), Some("complaint"), false))
+            .await
+            .is_empty());
+        assert!(ids_for(store, &filter(None, Some("\"$.x'"), false)).await.is_empty());
+    }
+
+    // Pages of a filtered full-text search walk every match once.
+    for sort in [SortOrder::Newest, SortOrder::Relevance] {
+        let filter = MentionFilter {
+            query: Some("zeltron".into()),
+            hide_spam: true,
+            ..MentionFilter::default()
+        };
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = store
+                .search(&filter, sort, cursor.as_deref(), 1)
+                .await
+                .unwrap();
+            seen.extend(page.mentions.iter().map(|m| m.id));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, vec![ids[0], ids[1], ids[3], ids[4]], "{sort:?}");
+    }
+}
+
+pub async fn corrections_override_the_shown_label_and_are_listed_for_training<S: Store>(
+    store: &S,
+) {
+    let mut analysed = mention("feed", "1", "Zeltron broke again", 0);
+    analysed.analysis = Some(analysis("negative", "ham", &["complaint"]));
+    let plain = mention("feed", "2", "Zeltron, no analysis", 1);
+    let ids = store
+        .write_batch(vec![analysed, plain], None)
+        .await
+        .unwrap()
+        .inserted;
+    let correct = |field, label: &str, present| LabelCorrection::new(field, label, present).unwrap();
+
+    assert!(!store
+        .record_correction(
+            MentionId(999_999),
+            &correct(CorrectionField::Sentiment, "neutral", true),
+            None
+        )
+        .await
+        .unwrap());
+
+    for (id, correction, by) in [
+        (ids[0], correct(CorrectionField::Sentiment, "positive", true), None),
+        (ids[0], correct(CorrectionField::Sentiment, "neutral", true), Some("ann")),
+        (ids[0], correct(CorrectionField::Intent, "complaint", false), Some("ann")),
+        (ids[0], correct(CorrectionField::Intent, "praise", true), None),
+        (ids[1], correct(CorrectionField::Spam, "spam", true), Some("bob")),
+    ] {
+        assert!(store.record_correction(id, &correction, by).await.unwrap());
+    }
+
+    let corrected = store.get(ids[0]).await.unwrap().unwrap();
+    // The model's labels stay as they were; the corrections are beside them.
+    assert_eq!(corrected.analysis.as_ref().unwrap().sentiment.as_ref().unwrap().label, "negative");
+    assert_eq!(corrected.corrections.sentiment.as_deref(), Some("neutral"));
+    let shown = corrected.shown_labels();
+    assert_eq!(shown.sentiment.as_ref().unwrap().label, "neutral");
+    assert!(shown.sentiment.as_ref().unwrap().corrected);
+    let intents: Vec<&str> = shown.intents.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(intents, vec!["praise"]);
+
+    let plain = store.get(ids[1]).await.unwrap().unwrap();
+    assert_eq!(plain.analysis, None, "a correction does not invent an analysis");
+    assert_eq!(plain.corrections.spam.as_deref(), Some("spam"));
+
+    // The filters follow the corrections.
+    let by_filter = |sentiment: Option<&str>, intent: Option<&str>, hide_spam| MentionFilter {
+        sentiment: sentiment.map(str::to_string),
+        intent: intent.map(str::to_string),
+        hide_spam,
+        ..MentionFilter::default()
+    };
+    assert!(ids_for(store, &by_filter(Some("negative"), None, false)).await.is_empty());
+    assert_eq!(ids_for(store, &by_filter(Some("neutral"), None, false)).await, vec![ids[0]]);
+    assert!(ids_for(store, &by_filter(None, Some("complaint"), false)).await.is_empty());
+    assert_eq!(ids_for(store, &by_filter(None, Some("praise"), false)).await, vec![ids[0]]);
+    assert_eq!(ids_for(store, &by_filter(None, None, true)).await, vec![ids[0]]);
+
+    // Only the latest correction per field (and per intent) is in force for training.
+    let records = store.corrections().await.unwrap();
+    let summary: Vec<(MentionId, CorrectionField, &str, bool, Option<&str>)> = records
+        .iter()
+        .map(|r| (r.mention_id, r.field, r.label.as_str(), r.present, r.by.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (ids[0], CorrectionField::Sentiment, "neutral", true, Some("ann")),
+            (ids[0], CorrectionField::Intent, "complaint", false, Some("ann")),
+            (ids[0], CorrectionField::Intent, "praise", true, None),
+            (ids[1], CorrectionField::Spam, "spam", true, Some("bob")),
+        ]
+    );
+    assert_eq!(records[0].text, "Zeltron broke again");
+    assert_eq!(records[0].lang, "en");
+    assert_eq!(records[1].training_label(), Some(("complaint", "other")));
+    assert_eq!(records[2].training_label(), None);
 }

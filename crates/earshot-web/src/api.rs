@@ -2,8 +2,8 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
-use earshot_core::InterchangeMention;
-use serde::Serialize;
+use earshot_core::{CorrectionField, InterchangeMention, LabelCorrection};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
@@ -80,6 +80,82 @@ pub struct InterchangeMentionDoc {
     duplicate_of: Option<i64>,
     /// RFC 3339.
     fetched_at: Option<String>,
+    #[schema(value_type = Option<AnalysisDoc>)]
+    analysis: Option<AnalysisDoc>,
+    #[schema(value_type = Option<CorrectionsDoc>)]
+    corrections: Option<CorrectionsDoc>,
+}
+
+/// What the models and rules said about a mention when it was stored.
+#[derive(ToSchema)]
+#[schema(as = Analysis)]
+#[allow(dead_code)]
+pub struct AnalysisDoc {
+    /// ISO 639-1 code, or `und`.
+    lang: String,
+    /// `negative`, `neutral` or `positive`; `null` without a model for the language.
+    #[schema(value_type = Option<ScoredDoc>)]
+    sentiment: Option<ScoredDoc>,
+    /// `OFF` or `NOT`.
+    #[schema(value_type = Option<ScoredDoc>)]
+    offensive: Option<ScoredDoc>,
+    /// `spam` or `ham`.
+    #[schema(value_type = Option<ScoredDoc>)]
+    spam: Option<ScoredDoc>,
+    /// `complaint`, `question`, `praise`, `purchase_intent`, `feedback`: those found.
+    #[schema(value_type = Vec<ScoredDoc>)]
+    intents: Vec<ScoredDoc>,
+    /// The sentiment toward each brand the mention names.
+    #[schema(value_type = Vec<TargetSentimentDoc>)]
+    targets: Vec<TargetSentimentDoc>,
+}
+
+/// A label and its probability (or rule score), 0 to 1.
+#[derive(ToSchema)]
+#[schema(as = Scored)]
+#[allow(dead_code)]
+pub struct ScoredDoc {
+    label: String,
+    score: f32,
+}
+
+/// The sentiment of the clauses naming one brand.
+#[derive(ToSchema)]
+#[schema(as = TargetSentiment)]
+#[allow(dead_code)]
+pub struct TargetSentimentDoc {
+    target: String,
+    label: String,
+    score: f32,
+}
+
+/// Labels people corrected; shown instead of the model's.
+#[derive(ToSchema)]
+#[schema(as = Corrections)]
+#[allow(dead_code)]
+pub struct CorrectionsDoc {
+    sentiment: Option<String>,
+    offensive: Option<String>,
+    spam: Option<String>,
+    /// Intent → present (`true`) or absent (`false`).
+    intents: Option<std::collections::BTreeMap<String, bool>>,
+}
+
+/// A correction of one label of a mention.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CorrectionRequest {
+    /// `sentiment`, `offensive`, `spam` or `intent`.
+    pub field: String,
+    /// sentiment: `negative`, `neutral`, `positive`; offensive: `OFF`, `NOT`; spam: `spam`,
+    /// `ham`; intent: `complaint`, `question`, `praise`, `purchase_intent`, `feedback`.
+    pub label: String,
+    /// Intent only: `false` says the mention does NOT have this intent. Default `true`.
+    #[serde(default = "default_present")]
+    pub present: bool,
+}
+
+fn default_present() -> bool {
+    true
 }
 
 /// Who wrote a mention.
@@ -120,6 +196,13 @@ pub struct MentionsQueryDoc {
     cursor: Option<String>,
     /// Leave out mentions that copy an earlier one.
     hide_duplicates: Option<bool>,
+    /// Only this sentiment (`negative`, `neutral`, `positive`); a correction counts first.
+    sentiment: Option<String>,
+    /// Only mentions with this intent (`complaint`, `question`, `praise`, `purchase_intent`,
+    /// `feedback`); a correction counts first.
+    intent: Option<String>,
+    /// Leave out mentions labelled spam.
+    hide_spam: Option<bool>,
 }
 
 #[utoipa::path(
@@ -153,6 +236,47 @@ pub async fn list_mentions(
         mentions: page.mentions.iter().map(InterchangeMention::from).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/mentions/{id}/corrections",
+    tag = "mentions",
+    params(("id" = i64, Path, description = "Mention id")),
+    request_body = CorrectionRequest,
+    responses(
+        (status = 200, description = "The mention with the correction in force", body = InterchangeMentionDoc),
+        (status = 400, description = "The id is not a number, or the body is not JSON", body = ApiErrorBody),
+        (status = 404, description = "No mention has this id", body = ApiErrorBody),
+        (status = 422, description = "Unknown field or label; the message lists the allowed ones", body = ApiErrorBody),
+    )
+)]
+pub async fn correct_mention(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<InterchangeMention>, ApiError> {
+    let id = parse_id(&id)?;
+    let request: CorrectionRequest = serde_json::from_slice(&body).map_err(|e| {
+        if e.is_data() {
+            WebError::Unprocessable(format!("correction: {e}"))
+        } else {
+            WebError::BadRequest(format!(
+                "the body must be a JSON object like {{\"field\": \"sentiment\", \"label\": \"positive\"}}: {e}"
+            ))
+        }
+    })?;
+    let correction = CorrectionField::parse(&request.field)
+        .and_then(|field| LabelCorrection::new(field, &request.label, request.present))
+        .map_err(|e| WebError::Unprocessable(e.to_string()))?;
+    // Who corrected is recorded once logins exist; until then it is anonymous.
+    if !app.web.store.record_correction(id, &correction, None).await? {
+        return Err(WebError::NotFound(format!("no mention with id {id}")).into());
+    }
+    match app.web.store.get(id).await? {
+        Some(m) => Ok(Json(InterchangeMention::from(&m))),
+        None => Err(WebError::NotFound(format!("no mention with id {id}")).into()),
+    }
 }
 
 #[utoipa::path(
@@ -225,13 +349,18 @@ pub async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, A
 #[openapi(
     info(
         title = "Earshot API",
-        description = "Read access to the mentions Earshot has collected, its sources and its brands."
+        description = "The mentions Earshot has collected (with corrections of their analysis), its sources and its brands."
     ),
-    paths(list_mentions, get_mention, list_sources, list_brands, stats),
+    paths(list_mentions, get_mention, correct_mention, list_sources, list_brands, stats),
     components(schemas(
         MentionsResponse,
         InterchangeMentionDoc,
         AuthorDoc,
+        AnalysisDoc,
+        ScoredDoc,
+        TargetSentimentDoc,
+        CorrectionsDoc,
+        CorrectionRequest,
         SourceInfo,
         BrandInfo,
         StatsResponse,

@@ -20,6 +20,9 @@ pub enum WebError {
     /// A server-side failure outside storage and rendering; details stay in the log.
     #[error("{0}")]
     Internal(String),
+    /// Well-formed but not acceptable (a correction with an unknown field or label).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("storage failed: {0}")]
     Store(StoreError),
     #[error("rendering failed: {0}")]
@@ -48,6 +51,7 @@ impl WebError {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Store(_) | WebError::Render(_) | WebError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -57,7 +61,10 @@ impl WebError {
     /// What the caller may see: server-side details stay in the log.
     pub fn public_message(&self) -> String {
         match self {
-            WebError::BadRequest(m) | WebError::NotFound(m) | WebError::Forbidden(m) => m.clone(),
+            WebError::BadRequest(m)
+            | WebError::NotFound(m)
+            | WebError::Forbidden(m)
+            | WebError::Unprocessable(m) => m.clone(),
             WebError::Store(_) | WebError::Render(_) | WebError::Internal(_) => {
                 "internal server error (details are in the server log)".into()
             }

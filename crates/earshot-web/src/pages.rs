@@ -151,6 +151,9 @@ pub struct FormView {
     pub until: String,
     pub sort_relevance: bool,
     pub hide_duplicates: bool,
+    pub hide_spam: bool,
+    pub sentiments: Vec<crate::view::KeyedOption>,
+    pub intents: Vec<crate::view::KeyedOption>,
     pub brands: Vec<SelectOption>,
     pub languages: Vec<SelectOption>,
     pub sources: Vec<SelectOption>,
@@ -261,6 +264,18 @@ fn form_view(app: &AppState, raw: &RawFilters, stats: &StoreStats) -> FormView {
             .hide_duplicates
             .as_deref()
             .is_some_and(|v| !matches!(v, "0" | "false" | "off" | "no")),
+        hide_spam: raw
+            .hide_spam
+            .as_deref()
+            .is_some_and(|v| !matches!(v, "0" | "false" | "off" | "no")),
+        sentiments: crate::view::keyed_options(
+            &earshot_core::analysis::SENTIMENT_LABELS,
+            raw.sentiment.as_deref(),
+        ),
+        intents: crate::view::keyed_options(
+            &earshot_core::analysis::INTENT_LABELS,
+            raw.intent.as_deref(),
+        ),
         brands: select_options(brands, raw.brand.as_deref()),
         languages: select_options(languages, raw.lang.as_deref()),
         sources: select_options(sources, raw.source.as_deref()),

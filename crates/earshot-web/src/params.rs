@@ -3,6 +3,7 @@
 //! of a generic rejection.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use earshot_core::analysis::{INTENT_LABELS, SENTIMENT_LABELS};
 use earshot_core::{MentionFilter, SortOrder};
 use earshot_text::analysis::AnalyzedText;
 use earshot_text::query::Query;
@@ -43,6 +44,9 @@ pub struct RawFilters {
     pub until: Option<String>,
     pub sort: Option<String>,
     pub hide_duplicates: Option<String>,
+    pub sentiment: Option<String>,
+    pub intent: Option<String>,
+    pub hide_spam: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<String>,
     pub after: Option<String>,
@@ -63,6 +67,9 @@ impl RawFilters {
                 "until" => &mut raw.until,
                 "sort" => &mut raw.sort,
                 "hide_duplicates" => &mut raw.hide_duplicates,
+                "sentiment" => &mut raw.sentiment,
+                "intent" => &mut raw.intent,
+                "hide_spam" => &mut raw.hide_spam,
                 "cursor" => &mut raw.cursor,
                 "limit" => &mut raw.limit,
                 "after" => &mut raw.after,
@@ -86,6 +93,9 @@ impl RawFilters {
             ("until", &self.until),
             ("sort", &self.sort),
             ("hide_duplicates", &self.hide_duplicates),
+            ("sentiment", &self.sentiment),
+            ("intent", &self.intent),
+            ("hide_spam", &self.hide_spam),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
@@ -137,15 +147,26 @@ impl MentionParams {
                 ))
             }
         };
-        let hide_duplicates = match raw.hide_duplicates.as_deref() {
-            None => false,
+        let flag = |name: &str, value: Option<&str>| match value {
+            None => Ok(false),
             Some(v) => parse_flag(v).ok_or_else(|| {
                 bad(
-                    "hide_duplicates",
+                    name,
                     format!("{v:?} is not a yes/no value (true, false, 1, 0, on, off)"),
                 )
-            })?,
+            }),
         };
+        let hide_duplicates = flag("hide_duplicates", raw.hide_duplicates.as_deref())?;
+        let hide_spam = flag("hide_spam", raw.hide_spam.as_deref())?;
+        let one_of = |name: &str, value: Option<&String>, allowed: &[&str]| match value {
+            Some(v) if !allowed.contains(&v.as_str()) => Err(bad(
+                name,
+                format!("{v:?} is not one of {}", allowed.join(", ")),
+            )),
+            _ => Ok(value.cloned()),
+        };
+        let sentiment = one_of("sentiment", raw.sentiment.as_ref(), &SENTIMENT_LABELS)?;
+        let intent = one_of("intent", raw.intent.as_ref(), &INTENT_LABELS)?;
         let limit = match raw.limit.as_deref() {
             None => DEFAULT_LIMIT,
             Some(v) => match v.parse::<usize>() {
@@ -167,6 +188,9 @@ impl MentionParams {
                 since,
                 until,
                 hide_duplicates,
+                sentiment,
+                intent,
+                hide_spam,
             },
             sort,
             cursor: raw.cursor.clone(),
@@ -198,6 +222,27 @@ impl MentionParams {
         }
         if f.hide_duplicates && mention.duplicate_of.is_some() {
             return false;
+        }
+        if f.filters_analysis() {
+            let shown = mention.shown_labels();
+            let label_is = |label: &Option<earshot_core::ShownLabel>, wanted: &str| {
+                label.as_ref().is_some_and(|l| l.label == wanted)
+            };
+            if f.sentiment
+                .as_deref()
+                .is_some_and(|s| !label_is(&shown.sentiment, s))
+            {
+                return false;
+            }
+            if f.intent
+                .as_deref()
+                .is_some_and(|i| !shown.intents.iter().any(|l| l.label == i))
+            {
+                return false;
+            }
+            if f.hide_spam && label_is(&shown.spam, "spam") {
+                return false;
+            }
         }
         match &self.query {
             None => true,

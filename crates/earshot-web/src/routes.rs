@@ -63,6 +63,7 @@ where
 }
 
 const VIEWER: Access = Access::Min(Role::Viewer);
+const AGENT: Access = Access::Min(Role::Agent);
 const PUBLIC: Access = Access::Public;
 
 pub(crate) fn table() -> Vec<Route> {
@@ -87,6 +88,12 @@ pub(crate) fn table() -> Vec<Route> {
         // JSON API.
         route(M::GET, "/api/mentions", VIEWER, api::list_mentions),
         route(M::GET, "/api/mentions/{id}", VIEWER, api::get_mention),
+        route(
+            M::POST,
+            "/api/mentions/{id}/corrections",
+            AGENT,
+            api::correct_mention,
+        ),
         route(M::GET, "/api/sources", VIEWER, api::list_sources),
         route(M::GET, "/api/brands", VIEWER, api::list_brands),
         route(M::GET, "/api/stats", VIEWER, api::stats),

@@ -60,6 +60,94 @@ pub struct MentionCard {
     pub text: String,
     pub link: Option<String>,
     pub duplicate_of: Option<i64>,
+    /// Sentiment, offensive, spam and intents, as shown (a correction wins over the model).
+    pub badges: Vec<AnalysisBadge>,
+}
+
+/// One label of the analysis as a small badge: the field's name and the label, both from the
+/// message catalogue; a label the catalogue does not know is shown as it is (escaped).
+#[derive(Debug, Clone)]
+pub struct AnalysisBadge {
+    pub field_key: &'static str,
+    pub label_key: Option<&'static str>,
+    pub raw_label: String,
+    /// CSS class: the field and the label, from fixed sets only.
+    pub class: &'static str,
+    pub corrected: bool,
+    /// The model's label when a correction replaced it.
+    pub model_label_key: Option<&'static str>,
+}
+
+/// The catalogue key of an analysis label.
+pub fn analysis_label_key(label: &str) -> Option<&'static str> {
+    Some(match label {
+        "negative" => "analysis.negative",
+        "neutral" => "analysis.neutral",
+        "positive" => "analysis.positive",
+        "OFF" => "analysis.off",
+        "NOT" => "analysis.not_offensive",
+        "spam" => "analysis.spam_label",
+        "ham" => "analysis.ham",
+        "complaint" => "analysis.complaint",
+        "question" => "analysis.question",
+        "praise" => "analysis.praise",
+        "purchase_intent" => "analysis.purchase_intent",
+        "feedback" => "analysis.feedback",
+        _ => return None,
+    })
+}
+
+fn badge_class(label: &str) -> &'static str {
+    match label {
+        "negative" | "OFF" | "spam" | "complaint" => "badge-warn",
+        "positive" | "praise" => "badge-good",
+        _ => "badge-plain",
+    }
+}
+
+pub fn analysis_badges(m: &Mention) -> Vec<AnalysisBadge> {
+    let shown = m.shown_labels();
+    let model = m.analysis.as_ref();
+    let mut badges = Vec::new();
+    let mut push = |field_key: &'static str,
+                    label: &earshot_core::ShownLabel,
+                    model_label: Option<&str>| {
+        badges.push(AnalysisBadge {
+            field_key,
+            label_key: analysis_label_key(&label.label),
+            raw_label: label.label.clone(),
+            class: badge_class(&label.label),
+            corrected: label.corrected,
+            model_label_key: model_label
+                .filter(|m| label.corrected && *m != label.label)
+                .and_then(analysis_label_key),
+        });
+    };
+    if let Some(label) = &shown.sentiment {
+        push(
+            "analysis.sentiment",
+            label,
+            model.and_then(|a| a.sentiment.as_ref()).map(|s| s.label.as_str()),
+        );
+    }
+    if let Some(label) = &shown.offensive {
+        push(
+            "analysis.offensive",
+            label,
+            model.and_then(|a| a.offensive.as_ref()).map(|s| s.label.as_str()),
+        );
+    }
+    if let Some(label) = &shown.spam {
+        push(
+            "analysis.spam",
+            label,
+            model.and_then(|a| a.spam.as_ref()).map(|s| s.label.as_str()),
+        );
+    }
+    for label in &shown.intents {
+        push("analysis.intent", label, None);
+    }
+    badges
 }
 
 impl MentionCard {
@@ -89,6 +177,7 @@ impl MentionCard {
                 .and_then(safe_href)
                 .or_else(|| m.canonical_url.as_deref().and_then(safe_href)),
             duplicate_of: m.duplicate_of.map(|d| d.0),
+            badges: analysis_badges(m),
         }
     }
 }
@@ -281,6 +370,25 @@ pub fn select_options(known: Vec<String>, current: Option<&str>) -> Vec<SelectOp
             selected: current == Some(value.as_str()),
             label: value.clone(),
             value,
+        })
+        .collect()
+}
+
+/// A choice of a fixed set whose labels come from the message catalogue.
+#[derive(Debug, Clone)]
+pub struct KeyedOption {
+    pub value: &'static str,
+    pub label_key: &'static str,
+    pub selected: bool,
+}
+
+pub fn keyed_options(values: &[&'static str], current: Option<&str>) -> Vec<KeyedOption> {
+    values
+        .iter()
+        .map(|&value| KeyedOption {
+            value,
+            label_key: analysis_label_key(value).unwrap_or("mentions.any"),
+            selected: current == Some(value),
         })
         .collect()
 }

@@ -125,6 +125,7 @@ fn mention(
             .bytes()
             .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
         duplicate_of: None,
+        analysis: None,
     }
 }
 
@@ -1010,4 +1011,153 @@ async fn serve_ends_open_streams_on_shutdown() {
         .await
         .expect("the server stopped although a stream was open");
     result.unwrap().unwrap();
+}
+
+async fn post_json(app: &Router, uri: &str, body: &str) -> Answer {
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post(uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_owned()))
+                .unwrap(),
+        )
+        .await
+        .expect("router answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).expect("utf-8 body"),
+    }
+}
+
+fn analysed(mut m: NewMention, sentiment: &str, intents: &[&str]) -> NewMention {
+    let scored = |label: &str| earshot_core::Scored {
+        label: label.to_owned(),
+        score: 0.8,
+    };
+    m.analysis = Some(earshot_core::Analysis {
+        lang: m.lang.clone(),
+        sentiment: Some(scored(sentiment)),
+        offensive: Some(scored("NOT")),
+        spam: Some(scored("ham")),
+        intents: intents.iter().map(|i| scored(i)).collect(),
+        targets: Vec::new(),
+    });
+    m
+}
+
+#[tokio::test]
+async fn corrections_endpoint_answers_404_422_and_200_and_the_filters_follow() {
+    let f = fixture(zeltron_config()).await;
+    let ids = write(
+        &f.store,
+        vec![analysed(
+            mention("1", "Zeltron broke again", "en", &["Zeltron"], "2026-01-10T10:00:00Z"),
+            "negative",
+            &["complaint"],
+        )],
+    )
+    .await;
+    let uri = format!("/api/mentions/{}/corrections", ids[0].0);
+
+    let missing = post_json(&f.app, "/api/mentions/999/corrections", r#"{"field":"sentiment","label":"neutral"}"#).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"], "no mention with id 999");
+
+    let bad_field = post_json(&f.app, &uri, r#"{"field":"mood","label":"neutral"}"#).await;
+    assert_eq!(bad_field.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_field.json()["error"].as_str().unwrap().contains("unknown field \"mood\""));
+
+    let bad_label = post_json(&f.app, &uri, r#"{"field":"sentiment","label":"happy"}"#).await;
+    assert_eq!(bad_label.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad_label.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected one of negative, neutral, positive"),
+        "{}",
+        bad_label.body
+    );
+    let no_label = post_json(&f.app, &uri, r#"{"field":"sentiment"}"#).await;
+    assert_eq!(no_label.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let not_json = post_json(&f.app, &uri, "field=sentiment").await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+
+    let ok = post_json(&f.app, &uri, r#"{"field":"sentiment","label":"neutral"}"#).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let body = ok.json();
+    assert_eq!(body["corrections"]["sentiment"], "neutral");
+    assert_eq!(body["analysis"]["sentiment"]["label"], "negative", "the model's label is kept");
+    let not_complaint =
+        post_json(&f.app, &uri, r#"{"field":"intent","label":"complaint","present":false}"#).await;
+    assert_eq!(not_complaint.status, StatusCode::OK);
+    assert_eq!(not_complaint.json()["corrections"]["intents"]["complaint"], false);
+
+    assert_eq!(ids_of(&get(&f.app, "/api/mentions?sentiment=neutral").await), vec![ids[0].0]);
+    assert!(ids_of(&get(&f.app, "/api/mentions?sentiment=negative").await).is_empty());
+    assert!(ids_of(&get(&f.app, "/api/mentions?intent=complaint").await).is_empty());
+    let bad_filter = get(&f.app, "/api/mentions?sentiment=happy").await;
+    assert_eq!(bad_filter.status, StatusCode::BAD_REQUEST);
+    assert!(bad_filter.json()["error"].as_str().unwrap().contains("parameter `sentiment`"));
+
+    // Documented, with every field the answer carries.
+    let doc = get(&f.app, "/api/openapi.json").await.json();
+    let operation = &doc["paths"]["/api/mentions/{id}/corrections"]["post"];
+    for status in ["200", "404", "422"] {
+        assert!(operation["responses"][status].is_object(), "{status} undocumented");
+    }
+    let described = doc["components"]["schemas"]["InterchangeMention"]["properties"]
+        .as_object()
+        .unwrap();
+    for key in body.as_object().unwrap().keys() {
+        assert!(described.contains_key(key), "field {key} is not in the schema");
+    }
+}
+
+#[tokio::test]
+async fn analysis_badges_are_translated_marked_when_corrected_and_escaped() {
+    let f = fixture(zeltron_config()).await;
+    let mut hostile = analysed(
+        mention("1", "Zeltron again", "en", &["Zeltron"], "2026-01-10T10:00:00Z"),
+        "negative",
+        &["question"],
+    );
+    // A label no catalogue knows (say, from a custom model) is shown as text, escaped.
+    hostile.analysis.as_mut().unwrap().offensive = Some(earshot_core::Scored {
+        label: "<script>alert(1)</script>".into(),
+        score: 0.9,
+    });
+    let ids = write(&f.store, vec![hostile]).await;
+    let correction = earshot_core::LabelCorrection::new(
+        earshot_core::CorrectionField::Sentiment,
+        "positive",
+        true,
+    )
+    .unwrap();
+    use earshot_store::AnalysisStore;
+    assert!(f.store.record_correction(ids[0], &correction, None).await.unwrap());
+
+    let page = get(&f.app, "/mentions?lang=ru").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Тональность: позитивная"), "{}", page.body);
+    assert!(page.body.contains("модель считала"), "the model's label is shown beside");
+    assert!(page.body.contains("Намерение: вопрос"));
+    assert!(page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
+    assert!(!page.body.contains("<script>alert(1)"));
+
+    let detail = get(&f.app, &format!("/mentions/{}", ids[0].0)).await;
+    assert!(detail.body.contains("Sentiment: positive"), "{}", detail.body);
+    assert!(detail.body.contains("Intent: question"));
+    assert!(!detail.body.contains("<script>alert(1)"));
+
+    let filtered = get(&f.app, "/mentions?sentiment=negative").await;
+    assert!(!filtered.body.contains("Zeltron again"), "corrected to positive");
+    let filtered = get(&f.app, "/mentions?sentiment=positive&intent=question").await;
+    assert!(filtered.body.contains("Zeltron again"));
 }

@@ -1,0 +1,329 @@
+//! `earshot model train | eval | list`.
+//!
+//! Data folders hold `train.jsonl` and `test*.jsonl` files of `{"text", "label", "lang"}` lines
+//! (the format of `../shared/data`). Training uses the analysis crate's default options, so the
+//! CLI trains exactly as the `train_eval` example that produced the figures in docs/MODELS.md.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use earshot_analysis::{
+    evaluate, read_examples, train_examples, Example, FeatureExtractor, Model, Report,
+    SparseVector, Task, TrainOptions, TrainSummary,
+};
+use earshot_store::Store;
+
+use crate::models::{self, WORKSPACE_MODELS_DIR};
+use crate::workspace::Workspace;
+
+/// One correction in this many (by mention id) is held out to measure the effect of the
+/// corrections, and not learned from.
+const HELD_OUT_EVERY: i64 = 5;
+
+pub struct TrainRequest {
+    pub task: String,
+    pub data: Vec<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub with_corrections: bool,
+}
+
+fn train_file(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("train.jsonl");
+    if !path.is_file() {
+        bail!(
+            "{} not found: a data folder holds train.jsonl (and test.jsonl) of {{\"text\", \"label\", \"lang\"}} lines",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The test sets of a data folder: every `test*.jsonl` in it, or the file itself.
+fn test_files(data: &Path) -> Result<Vec<PathBuf>> {
+    if data.is_file() {
+        return Ok(vec![data.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data)
+        .with_context(|| format!("cannot read the data folder {}", data.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.is_file()
+                && path.extension().is_some_and(|e| e == "jsonl")
+                && path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("test"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn read_all(path: &Path) -> Result<Vec<Example>> {
+    let dataset = read_examples(path)?;
+    for skipped in &dataset.skipped {
+        eprintln!("skipped {skipped}");
+    }
+    Ok(dataset.examples)
+}
+
+fn print_summary(summary: &TrainSummary, model: &Model) {
+    println!(
+        "trained {} ({}): {} examples (validation {}), {} epochs, labels {}",
+        model.task(),
+        model.lang().unwrap_or("any language"),
+        summary.examples,
+        summary.validation_examples,
+        summary.epochs,
+        model.labels().join(", ")
+    );
+}
+
+/// Measures `model` on examples in memory, as `evaluate` does on a file.
+pub fn evaluate_examples(model: &Model, examples: &[Example]) -> Report {
+    let task = Task::from_name(model.task());
+    let mut extractor = FeatureExtractor::new(model.feature_config());
+    let mut features = SparseVector::default();
+    let mut probabilities = Vec::new();
+    let mut gold = Vec::new();
+    let mut predicted = Vec::new();
+    let mut skipped = 0;
+    for example in examples {
+        let Some(class) = task
+            .map_label(&example.label)
+            .and_then(|label| model.class_of_label(label))
+        else {
+            skipped += 1;
+            continue;
+        };
+        extractor.extract(&example.text, &mut features);
+        model.predict_into(&features, &mut probabilities);
+        gold.push(class);
+        predicted.push(earshot_analysis::eval::argmax(&probabilities));
+    }
+    let mut report = Report::from_predictions(model.labels(), &gold, &predicted);
+    report.skipped = skipped;
+    report
+}
+
+pub async fn train(workspace: &Workspace, request: TrainRequest) -> Result<()> {
+    if request.data.is_empty() {
+        bail!("--data needs at least one data folder");
+    }
+    let task = Task::from_name(&request.task);
+    let options = TrainOptions::default();
+    let mut examples = Vec::new();
+    for dir in &request.data {
+        examples.extend(read_all(&train_file(dir)?)?);
+    }
+    let mut tests = Vec::new();
+    for dir in &request.data {
+        for path in test_files(dir)? {
+            tests.push((path.clone(), read_all(&path)?));
+        }
+    }
+    let (model, summary) = train_examples(&task, &examples, &options)
+        .with_context(|| format!("training {} failed", task.name()))?;
+    print_summary(&summary, &model);
+
+    let model = if request.with_corrections {
+        let store = workspace.open_store().await?;
+        fold_in_corrections(store.as_ref(), &task, &options, model, examples, &tests).await?
+    } else {
+        for (path, test) in &tests {
+            println!("test set {}", path.display());
+            print!("{}", evaluate_examples(&model, test).to_text());
+        }
+        model
+    };
+
+    let out = match request.out {
+        Some(out) => out,
+        None => workspace.dir.join(WORKSPACE_MODELS_DIR).join(format!(
+            "{}-{}.esm",
+            model.task(),
+            model.lang().unwrap_or("any")
+        )),
+    };
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    model.save(&out)?;
+    println!(
+        "saved {} ({} bytes){}",
+        out.display(),
+        std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0),
+        if out.starts_with(workspace.dir.join(WORKSPACE_MODELS_DIR)) {
+            "; the workspace uses it instead of a built-in model of the same task and language"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// Trains again with the workspace's corrections of `task` (in the model's language) and
+/// reports macro-F1 before and after on the test sets plus the held-out corrections. Returns
+/// the model trained with the corrections.
+async fn fold_in_corrections(
+    store: &dyn Store,
+    task: &Task,
+    options: &TrainOptions,
+    before: Model,
+    mut examples: Vec<Example>,
+    tests: &[(PathBuf, Vec<Example>)],
+) -> Result<Model> {
+    let corrections = store.corrections().await?;
+    let mut learned = Vec::new();
+    let mut held_out = Vec::new();
+    for record in &corrections {
+        let Some((correction_task, label)) = record.training_label() else {
+            continue;
+        };
+        if correction_task != task.name() || before.lang().is_some_and(|l| l != record.lang) {
+            continue;
+        }
+        let example = Example {
+            id: format!("correction-{}", record.mention_id),
+            text: record.text.clone(),
+            label: label.to_owned(),
+            lang: Some(record.lang.clone()),
+        };
+        if record.mention_id.0 % HELD_OUT_EVERY == 0 {
+            held_out.push(example);
+        } else {
+            learned.push(example);
+        }
+    }
+    println!(
+        "corrections of {} ({}): {} learned from, {} held out for measuring",
+        task.name(),
+        before.lang().unwrap_or("any language"),
+        learned.len(),
+        held_out.len()
+    );
+    if learned.is_empty() {
+        println!("no corrections to learn from: the model is trained on the data only");
+        for (path, test) in tests {
+            println!("test set {}", path.display());
+            print!("{}", evaluate_examples(&before, test).to_text());
+        }
+        return Ok(before);
+    }
+    examples.extend(learned);
+    let (after, summary) = train_examples(task, &examples, options)
+        .map_err(|e| anyhow!("training {} with corrections failed: {e}", task.name()))?;
+    print_summary(&summary, &after);
+
+    let mut measured: Vec<(String, Vec<Example>)> = tests
+        .iter()
+        .map(|(path, test)| (path.display().to_string(), test.clone()))
+        .collect();
+    if !held_out.is_empty() {
+        measured.push(("held-out corrections".to_owned(), held_out.clone()));
+    }
+    let combined: Vec<Example> = measured.iter().flat_map(|(_, e)| e.clone()).collect();
+    measured.push(("test sets + held-out corrections".to_owned(), combined));
+    println!("macro-F1 before → after folding in the corrections:");
+    for (name, set) in &measured {
+        let before_report = evaluate_examples(&before, set);
+        let after_report = evaluate_examples(&after, set);
+        println!(
+            "  {name}: {:.4} → {:.4} ({} examples)",
+            before_report.macro_f1, after_report.macro_f1, after_report.examples
+        );
+    }
+    Ok(after)
+}
+
+pub fn eval(workspace: &Workspace, task: &str, data: &[PathBuf], model: Option<&Path>) -> Result<()> {
+    let sets: Vec<PathBuf> = data
+        .iter()
+        .map(|d| test_files(d))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    if sets.is_empty() {
+        bail!("no test set (test*.jsonl) in {}", display_list(data));
+    }
+    let explicit = model
+        .map(|path| Model::load(path).map(|m| (m, path.display().to_string())))
+        .transpose()?;
+    for path in &sets {
+        let (model, name) = match &explicit {
+            Some((model, name)) => (model.clone(), name.clone()),
+            None => {
+                let lang = read_examples(path)?
+                    .examples
+                    .iter()
+                    .find_map(|e| e.lang.clone());
+                model_in_use(workspace, task, lang.as_deref())?
+            }
+        };
+        if model.task() != task {
+            bail!("{name} is a {} model, not {task}", model.task());
+        }
+        let report = evaluate(&model, path)?;
+        println!("test set {} (model {name})", path.display());
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+fn display_list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The model `earshot` would use for `task` in `lang`: the workspace's, else the built-in one.
+fn model_in_use(workspace: &Workspace, task: &str, lang: Option<&str>) -> Result<(Model, String)> {
+    let candidates = models::collect(Some(&workspace.dir))?;
+    let of_task = || candidates.iter().filter(|(m, _)| m.task() == task);
+    of_task()
+        .find(|(m, _)| m.lang().is_some() && m.lang() == lang)
+        .or_else(|| of_task().find(|(m, _)| m.lang().is_none()))
+        .map(|(model, info)| (model.clone(), format!("{} ({})", info.name, info.source.as_str())))
+        .ok_or_else(|| {
+            anyhow!(
+                "no {task} model for {} is built in or in {}: pass --model FILE",
+                lang.unwrap_or("this language"),
+                workspace.dir.join(WORKSPACE_MODELS_DIR).display()
+            )
+        })
+}
+
+pub fn list(workspace: &Workspace) -> Result<()> {
+    let loaded = models::load(Some(&workspace.dir))?;
+    if loaded.models.is_empty() {
+        println!(
+            "No models: none built in and none in {}; intents come from rules only",
+            workspace.dir.join(WORKSPACE_MODELS_DIR).display()
+        );
+        return Ok(());
+    }
+    println!("task\tlanguage\tlabels\tsource\tsize\tname");
+    for info in &loaded.models {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            info.task,
+            info.lang.as_deref().unwrap_or("any"),
+            info.labels.join(","),
+            info.source.as_str(),
+            human_size(info.size),
+            info.name
+        );
+    }
+    Ok(())
+}
+
+fn human_size(bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MB", bytes as f64 / (1 << 20) as f64)
+    } else {
+        format!("{:.1} KB", bytes as f64 / 1024.0)
+    }
+}

@@ -1,0 +1,278 @@
+//! `earshot analyze` and `earshot model train | eval | list`, run as a user would, on tiny data
+//! written here (not ../shared/data) and real workspaces in temporary directories.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use earshot_core::{CorrectionField, LabelCorrection, MentionFilter, SortOrder};
+use earshot_store::{AnalysisStore, SqliteStore, Store};
+use serde_json::Value;
+
+fn earshot(dir: &Path) -> Command {
+    let mut command = Command::cargo_bin("earshot").expect("binary built");
+    command.env_remove("EARSHOT_DIR").arg("--dir").arg(dir);
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn workspace(brands: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    earshot(dir.path()).arg("init").assert().success();
+    for brand in brands {
+        earshot(dir.path())
+            .args(["brand", "add", brand, "--query", brand])
+            .assert()
+            .success();
+    }
+    dir
+}
+
+const NOUNS: [&str; 12] = [
+    "phone", "router", "plan", "app", "laptop", "screen", "battery", "camera", "tablet", "watch",
+    "charger", "speaker",
+];
+
+/// Clearly separable English sentiment data: train on the first nouns, test on the rest.
+fn write_sentiment_data(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let lines = |nouns: &[&str]| -> String {
+        let mut out = String::new();
+        for (n, noun) in nouns.iter().enumerate() {
+            for (text, label) in [
+                (format!("I love this {noun}, wonderful and great"), "positive"),
+                (format!("this {noun} is awful, I hate it, terrible"), "negative"),
+                (format!("the {noun} is on the table today"), "neutral"),
+            ] {
+                out.push_str(
+                    &serde_json::json!({"id": format!("{n}{label}"), "text": text, "label": label, "lang": "en"})
+                        .to_string(),
+                );
+                out.push('\n');
+            }
+        }
+        out
+    };
+    std::fs::write(dir.join("train.jsonl"), lines(&NOUNS[..9])).unwrap();
+    std::fs::write(dir.join("test.jsonl"), lines(&NOUNS[9..])).unwrap();
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().unwrap()
+}
+
+#[test]
+fn analyze_writes_every_good_line_back_in_order_and_names_bad_lines() {
+    let dir = tempfile::tempdir().unwrap(); // not a workspace: rules only, no brands
+    let input = concat!(
+        "{\"text\":\"Where can I buy a Zeltron?\",\"lang\":\"en\",\"id\":1}\n",
+        "{\"text\":\"thank you so much, great support!\",\"lang\":\"en\",\"id\":2}\n",
+        "{\"lang\":\"en\"}\n",
+        "not json at all\n",
+        "\n",
+        "{\"text\":\"Zeltron dropped my calls again\",\"targets\":[\"Zeltron\"],\"id\":3}\n",
+    );
+    let output = run(earshot(dir.path()).arg("analyze").write_stdin(input));
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("stdin: line 3: missing required field `text`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stdin: line 4: not valid JSON"), "{stderr}");
+    assert!(stderr.contains("no trained models"), "{stderr}");
+    let lines: Vec<Value> = text(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<i64> = lines.iter().map(|l| l["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![1, 2, 3], "in input order, bad and blank lines left out");
+    let intents = |line: &Value| -> Vec<String> {
+        line["analysis"]["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(intents(&lines[0]), vec!["question", "purchase_intent"]);
+    assert_eq!(intents(&lines[1]), vec!["praise"]);
+    assert_eq!(lines[0]["analysis"]["lang"], "en");
+    // No sentiment model: no guess.
+    assert!(lines[0]["analysis"]["sentiment"].is_null());
+}
+
+#[test]
+fn train_eval_list_and_analyze_with_targets_from_the_workspace() {
+    let ws = workspace(&["Zeltron", "Kvantix"]);
+    let data = ws.path().join("data/sentiment-en");
+    write_sentiment_data(&data);
+
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "train",
+        "--task",
+        "sentiment",
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("trained sentiment (en)"), "{stdout}");
+    let saved = ws.path().join("models/sentiment-en.esm");
+    assert!(saved.is_file(), "{stdout}");
+
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "eval",
+        "--task",
+        "sentiment",
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report = text(&output.stdout);
+    for figure in ["accuracy", "macro-F1", "macro-recall", "weighted-F1", "gold \\ predicted"] {
+        assert!(report.contains(figure), "{figure} missing in {report}");
+    }
+    let accuracy: f64 = report
+        .split("accuracy ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in {report}"));
+    assert!(accuracy >= 0.8, "separable data, accuracy {accuracy}: {report}");
+    assert!(report.contains("(workspace)"), "the workspace model is the one in use: {report}");
+
+    let output = run(earshot(ws.path()).args(["model", "list"]));
+    let listing = text(&output.stdout);
+    assert!(
+        listing.lines().any(|l| l.starts_with("sentiment\ten\tnegative,neutral,positive\tworkspace\t")),
+        "{listing}"
+    );
+
+    // With the model and the workspace's brands: the tone toward each brand.
+    let output = run(earshot(ws.path()).arg("analyze").write_stdin(
+        "{\"text\":\"Zeltron is awful, I hate it. I love Kvantix, wonderful\",\"lang\":\"en\"}\n",
+    ));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let line: Value = serde_json::from_str(text(&output.stdout).trim()).unwrap();
+    let mut targets: Vec<(String, String)> = line["analysis"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["target"].as_str().unwrap().to_owned(),
+                t["label"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    targets.sort();
+    assert_eq!(
+        targets,
+        vec![
+            ("Kvantix".to_owned(), "positive".to_owned()),
+            ("Zeltron".to_owned(), "negative".to_owned())
+        ]
+    );
+    assert!(line["analysis"]["sentiment"]["label"].is_string());
+}
+
+#[test]
+fn a_damaged_workspace_model_is_named() {
+    let ws = workspace(&[]);
+    std::fs::create_dir_all(ws.path().join("models")).unwrap();
+    std::fs::write(ws.path().join("models/broken.esm"), b"not a model").unwrap();
+    let output = run(earshot(ws.path()).args(["model", "list"]));
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("broken.esm"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn train_names_a_missing_data_folder() {
+    let ws = workspace(&[]);
+    let output = run(earshot(ws.path()).args([
+        "model", "train", "--task", "spam", "--data", "/nonexistent/spam-data",
+    ]));
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("/nonexistent/spam-data/train.jsonl not found"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn train_with_corrections_reports_before_and_after_on_held_out_corrections() {
+    let ws = workspace(&["Zeltron"]);
+    let data = ws.path().join("data/sentiment-en");
+    write_sentiment_data(&data);
+    // Mentions whose wording the data never labels: "meh" is what this team calls negative.
+    let mut lines = String::new();
+    for n in 0..30 {
+        lines.push_str(
+            &serde_json::json!({
+                "text": format!("Zeltron meh meh number {n}"),
+                "published_at": "2026-03-01T10:00:00Z",
+                "source": "forum",
+                "external_id": n.to_string(),
+                "lang": "en",
+            })
+            .to_string(),
+        );
+        lines.push('\n');
+    }
+    let import = ws.path().join("mentions.jsonl");
+    std::fs::write(&import, lines).unwrap();
+    let output = run(earshot(ws.path()).args(["import", import.to_str().unwrap()]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let store = SqliteStore::open(ws.path()).await.unwrap();
+    let page = store
+        .search(&MentionFilter::default(), SortOrder::Newest, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.mentions.len(), 30);
+    let negative = LabelCorrection::new(CorrectionField::Sentiment, "negative", true).unwrap();
+    for mention in &page.mentions {
+        assert!(store
+            .record_correction(mention.id, &negative, Some("tester"))
+            .await
+            .unwrap());
+    }
+    store.close().await;
+
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "train",
+        "--task",
+        "sentiment",
+        "--data",
+        data.to_str().unwrap(),
+        "--with-corrections",
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("corrections of sentiment (en): 24 learned from, 6 held out"),
+        "{stdout}"
+    );
+    let held_out = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("held-out corrections:"))
+        .unwrap_or_else(|| panic!("no held-out line in {stdout}"));
+    let figures: Vec<f64> = held_out
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|part| part.parse().ok())
+        .collect();
+    let (before, after) = (figures[0], figures[1]);
+    assert!(
+        after > before,
+        "learning the corrections must help on held-out ones: {held_out}"
+    );
+    assert!(stdout.contains("test sets + held-out corrections:"), "{stdout}");
+}
