@@ -177,11 +177,16 @@ mod tests {
 
     #[test]
     fn a_line_is_kept_as_it_was_with_the_analysis_appended() {
-        let out = run_line(r#"{"z": 1.50, "text": "Where can I buy it?", "lang": "en"}"#, &[])
-            .unwrap()
-            .unwrap();
+        let out = run_line(
+            r#"{"z": 1.50, "text": "Where can I buy it?", "lang": "en"}"#,
+            &[],
+        )
+        .unwrap()
+        .unwrap();
         assert!(
-            out.starts_with(r#"{"z": 1.50, "text": "Where can I buy it?", "lang": "en","analysis":{"#),
+            out.starts_with(
+                r#"{"z": 1.50, "text": "Where can I buy it?", "lang": "en","analysis":{"#
+            ),
             "{out}"
         );
         let value: Value = serde_json::from_str(&out).unwrap();
@@ -193,22 +198,39 @@ mod tests {
     fn bad_lines_say_what_is_wrong_and_blank_lines_are_skipped() {
         let error = |raw: &str| run_line(raw, &[]).unwrap().unwrap_err();
         assert!(error("{not json").starts_with("not valid JSON"));
-        assert_eq!(error("[1, 2]"), "expected a JSON object with a `text` field");
+        assert_eq!(
+            error("[1, 2]"),
+            "expected a JSON object with a `text` field"
+        );
         assert_eq!(error(r#"{"lang": "en"}"#), "missing required field `text`");
         assert_eq!(error(r#"{"text": 5}"#), "`text` must be a string");
-        assert_eq!(error(r#"{"text": "x", "targets": "Acme"}"#), "`targets` must be a list of strings");
-        assert_eq!(error(r#"{"text": "x", "targets": [1]}"#), "`targets` must be a list of strings");
+        assert_eq!(
+            error(r#"{"text": "x", "targets": "Acme"}"#),
+            "`targets` must be a list of strings"
+        );
+        assert_eq!(
+            error(r#"{"text": "x", "targets": [1]}"#),
+            "`targets` must be a list of strings"
+        );
         assert!(run_line("   \r\n", &[]).is_none());
         let invalid = Analyzer::rules_only();
-        let result = analyze_line(&invalid, &mut invalid.scratch(), b"{\"text\": \"\xff\"}", &[]);
+        let result = analyze_line(
+            &invalid,
+            &mut invalid.scratch(),
+            b"{\"text\": \"\xff\"}",
+            &[],
+        );
         assert!(result.unwrap().unwrap_err().starts_with("not valid UTF-8"));
     }
 
     #[test]
     fn an_existing_analysis_is_replaced() {
-        let out = run_line(r#"{"text": "thank you so much!", "lang": "en", "analysis": {"old": true}}"#, &[])
-            .unwrap()
-            .unwrap();
+        let out = run_line(
+            r#"{"text": "thank you so much!", "lang": "en", "analysis": {"old": true}}"#,
+            &[],
+        )
+        .unwrap()
+        .unwrap();
         let value: Value = serde_json::from_str(&out).unwrap();
         assert!(value["analysis"].get("old").is_none(), "{out}");
         assert_eq!(value["analysis"]["intents"][0]["label"], "praise");

@@ -7,8 +7,8 @@ mod demo;
 mod generate;
 mod models;
 mod progress;
-mod users;
 mod training;
+mod users;
 mod workspace;
 
 use std::path::PathBuf;

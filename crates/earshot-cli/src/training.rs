@@ -236,7 +236,12 @@ async fn fold_in_corrections(
     Ok(after)
 }
 
-pub fn eval(workspace: &Workspace, task: &str, data: &[PathBuf], model: Option<&Path>) -> Result<()> {
+pub fn eval(
+    workspace: &Workspace,
+    task: &str,
+    data: &[PathBuf],
+    model: Option<&Path>,
+) -> Result<()> {
     let sets: Vec<PathBuf> = data
         .iter()
         .map(|d| test_files(d))
@@ -286,7 +291,12 @@ fn model_in_use(workspace: &Workspace, task: &str, lang: Option<&str>) -> Result
     of_task()
         .find(|(m, _)| m.lang().is_some() && m.lang() == lang)
         .or_else(|| of_task().find(|(m, _)| m.lang().is_none()))
-        .map(|(model, info)| (model.clone(), format!("{} ({})", info.name, info.source.as_str())))
+        .map(|(model, info)| {
+            (
+                model.clone(),
+                format!("{} ({})", info.name, info.source.as_str()),
+            )
+        })
         .ok_or_else(|| {
             anyhow!(
                 "no {task} model for {} is built in or in {}: pass --model FILE",

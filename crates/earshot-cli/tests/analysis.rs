@@ -43,8 +43,14 @@ fn write_sentiment_data(dir: &Path) {
         let mut out = String::new();
         for (n, noun) in nouns.iter().enumerate() {
             for (text, label) in [
-                (format!("I love this {noun}, wonderful and great"), "positive"),
-                (format!("this {noun} is awful, I hate it, terrible"), "negative"),
+                (
+                    format!("I love this {noun}, wonderful and great"),
+                    "positive",
+                ),
+                (
+                    format!("this {noun} is awful, I hate it, terrible"),
+                    "negative",
+                ),
                 (format!("the {noun} is on the table today"), "neutral"),
             ] {
                 out.push_str(
@@ -89,7 +95,11 @@ fn analyze_writes_every_good_line_back_in_order_and_names_bad_lines() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let ids: Vec<i64> = lines.iter().map(|l| l["id"].as_i64().unwrap()).collect();
-    assert_eq!(ids, vec![1, 2, 3], "in input order, bad and blank lines left out");
+    assert_eq!(
+        ids,
+        vec![1, 2, 3],
+        "in input order, bad and blank lines left out"
+    );
     let intents = |line: &Value| -> Vec<String> {
         line["analysis"]["intents"]
             .as_array()
@@ -135,7 +145,13 @@ fn train_eval_list_and_analyze_with_targets_from_the_workspace() {
     ]));
     assert!(output.status.success(), "{}", text(&output.stderr));
     let report = text(&output.stdout);
-    for figure in ["accuracy", "macro-F1", "macro-recall", "weighted-F1", "gold \\ predicted"] {
+    for figure in [
+        "accuracy",
+        "macro-F1",
+        "macro-recall",
+        "weighted-F1",
+        "gold \\ predicted",
+    ] {
         assert!(report.contains(figure), "{figure} missing in {report}");
     }
     let accuracy: f64 = report
@@ -144,13 +160,21 @@ fn train_eval_list_and_analyze_with_targets_from_the_workspace() {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("no accuracy in {report}"));
-    assert!(accuracy >= 0.8, "separable data, accuracy {accuracy}: {report}");
-    assert!(report.contains("(workspace)"), "the workspace model is the one in use: {report}");
+    assert!(
+        accuracy >= 0.8,
+        "separable data, accuracy {accuracy}: {report}"
+    );
+    assert!(
+        report.contains("(workspace)"),
+        "the workspace model is the one in use: {report}"
+    );
 
     let output = run(earshot(ws.path()).args(["model", "list"]));
     let listing = text(&output.stdout);
     assert!(
-        listing.lines().any(|l| l.starts_with("sentiment\ten\tnegative,neutral,positive\tworkspace\t")),
+        listing
+            .lines()
+            .any(|l| l.starts_with("sentiment\ten\tnegative,neutral,positive\tworkspace\t")),
         "{listing}"
     );
 
@@ -189,14 +213,23 @@ fn a_damaged_workspace_model_is_named() {
     std::fs::write(ws.path().join("models/broken.esm"), b"not a model").unwrap();
     let output = run(earshot(ws.path()).args(["model", "list"]));
     assert!(!output.status.success());
-    assert!(text(&output.stderr).contains("broken.esm"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("broken.esm"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 #[test]
 fn train_names_a_missing_data_folder() {
     let ws = workspace(&[]);
     let output = run(earshot(ws.path()).args([
-        "model", "train", "--task", "spam", "--data", "/nonexistent/spam-data",
+        "model",
+        "train",
+        "--task",
+        "spam",
+        "--data",
+        "/nonexistent/spam-data",
     ]));
     assert!(!output.status.success());
     assert!(
@@ -274,5 +307,8 @@ async fn train_with_corrections_reports_before_and_after_on_held_out_corrections
         after > before,
         "learning the corrections must help on held-out ones: {held_out}"
     );
-    assert!(stdout.contains("test sets + held-out corrections:"), "{stdout}");
+    assert!(
+        stdout.contains("test sets + held-out corrections:"),
+        "{stdout}"
+    );
 }

@@ -120,7 +120,9 @@ pub enum CorrectionError {
         label: String,
         expected: String,
     },
-    #[error("only an intent correction can say a label is absent; {0} takes the right label instead")]
+    #[error(
+        "only an intent correction can say a label is absent; {0} takes the right label instead"
+    )]
     AbsentOnlyForIntents(CorrectionField),
 }
 
@@ -329,8 +331,10 @@ mod tests {
             targets: vec![],
         };
         let mut corrections = Corrections::default();
-        corrections.apply(&LabelCorrection::new(CorrectionField::Sentiment, "neutral", true).unwrap());
-        corrections.apply(&LabelCorrection::new(CorrectionField::Intent, "complaint", false).unwrap());
+        corrections
+            .apply(&LabelCorrection::new(CorrectionField::Sentiment, "neutral", true).unwrap());
+        corrections
+            .apply(&LabelCorrection::new(CorrectionField::Intent, "complaint", false).unwrap());
         corrections.apply(&LabelCorrection::new(CorrectionField::Intent, "praise", true).unwrap());
         let shown = ShownLabels::new(Some(&analysis), &corrections);
         assert_eq!(

@@ -4,19 +4,19 @@
 //! the pipeline normalizes it into a [`NewMention`] (plain text, links, canonical URL,
 //! language, matched brands, fingerprint), and the store keeps it as a [`Mention`].
 
-pub mod auth;
 pub mod analysis;
+pub mod auth;
 pub mod config;
 pub mod mention;
 pub mod source;
 
-pub use auth::{
-    throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
-    UserId, UserNameError, THROTTLE_WINDOW,
-};
 pub use analysis::{
     Analysis, CorrectionError, CorrectionField, CorrectionRecord, Corrections, LabelCorrection,
     Scored, ShownLabel, ShownLabels, TargetSentiment,
+};
+pub use auth::{
+    throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
+    UserId, UserNameError, THROTTLE_WINDOW,
 };
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
 pub use mention::{

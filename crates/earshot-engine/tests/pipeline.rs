@@ -283,7 +283,10 @@ async fn the_analysis_is_stored_with_each_mention_with_the_tone_toward_each_bran
     let report = pipeline.ingest(vec![english], None).await.unwrap();
     assert_eq!(report.inserted, 1);
     let stored = all(&store).await;
-    let analysis = stored[0].analysis.as_ref().expect("the mention was analysed");
+    let analysis = stored[0]
+        .analysis
+        .as_ref()
+        .expect("the mention was analysed");
     assert_eq!(analysis.lang, "en");
     assert!(analysis.sentiment.is_some());
     let mut targets: Vec<(&str, &str)> = analysis

@@ -142,7 +142,9 @@ pub(crate) async fn write_analyses(
                 .push_bind(label(&analysis.spam))
                 .push_bind(score(&analysis.spam))
                 .push_bind(serde_json::to_string(&analysis.intents).expect("plain data serializes"))
-                .push_bind(serde_json::to_string(&analysis.targets).expect("plain data serializes"));
+                .push_bind(
+                    serde_json::to_string(&analysis.targets).expect("plain data serializes"),
+                );
         });
         sql.push(
             " ON CONFLICT (mention_id) DO UPDATE SET analyzed = 1, lang = excluded.lang, \
@@ -151,16 +153,13 @@ pub(crate) async fn write_analyses(
              spam = excluded.spam, spam_score = excluded.spam_score, \
              intents = excluded.intents, targets = excluded.targets",
         );
-        sql.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                StoreError::Database(format!(
-                    "storing the analysis of {} mentions (the first is mention {}): {e}",
-                    chunk.len(),
-                    chunk[0].0
-                ))
-            })?;
+        sql.build().execute(&mut *conn).await.map_err(|e| {
+            StoreError::Database(format!(
+                "storing the analysis of {} mentions (the first is mention {}): {e}",
+                chunk.len(),
+                chunk[0].0
+            ))
+        })?;
     }
     Ok(())
 }
@@ -178,9 +177,7 @@ pub(crate) fn push_analysis_conditions(sql: &mut QueryBuilder<'_, Sqlite>, filte
             " AND COALESCE((SELECT ic.value FROM json_each(a.intents_corrected) ic WHERE ic.key = ",
         )
         .push_bind(intent.clone())
-        .push(
-            "), EXISTS (SELECT 1 FROM json_each(a.intents) mi WHERE mi.value ->> 'label' = ",
-        )
+        .push("), EXISTS (SELECT 1 FROM json_each(a.intents) mi WHERE mi.value ->> 'label' = ")
         .push_bind(intent.clone())
         .push(")) = 1");
     }
@@ -281,9 +278,8 @@ impl AnalysisStore for SqliteStore {
         .map_err(|e| StoreError::Database(format!("loading corrections: {e}")))?;
         rows.iter()
             .map(|row| {
-                let get = |e: sqlx::Error| {
-                    StoreError::Database(format!("reading a correction row: {e}"))
-                };
+                let get =
+                    |e: sqlx::Error| StoreError::Database(format!("reading a correction row: {e}"));
                 let field: String = row.try_get("field").map_err(get)?;
                 let at: i64 = row.try_get("corrected_at").map_err(get)?;
                 Ok(CorrectionRecord {
@@ -296,9 +292,7 @@ impl AnalysisStore for SqliteStore {
                     label: row.try_get("label").map_err(get)?,
                     present: row.try_get::<i64, _>("present").map_err(get)? == 1,
                     at: chrono::DateTime::from_timestamp_micros(at).ok_or_else(|| {
-                        StoreError::Database(format!(
-                            "a correction holds an impossible time: {at}"
-                        ))
+                        StoreError::Database(format!("a correction holds an impossible time: {at}"))
                     })?,
                     by: row.try_get("corrected_by").map_err(get)?,
                 })

@@ -6,8 +6,8 @@
 //! the database is indexed, and an index that fell behind (a crash between the database
 //! commit and the index commit) catches up when the store is opened.
 
-mod auth;
 pub mod analysis;
+mod auth;
 mod cursor;
 pub mod fts5_baseline;
 mod index;
@@ -15,8 +15,8 @@ mod sqlite;
 pub mod testsuite;
 pub mod testsuite_auth;
 
-pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use analysis::AnalysisStore;
+pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;

@@ -18,10 +18,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use crate::analysis::analysis_columns;
 use crate::analysis::{
     analysis_from_row, push_analysis_conditions, write_analyses, MENTIONS_WITH_ANALYSIS,
 };
-use crate::analysis::analysis_columns;
 use crate::cursor::PageCursor;
 use crate::index::{IndexDoc, SearchHit, SearchIndex, SearchPosition};
 use crate::{

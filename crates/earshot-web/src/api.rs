@@ -270,7 +270,12 @@ pub async fn correct_mention(
         .and_then(|field| LabelCorrection::new(field, &request.label, request.present))
         .map_err(|e| WebError::Unprocessable(e.to_string()))?;
     // Who corrected is recorded once logins exist; until then it is anonymous.
-    if !app.web.store.record_correction(id, &correction, None).await? {
+    if !app
+        .web
+        .store
+        .record_correction(id, &correction, None)
+        .await?
+    {
         return Err(WebError::NotFound(format!("no mention with id {id}")).into());
     }
     match app.web.store.get(id).await? {

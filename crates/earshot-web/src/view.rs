@@ -109,39 +109,44 @@ pub fn analysis_badges(m: &Mention) -> Vec<AnalysisBadge> {
     let shown = m.shown_labels();
     let model = m.analysis.as_ref();
     let mut badges = Vec::new();
-    let mut push = |field_key: &'static str,
-                    label: &earshot_core::ShownLabel,
-                    model_label: Option<&str>| {
-        badges.push(AnalysisBadge {
-            field_key,
-            label_key: analysis_label_key(&label.label),
-            raw_label: label.label.clone(),
-            class: badge_class(&label.label),
-            corrected: label.corrected,
-            model_label_key: model_label
-                .filter(|m| label.corrected && *m != label.label)
-                .and_then(analysis_label_key),
-        });
-    };
+    let mut push =
+        |field_key: &'static str, label: &earshot_core::ShownLabel, model_label: Option<&str>| {
+            badges.push(AnalysisBadge {
+                field_key,
+                label_key: analysis_label_key(&label.label),
+                raw_label: label.label.clone(),
+                class: badge_class(&label.label),
+                corrected: label.corrected,
+                model_label_key: model_label
+                    .filter(|m| label.corrected && *m != label.label)
+                    .and_then(analysis_label_key),
+            });
+        };
     if let Some(label) = &shown.sentiment {
         push(
             "analysis.sentiment",
             label,
-            model.and_then(|a| a.sentiment.as_ref()).map(|s| s.label.as_str()),
+            model
+                .and_then(|a| a.sentiment.as_ref())
+                .map(|s| s.label.as_str()),
         );
     }
     if let Some(label) = &shown.offensive {
         push(
             "analysis.offensive",
             label,
-            model.and_then(|a| a.offensive.as_ref()).map(|s| s.label.as_str()),
+            model
+                .and_then(|a| a.offensive.as_ref())
+                .map(|s| s.label.as_str()),
         );
     }
     if let Some(label) = &shown.spam {
         push(
             "analysis.spam",
             label,
-            model.and_then(|a| a.spam.as_ref()).map(|s| s.label.as_str()),
+            model
+                .and_then(|a| a.spam.as_ref())
+                .map(|s| s.label.as_str()),
         );
     }
     for label in &shown.intents {

@@ -288,10 +288,15 @@ async fn every_route_answers_every_caller_as_the_table_says() {
                     Some(have) if have < needed => {
                         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{what}")
                     }
+                    // Past the guard: the handler answers. The table test sends one generic
+                    // body to every route, so a handler may refuse that body (400/404/422);
+                    // what matters here is that access was granted and nothing failed.
                     Some(_) => assert!(
-                        answer.status.is_success()
-                            || (answer.status.is_redirection()
-                                && !answer.location().starts_with("/login?")),
+                        !answer.status.is_server_error()
+                            && ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN]
+                                .contains(&answer.status)
+                            && !(answer.status.is_redirection()
+                                && answer.location().starts_with("/login?")),
                         "{what}: allowed, got {} {}",
                         answer.status,
                         answer.location()

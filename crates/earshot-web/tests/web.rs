@@ -23,6 +23,8 @@ struct Fixture {
     app: Router,
     /// `Cookie` value of a signed-in viewer (the app below sends it with every request).
     session_cookie: String,
+    /// Bearer token of an agent, for the API calls that change something.
+    agent_token: String,
 }
 
 /// A viewer signed in, and the app sending their session cookie with every request: these
@@ -63,6 +65,20 @@ async fn fixture(config: Config) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
     let session_cookie = signed_in(&store, &config).await;
+    let agent = store
+        .create_user(NewUser {
+            name: "agent".into(),
+            display_name: None,
+            role: Role::Agent,
+            password_hash: None,
+            created_at: Utc::now(),
+        })
+        .await
+        .expect("create agent");
+    let (agent_token, _) =
+        earshot_web::auth::issue_token(store.as_ref(), agent.id, "test", Utc::now())
+            .await
+            .expect("issue token");
     let config = Arc::new(RwLock::new(config));
     let app = router(WebState {
         store: store.clone(),
@@ -75,6 +91,7 @@ async fn fixture(config: Config) -> Fixture {
         config,
         app: with_cookie(app, session_cookie.clone()),
         session_cookie,
+        agent_token,
     }
 }
 
@@ -1013,12 +1030,14 @@ async fn serve_ends_open_streams_on_shutdown() {
     result.unwrap().unwrap();
 }
 
-async fn post_json(app: &Router, uri: &str, body: &str) -> Answer {
-    let response = app
+async fn post_json(f: &Fixture, uri: &str, body: &str) -> Answer {
+    let response = f
+        .app
         .clone()
         .oneshot(
             Request::post(uri)
                 .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {}", f.agent_token))
                 .body(Body::from(body.to_owned()))
                 .unwrap(),
         )
@@ -1058,7 +1077,13 @@ async fn corrections_endpoint_answers_404_422_and_200_and_the_filters_follow() {
     let ids = write(
         &f.store,
         vec![analysed(
-            mention("1", "Zeltron broke again", "en", &["Zeltron"], "2026-01-10T10:00:00Z"),
+            mention(
+                "1",
+                "Zeltron broke again",
+                "en",
+                &["Zeltron"],
+                "2026-01-10T10:00:00Z",
+            ),
             "negative",
             &["complaint"],
         )],
@@ -1066,15 +1091,23 @@ async fn corrections_endpoint_answers_404_422_and_200_and_the_filters_follow() {
     .await;
     let uri = format!("/api/mentions/{}/corrections", ids[0].0);
 
-    let missing = post_json(&f.app, "/api/mentions/999/corrections", r#"{"field":"sentiment","label":"neutral"}"#).await;
+    let missing = post_json(
+        &f,
+        "/api/mentions/999/corrections",
+        r#"{"field":"sentiment","label":"neutral"}"#,
+    )
+    .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.json()["error"], "no mention with id 999");
 
-    let bad_field = post_json(&f.app, &uri, r#"{"field":"mood","label":"neutral"}"#).await;
+    let bad_field = post_json(&f, &uri, r#"{"field":"mood","label":"neutral"}"#).await;
     assert_eq!(bad_field.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad_field.json()["error"].as_str().unwrap().contains("unknown field \"mood\""));
+    assert!(bad_field.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field \"mood\""));
 
-    let bad_label = post_json(&f.app, &uri, r#"{"field":"sentiment","label":"happy"}"#).await;
+    let bad_label = post_json(&f, &uri, r#"{"field":"sentiment","label":"happy"}"#).await;
     assert_eq!(bad_label.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         bad_label.json()["error"]
@@ -1084,39 +1117,61 @@ async fn corrections_endpoint_answers_404_422_and_200_and_the_filters_follow() {
         "{}",
         bad_label.body
     );
-    let no_label = post_json(&f.app, &uri, r#"{"field":"sentiment"}"#).await;
+    let no_label = post_json(&f, &uri, r#"{"field":"sentiment"}"#).await;
     assert_eq!(no_label.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let not_json = post_json(&f.app, &uri, "field=sentiment").await;
+    let not_json = post_json(&f, &uri, "field=sentiment").await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
 
-    let ok = post_json(&f.app, &uri, r#"{"field":"sentiment","label":"neutral"}"#).await;
+    let ok = post_json(&f, &uri, r#"{"field":"sentiment","label":"neutral"}"#).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     let body = ok.json();
     assert_eq!(body["corrections"]["sentiment"], "neutral");
-    assert_eq!(body["analysis"]["sentiment"]["label"], "negative", "the model's label is kept");
-    let not_complaint =
-        post_json(&f.app, &uri, r#"{"field":"intent","label":"complaint","present":false}"#).await;
+    assert_eq!(
+        body["analysis"]["sentiment"]["label"], "negative",
+        "the model's label is kept"
+    );
+    let not_complaint = post_json(
+        &f,
+        &uri,
+        r#"{"field":"intent","label":"complaint","present":false}"#,
+    )
+    .await;
     assert_eq!(not_complaint.status, StatusCode::OK);
-    assert_eq!(not_complaint.json()["corrections"]["intents"]["complaint"], false);
+    assert_eq!(
+        not_complaint.json()["corrections"]["intents"]["complaint"],
+        false
+    );
 
-    assert_eq!(ids_of(&get(&f.app, "/api/mentions?sentiment=neutral").await), vec![ids[0].0]);
+    assert_eq!(
+        ids_of(&get(&f.app, "/api/mentions?sentiment=neutral").await),
+        vec![ids[0].0]
+    );
     assert!(ids_of(&get(&f.app, "/api/mentions?sentiment=negative").await).is_empty());
     assert!(ids_of(&get(&f.app, "/api/mentions?intent=complaint").await).is_empty());
     let bad_filter = get(&f.app, "/api/mentions?sentiment=happy").await;
     assert_eq!(bad_filter.status, StatusCode::BAD_REQUEST);
-    assert!(bad_filter.json()["error"].as_str().unwrap().contains("parameter `sentiment`"));
+    assert!(bad_filter.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("parameter `sentiment`"));
 
     // Documented, with every field the answer carries.
     let doc = get(&f.app, "/api/openapi.json").await.json();
     let operation = &doc["paths"]["/api/mentions/{id}/corrections"]["post"];
     for status in ["200", "404", "422"] {
-        assert!(operation["responses"][status].is_object(), "{status} undocumented");
+        assert!(
+            operation["responses"][status].is_object(),
+            "{status} undocumented"
+        );
     }
     let described = doc["components"]["schemas"]["InterchangeMention"]["properties"]
         .as_object()
         .unwrap();
     for key in body.as_object().unwrap().keys() {
-        assert!(described.contains_key(key), "field {key} is not in the schema");
+        assert!(
+            described.contains_key(key),
+            "field {key} is not in the schema"
+        );
     }
 }
 
@@ -1124,7 +1179,13 @@ async fn corrections_endpoint_answers_404_422_and_200_and_the_filters_follow() {
 async fn analysis_badges_are_translated_marked_when_corrected_and_escaped() {
     let f = fixture(zeltron_config()).await;
     let mut hostile = analysed(
-        mention("1", "Zeltron again", "en", &["Zeltron"], "2026-01-10T10:00:00Z"),
+        mention(
+            "1",
+            "Zeltron again",
+            "en",
+            &["Zeltron"],
+            "2026-01-10T10:00:00Z",
+        ),
         "negative",
         &["question"],
     );
@@ -1141,23 +1202,43 @@ async fn analysis_badges_are_translated_marked_when_corrected_and_escaped() {
     )
     .unwrap();
     use earshot_store::AnalysisStore;
-    assert!(f.store.record_correction(ids[0], &correction, None).await.unwrap());
+    assert!(f
+        .store
+        .record_correction(ids[0], &correction, None)
+        .await
+        .unwrap());
 
     let page = get(&f.app, "/mentions?lang=ru").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("Тональность: позитивная"), "{}", page.body);
-    assert!(page.body.contains("модель считала"), "the model's label is shown beside");
+    assert!(
+        page.body.contains("Тональность: позитивная"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("модель считала"),
+        "the model's label is shown beside"
+    );
     assert!(page.body.contains("Намерение: вопрос"));
-    assert!(page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
+    assert!(page
+        .body
+        .contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
     assert!(!page.body.contains("<script>alert(1)"));
 
     let detail = get(&f.app, &format!("/mentions/{}", ids[0].0)).await;
-    assert!(detail.body.contains("Sentiment: positive"), "{}", detail.body);
+    assert!(
+        detail.body.contains("Sentiment: positive"),
+        "{}",
+        detail.body
+    );
     assert!(detail.body.contains("Intent: question"));
     assert!(!detail.body.contains("<script>alert(1)"));
 
     let filtered = get(&f.app, "/mentions?sentiment=negative").await;
-    assert!(!filtered.body.contains("Zeltron again"), "corrected to positive");
+    assert!(
+        !filtered.body.contains("Zeltron again"),
+        "corrected to positive"
+    );
     let filtered = get(&f.app, "/mentions?sentiment=positive&intent=question").await;
     assert!(filtered.body.contains("Zeltron again"));
 }
