@@ -6,11 +6,16 @@
 
 pub mod config;
 pub mod mention;
+pub mod routing;
 pub mod source;
 
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,
+};
+pub use routing::{
+    AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,
+    SlaPolicyConfig, TeamConfig, WorkingRangeConfig,
 };
 pub use source::{SourceHealth, SourceState};

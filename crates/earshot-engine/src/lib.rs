@@ -2,6 +2,7 @@
 //! driver that feeds files into it, and the scheduler that polls sources inside `earshot serve`.
 
 pub mod import;
+pub mod inbox;
 pub mod pipeline;
 pub mod scheduler;
 
