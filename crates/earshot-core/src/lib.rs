@@ -5,11 +5,18 @@
 //! language, matched brands, fingerprint), and the store keeps it as a [`Mention`].
 
 pub mod config;
+pub mod inbox;
 pub mod mention;
 pub mod routing;
 pub mod source;
 
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
+pub use inbox::{
+    Conversation, ConversationEvent, ConversationFilter, ConversationId, ConversationSort,
+    ConversationState, EventKind, FeedbackItem, FeedbackItemId, FeedbackTheme, InboxMetrics,
+    InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply, ReplyId,
+    ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
+};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,
