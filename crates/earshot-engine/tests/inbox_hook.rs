@@ -352,3 +352,31 @@ async fn catch_up_routes_mentions_stored_without_the_inbox() {
     assert_eq!(again, Default::default());
     assert_eq!(all_conversations(&store).await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_sla_checker_task_hands_escalations_to_the_outbox_queue() {
+    let setup = setup().await;
+    setup
+        .pipeline
+        .ingest(vec![item("1", "zeltron is broken again", None)], None)
+        .await
+        .unwrap();
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(8);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let overdue_now = wednesday_morning() + Duration::hours(2);
+    let task = tokio::spawn(earshot_engine::inbox::run_sla_checker(
+        setup.store.clone(),
+        setup.rules.clone(),
+        std::time::Duration::from_millis(5),
+        Arc::new(move || overdue_now),
+        sender,
+        cancel.clone(),
+    ));
+    let escalation = receiver.recv().await.expect("an escalation");
+    assert_eq!(escalation.kind, SlaClock::FirstResponse);
+    assert_eq!(escalation.manager.as_deref(), Some("maria"));
+    cancel.cancel();
+    task.await.unwrap();
+    // Each breach is escalated once, however often the checker ran.
+    assert!(receiver.try_recv().is_err());
+}

@@ -495,3 +495,36 @@ resolution = "4h"
         Some("maria")
     );
 }
+
+#[test]
+fn inbox_sections_survive_a_save_and_load() {
+    let original = config(&with_brands(
+        r#"
+[[team]]
+name = "support"
+members = ["anna"]
+manager = "maria"
+timezone = "Europe/Athens"
+hours = [{ days = ["mon"], start = "08:00", end = "12:00" }]
+
+[[routing.rule]]
+name = "vip"
+when = { min_followers = 1000, keywords = "\"double charge\" OR refund*" }
+then = { team = "support", assign = "anna", priority = "urgent", tags = ["vip"], stop = false }
+
+[sla.low]
+first_response = "2h30m"
+resolution = "100h"
+"#,
+    ));
+    let saved = toml::to_string(&original).unwrap();
+    let loaded: Config = toml::from_str(&saved).unwrap();
+    assert_eq!(loaded, original, "{saved}");
+    assert_eq!(
+        loaded.routing.rules[0].then.assign,
+        Some(AssignStrategy::Member("anna".into()))
+    );
+    // A file without inbox sections saves without them.
+    let plain = toml::to_string(&config(BRANDS)).unwrap();
+    assert!(!plain.contains("sla") && !plain.contains("routing") && !plain.contains("team"));
+}
