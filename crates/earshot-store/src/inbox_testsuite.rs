@@ -788,7 +788,7 @@ pub async fn notes_tags_and_corrections(store: &dyn Store) {
         .await
         .unwrap();
     let detail = store.conversation_detail(c.id).await.unwrap().unwrap();
-    assert_eq!(detail.notes, [note.clone()]);
+    assert_eq!(detail.notes, std::slice::from_ref(&note));
     let kinds: Vec<EventKind> = detail.events.into_iter().skip(1).map(|e| e.kind).collect();
     assert_eq!(
         kinds,
