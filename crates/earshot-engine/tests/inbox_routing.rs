@@ -528,3 +528,55 @@ resolution = "100h"
     let plain = toml::to_string(&config(BRANDS)).unwrap();
     assert!(!plain.contains("sla") && !plain.contains("routing") && !plain.contains("team"));
 }
+
+mod arbitrary_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn score() -> impl Strategy<Value = f32> {
+        prop_oneof![0.0f32..=1.0, Just(f32::NAN), Just(-1.0), Just(2.0)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whatever the text and the scores (NaN included), routing decides without panicking
+        /// and its decision is consistent with the rules.
+        #[test]
+        fn any_mention_gets_a_consistent_decision(
+            text in "\\PC{0,80}",
+            intent in prop::sample::select(vec!["complaint", "question", "praise", "purchase_intent", "feedback", "nonsense"]),
+            intent_score in score(),
+            sentiment in prop::sample::select(vec!["negative", "neutral", "positive", "?"]),
+            sentiment_score in score(),
+            spam in score(),
+            offensive in score(),
+            followers in prop::option::of(any::<u64>()),
+        ) {
+            let rules = compile("");
+            let signals = RoutingSignals {
+                intents: vec![Signal::new(intent, intent_score)],
+                sentiment: Some(Signal::new(sentiment, sentiment_score)),
+                offensive: Some(offensive),
+                spam: Some(spam),
+            };
+            let analyzed = analyze_for_routing(Some("title"), &text);
+            let brands = vec!["Zeltron".to_string()];
+            let decision = rules.route(&RoutingInput {
+                signals: &signals,
+                lang: "en",
+                source: "mastodon",
+                brands: &brands,
+                text: &analyzed,
+                author_followers: followers,
+            });
+            // The default rules end with a catch-all, so a non-spam mention always gets a team.
+            prop_assert_eq!(decision.ignored, spam >= 0.5);
+            prop_assert_eq!(decision.team.is_some(), !decision.ignored);
+            prop_assert!(decision.rule.is_some());
+            prop_assert!(decision.reason.starts_with("rule \""));
+            let priority = earshot_engine::inbox::score_priority(&signals, followers, chrono::Duration::zero());
+            prop_assert!(Priority::ALL.contains(&priority.priority));
+        }
+    }
+}
