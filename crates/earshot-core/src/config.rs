@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::routing::{RoutingConfig, SlaConfig, TeamConfig};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Languages the team works in, ISO 639-1; used to bias language identification.
@@ -17,6 +19,19 @@ pub struct Config {
     /// Sessions, cookies and sign-in throttling (`[auth]`).
     #[serde(default)]
     pub auth: crate::auth::AuthConfig,
+    /// Inbox teams; none configured means the default five (see [`crate::routing`]).
+    #[serde(default, rename = "team", skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<TeamConfig>,
+    /// Inbox routing rules; none configured means the default rules.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub routing: RoutingConfig,
+    /// SLA policies per priority.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub sla: SlaConfig,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl Default for Config {
@@ -27,6 +42,9 @@ impl Default for Config {
             brands: Vec::new(),
             sources: Vec::new(),
             auth: crate::auth::AuthConfig::default(),
+            teams: Vec::new(),
+            routing: RoutingConfig::default(),
+            sla: SlaConfig::default(),
         }
     }
 }

@@ -7,7 +7,9 @@
 pub mod analysis;
 pub mod auth;
 pub mod config;
+pub mod inbox;
 pub mod mention;
+pub mod routing;
 pub mod source;
 
 pub use analysis::{
@@ -19,8 +21,18 @@ pub use auth::{
     UserId, UserNameError, THROTTLE_WINDOW,
 };
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
+pub use inbox::{
+    Conversation, ConversationDetail, ConversationEvent, ConversationFilter, ConversationId,
+    ConversationSort, ConversationState, EventKind, FeedbackItem, FeedbackItemId, FeedbackTheme,
+    InboxMetrics, InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply,
+    ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
+};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,
+};
+pub use routing::{
+    AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,
+    SlaPolicyConfig, TeamConfig, WorkingRangeConfig,
 };
 pub use source::{SourceHealth, SourceState};

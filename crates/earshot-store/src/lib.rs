@@ -10,13 +10,17 @@ pub mod analysis;
 mod auth;
 mod cursor;
 pub mod fts5_baseline;
+pub mod inbox;
+pub mod inbox_testsuite;
 mod index;
 mod sqlite;
+mod sqlite_inbox;
 pub mod testsuite;
 pub mod testsuite_auth;
 
 pub use analysis::AnalysisStore;
 pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
+pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -43,6 +47,8 @@ pub enum StoreError {
     /// The write would break a uniqueness rule; the message names the clash.
     #[error("{0}")]
     Conflict(String),
+    #[error(transparent)]
+    Inbox(#[from] InboxError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -97,7 +103,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: AuthStore + AnalysisStore + Send + Sync + 'static {
+pub trait Store: AuthStore + AnalysisStore + InboxStore + Send + Sync + 'static {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same

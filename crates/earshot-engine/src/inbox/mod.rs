@@ -1,0 +1,22 @@
+//! The inbox's logic: routing rules, priority, working hours and SLA deadlines, assignment,
+//! threading, the ingest hook that opens conversations, and the SLA checker.
+//! docs/INBOX.md describes the semantics.
+
+pub mod assign;
+pub mod hours;
+pub mod priority;
+pub mod router;
+pub mod rules;
+pub mod sla;
+
+pub use assign::Assigner;
+pub use hours::{parse_duration, HoursError, WorkingHours};
+pub use priority::{decide_priority, score_priority, PriorityScore};
+pub use router::{
+    check_sla, run_sla_checker, Clock, InboxReport, InboxRouter, RouteItem, SignalSource,
+};
+pub use rules::{
+    analyze_for_routing, InboxConfigError, RoutingDecision, RoutingInput, RoutingRules,
+    RoutingSignals, Signal, Team,
+};
+pub use sla::{due_at, due_escalations, is_overdue, Deadlines, Escalation, SlaPolicies, SlaPolicy};
