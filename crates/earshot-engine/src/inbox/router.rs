@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use earshot_core::{ConversationState, Mention, MentionId, NewConversation, NewMention, Stamp};
+use earshot_core::{
+    Analysis, ConversationState, Mention, MentionId, NewConversation, NewMention, Stamp,
+};
 use earshot_store::{Store, StoreResult};
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +29,8 @@ pub struct RouteItem<'a> {
     pub text: &'a str,
     pub author_followers: Option<u64>,
     pub published_at: DateTime<Utc>,
+    /// What the analysis stage found (`None` when the pipeline runs without an analyzer).
+    pub analysis: Option<&'a Analysis>,
 }
 
 impl<'a> RouteItem<'a> {
@@ -41,6 +45,7 @@ impl<'a> RouteItem<'a> {
             text: &mention.text,
             author_followers: mention.author.as_ref().and_then(|a| a.followers),
             published_at: mention.published_at,
+            analysis: mention.analysis.as_ref(),
         }
     }
 
@@ -55,6 +60,7 @@ impl<'a> RouteItem<'a> {
             text: &mention.text,
             author_followers: mention.author.as_ref().and_then(|a| a.followers),
             published_at: mention.published_at,
+            analysis: mention.analysis.as_ref(),
         }
     }
 }
@@ -107,7 +113,11 @@ impl InboxRouter {
             store,
             rules,
             assigner: Assigner::new(),
-            signals: Arc::new(|_: &RouteItem<'_>| RoutingSignals::default()),
+            signals: Arc::new(|item: &RouteItem<'_>| {
+                item.analysis
+                    .map(RoutingSignals::from_analysis)
+                    .unwrap_or_default()
+            }),
             clock: Arc::new(Utc::now),
         })
     }

@@ -64,6 +64,33 @@ pub struct RoutingSignals {
 }
 
 impl RoutingSignals {
+    /// The analysis stage's labels as routing sees them: offensive and spam as the
+    /// probability of the positive class, whatever label the model chose.
+    pub fn from_analysis(analysis: &earshot_core::Analysis) -> Self {
+        let probability_of = |scored: &Option<earshot_core::Scored>, positive: &str| {
+            scored.as_ref().map(|s| {
+                if s.label == positive {
+                    s.score
+                } else {
+                    1.0 - s.score
+                }
+            })
+        };
+        RoutingSignals {
+            intents: analysis
+                .intents
+                .iter()
+                .map(|i| Signal::new(i.label.clone(), i.score))
+                .collect(),
+            sentiment: analysis
+                .sentiment
+                .as_ref()
+                .map(|s| Signal::new(s.label.clone(), s.score)),
+            offensive: probability_of(&analysis.offensive, "OFF"),
+            spam: probability_of(&analysis.spam, "spam"),
+        }
+    }
+
     fn intent(&self, label: &str) -> Option<f32> {
         self.intents
             .iter()
@@ -666,5 +693,39 @@ fn compile_sla(config: &Config, problems: &mut Vec<String>) -> SlaPolicies {
         high: policy(Priority::High),
         normal: policy(Priority::Normal),
         low: policy(Priority::Low),
+    }
+}
+
+#[cfg(test)]
+mod analysis_signal_tests {
+    use super::*;
+    use earshot_core::{Analysis, Scored};
+
+    fn scored(label: &str, score: f32) -> Option<Scored> {
+        Some(Scored {
+            label: label.into(),
+            score,
+        })
+    }
+
+    #[test]
+    fn analysis_becomes_probabilities_of_the_flagged_class() {
+        let analysis = Analysis {
+            lang: "en".into(),
+            sentiment: scored("negative", 0.8),
+            offensive: scored("NOT", 0.9),
+            spam: scored("spam", 0.7),
+            intents: vec![Scored {
+                label: "complaint".into(),
+                score: 0.6,
+            }],
+            targets: Vec::new(),
+        };
+        let signals = RoutingSignals::from_analysis(&analysis);
+        assert_eq!(signals.sentiment, Some(Signal::new("negative", 0.8)));
+        assert!((signals.offensive.unwrap() - 0.1).abs() < 1e-6);
+        assert!((signals.spam.unwrap() - 0.7).abs() < 1e-6);
+        assert_eq!(signals.intents, vec![Signal::new("complaint", 0.6)]);
+        assert!(signals.is_negative());
     }
 }
