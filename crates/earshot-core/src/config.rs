@@ -14,6 +14,9 @@ pub struct Config {
     pub brands: Vec<BrandConfig>,
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+    /// `[outbox]`: webhook and SMTP delivery, retries.
+    #[serde(default, skip_serializing_if = "crate::outbox::OutboxConfig::is_default")]
+    pub outbox: crate::outbox::OutboxConfig,
 }
 
 impl Default for Config {
@@ -23,6 +26,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             brands: Vec::new(),
             sources: Vec::new(),
+            outbox: crate::outbox::OutboxConfig::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod mention;
+pub mod outbox;
 pub mod source;
 
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
@@ -14,3 +15,8 @@ pub use mention::{
     MentionId, NewMention, SortOrder,
 };
 pub use source::{SourceHealth, SourceState};
+pub use outbox::{
+    EmailPayload, NewOutboxMessage, OutboxClaim, OutboxConfig, OutboxFilter, OutboxId, OutboxKind,
+    OutboxMessage, OutboxState, PublishPayload, ReplyTarget, SmtpConfig, SmtpSecurity,
+    WebhookConfig, WebhookPayload,
+};
