@@ -15,7 +15,10 @@ pub struct Config {
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
     /// `[outbox]`: webhook and SMTP delivery, retries.
-    #[serde(default, skip_serializing_if = "crate::outbox::OutboxConfig::is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::outbox::OutboxConfig::is_default"
+    )]
     pub outbox: crate::outbox::OutboxConfig,
 }
 

@@ -14,9 +14,9 @@ pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,
 };
-pub use source::{SourceHealth, SourceState};
 pub use outbox::{
     EmailPayload, NewOutboxMessage, OutboxClaim, OutboxConfig, OutboxFilter, OutboxId, OutboxKind,
     OutboxMessage, OutboxState, PublishPayload, ReplyTarget, SmtpConfig, SmtpSecurity,
     WebhookConfig, WebhookPayload,
 };
+pub use source::{SourceHealth, SourceState};

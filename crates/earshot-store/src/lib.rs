@@ -9,9 +9,11 @@
 mod cursor;
 pub mod fts5_baseline;
 mod index;
+pub mod outbox;
 mod sqlite;
 pub mod testsuite;
 
+pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -32,6 +34,8 @@ pub enum StoreError {
     BadCursor,
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -86,7 +90,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OutboxStore + Send + Sync + 'static {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same
