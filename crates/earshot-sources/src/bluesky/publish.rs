@@ -21,7 +21,9 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::{is_expired_token, XrpcSession, DEFAULT_SERVICE_URL};
 use crate::http::{HttpClient, HttpResponse};
-use crate::publish::{error_for_status, tid_for, PublishError, PublishRequest, Published, Publisher};
+use crate::publish::{
+    error_for_status, tid_for, PublishError, PublishRequest, Published, Publisher,
+};
 use crate::{parse_base_url, resolve_secret};
 
 /// The lexicon's `maxGraphemes` for a post's text.
@@ -104,10 +106,16 @@ impl BlueskyPublisher {
             .map(str::trim)
             .filter(|i| !i.is_empty())
             .ok_or_else(|| {
-                PublishError::permanent(name, "publishing to Bluesky needs `identifier` (handle or DID)")
+                PublishError::permanent(
+                    name,
+                    "publishing to Bluesky needs `identifier` (handle or DID)",
+                )
             })?;
         let app_password = config.app_password.as_deref().ok_or_else(|| {
-            PublishError::permanent(name, "publishing to Bluesky needs `app_password` (or env:NAME)")
+            PublishError::permanent(
+                name,
+                "publishing to Bluesky needs `app_password` (or env:NAME)",
+            )
         })?;
         let app_password = resolve_secret(name, "app_password", app_password)?;
         let service_url = parse_base_url(

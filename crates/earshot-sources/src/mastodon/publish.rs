@@ -64,7 +64,10 @@ impl MastodonPublisher {
     ) -> Result<MastodonPublisher, PublishError> {
         let name = &config.name;
         let raw_url = config.url.as_deref().ok_or_else(|| {
-            PublishError::permanent(name, "publishing to Mastodon needs `url`, the server's base URL")
+            PublishError::permanent(
+                name,
+                "publishing to Mastodon needs `url`, the server's base URL",
+            )
         })?;
         let base_url = parse_base_url(name, "url", raw_url)?;
         let token = config.token.as_deref().ok_or_else(|| {
@@ -114,11 +117,7 @@ impl MastodonPublisher {
             .append_pair("resolve", "true")
             .append_pair("type", "statuses")
             .append_pair("limit", "1");
-        let request = self
-            .http
-            .client()
-            .get(search)
-            .bearer_auth(&self.token);
+        let request = self.http.client().get(search).bearer_auth(&self.token);
         let response = self.http.fetch(&self.account, request).await?;
         if !response.status.is_success() {
             return Err(error_for_status(
@@ -192,7 +191,11 @@ impl Publisher for MastodonPublisher {
             .json(&body);
         let response = self.http.fetch(&self.account, post).await?;
         if !response.status.is_success() {
-            return Err(error_for_status(&self.account, "posting the status", &response));
+            return Err(error_for_status(
+                &self.account,
+                "posting the status",
+                &response,
+            ));
         }
         let created: CreatedStatus = serde_json::from_slice(&response.body).map_err(|e| {
             // The server took the post but its answer is unreadable; a retry with the same
