@@ -169,6 +169,47 @@ pub fn tid_for(idempotency_key: &str, created_at: DateTime<Utc>) -> String {
         .collect()
 }
 
+/// The error for a non-success answer to a write: 408, 429 and 5xx may pass (429 with the
+/// wait the server asked for); other 4xx are permanent, carrying the API's own message and,
+/// for refused credentials, what to do about them.
+pub(crate) fn error_for_status(
+    account: &str,
+    action: &str,
+    response: &crate::HttpResponse,
+) -> PublishError {
+    use reqwest::StatusCode;
+    let status = response.status;
+    let detail = crate::http::error_detail(&response.body);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let wait = crate::http::retry_after(&response.headers, std::time::SystemTime::now());
+        return PublishError::Retryable {
+            account: account.to_string(),
+            message: format!(
+                "{action}: rate limited (HTTP 429: {detail}); retrying after {} s",
+                wait.as_secs()
+            ),
+            retry_after: Some(wait),
+        };
+    }
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        return PublishError::retryable(account, format!("{action}: HTTP {status}: {detail}"));
+    }
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return PublishError::permanent(
+            account,
+            format!(
+                "{action}: the account's credentials were refused (HTTP {}: {detail}); \
+                 give the account a valid token allowed to post",
+                status.as_u16()
+            ),
+        );
+    }
+    PublishError::permanent(
+        account,
+        format!("{action}: refused (HTTP {}: {detail})", status.as_u16()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,45 +257,4 @@ mod tests {
             .unwrap();
         assert!(error.to_string().contains("answered elsewhere"), "{error}");
     }
-}
-
-/// The error for a non-success answer to a write: 408, 429 and 5xx may pass (429 with the
-/// wait the server asked for); other 4xx are permanent, carrying the API's own message and,
-/// for refused credentials, what to do about them.
-pub(crate) fn error_for_status(
-    account: &str,
-    action: &str,
-    response: &crate::HttpResponse,
-) -> PublishError {
-    use reqwest::StatusCode;
-    let status = response.status;
-    let detail = crate::http::error_detail(&response.body);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        let wait = crate::http::retry_after(&response.headers, std::time::SystemTime::now());
-        return PublishError::Retryable {
-            account: account.to_string(),
-            message: format!(
-                "{action}: rate limited (HTTP 429: {detail}); retrying after {} s",
-                wait.as_secs()
-            ),
-            retry_after: Some(wait),
-        };
-    }
-    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-        return PublishError::retryable(account, format!("{action}: HTTP {status}: {detail}"));
-    }
-    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        return PublishError::permanent(
-            account,
-            format!(
-                "{action}: the account's credentials were refused (HTTP {}: {detail}); \
-                 give the account a valid token allowed to post",
-                status.as_u16()
-            ),
-        );
-    }
-    PublishError::permanent(
-        account,
-        format!("{action}: refused (HTTP {}: {detail})", status.as_u16()),
-    )
 }
