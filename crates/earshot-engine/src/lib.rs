@@ -2,9 +2,13 @@
 //! driver that feeds files into it, and the scheduler that polls sources inside `earshot serve`.
 
 pub mod import;
+pub mod outbox;
 pub mod pipeline;
 pub mod scheduler;
 
 pub use import::{import_items, ImportProgress, ImportReport};
+pub use outbox::{
+    Clock, Delivery, ManualClock, OutboxError, OutboxReport, OutboxWorker, RetryPolicy, SystemClock,
+};
 pub use pipeline::{IngestReport, Pipeline, PipelineError};
 pub use scheduler::{poll_source_once, PollError, PollReport, Scheduled, Scheduler};
