@@ -28,6 +28,12 @@ pub struct Config {
     /// SLA policies per priority.
     #[serde(default, skip_serializing_if = "is_default")]
     pub sla: SlaConfig,
+    /// `[outbox]`: webhook and SMTP delivery, retries.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::outbox::OutboxConfig::is_default"
+    )]
+    pub outbox: crate::outbox::OutboxConfig,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -45,6 +51,7 @@ impl Default for Config {
             teams: Vec::new(),
             routing: RoutingConfig::default(),
             sla: SlaConfig::default(),
+            outbox: crate::outbox::OutboxConfig::default(),
         }
     }
 }

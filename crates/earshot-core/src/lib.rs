@@ -10,6 +10,7 @@ pub mod config;
 pub mod inbox;
 pub mod mention;
 pub mod routing;
+pub mod outbox;
 pub mod source;
 
 pub use analysis::{
@@ -34,5 +35,10 @@ pub use mention::{
 pub use routing::{
     AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,
     SlaPolicyConfig, TeamConfig, WorkingRangeConfig,
+};
+pub use outbox::{
+    EmailPayload, NewOutboxMessage, OutboxClaim, OutboxConfig, OutboxFilter, OutboxId, OutboxKind,
+    OutboxMessage, OutboxState, PublishPayload, ReplyTarget, SmtpConfig, SmtpSecurity,
+    WebhookConfig, WebhookPayload,
 };
 pub use source::{SourceHealth, SourceState};

@@ -13,6 +13,7 @@ pub mod fts5_baseline;
 pub mod inbox;
 pub mod inbox_testsuite;
 mod index;
+pub mod outbox;
 mod sqlite;
 mod sqlite_inbox;
 pub mod testsuite;
@@ -21,6 +22,7 @@ pub mod testsuite_auth;
 pub use analysis::AnalysisStore;
 pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
+pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -49,6 +51,8 @@ pub enum StoreError {
     Conflict(String),
     #[error(transparent)]
     Inbox(#[from] InboxError),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -103,7 +107,9 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: AuthStore + AnalysisStore + InboxStore + Send + Sync + 'static {
+pub trait Store:
+    AuthStore + AnalysisStore + InboxStore + OutboxStore + Send + Sync + 'static
+{
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same
