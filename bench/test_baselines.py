@@ -136,6 +136,14 @@ class EndToEndTest(unittest.TestCase):
         table = stdout.getvalue()
         self.assertIn("| sentiment | ru-a | 5-class | tfidf-lr |", table)
         self.assertIn("| sentiment/ru-b | sentiment/ru-a | fasttext |", table)
+        # Re-rendering the saved results gives the same tables as the run printed.
+        with tempfile.TemporaryDirectory() as directory:
+            saved = Path(directory) / "saved.json"
+            saved.write_text(json.dumps(results), encoding="utf-8")
+            rendered = io.StringIO()
+            with contextlib.redirect_stdout(rendered):
+                self.assertEqual(baselines.main(["--render", str(saved)]), 0)
+        self.assertIn(rendered.getvalue(), table)
 
     def test_missing_data_directory_is_a_clear_error(self):
         stderr = io.StringIO()
