@@ -1,0 +1,175 @@
+"""Checks of bench/baselines.py and bench/fasttext_speed.py on small data written here.
+
+Run: bench/.venv/bin/python -m unittest discover -s bench -p 'test_*.py'   (seconds)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import random
+import tempfile
+import unittest
+from pathlib import Path
+
+import baselines
+import fasttext_speed
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+
+
+def russian_five_class_rows(count: int, seed: int) -> list[dict]:
+    """Labels carried by distinct words, so any working classifier separates them."""
+    words = {
+        "positive": ["отлично", "люблю", "супер"],
+        "negative": ["ужасно", "ненавижу", "плохо"],
+        "neutral": ["вторник", "автобус", "отчёт"],
+        "speech": ["спасибо", "поздравляю", "привет"],
+        "skip": ["ыыы", "ээ", "ммм"],
+    }
+    rng = random.Random(seed)
+    labels = sorted(words)
+    rows = []
+    for index in range(count):
+        label = labels[index % len(labels)]
+        text = " ".join(rng.choices(words[label], k=3) + ["и", "вот"])
+        rows.append({"id": str(index), "text": text.upper(), "label": label, "lang": "ru"})
+    return rows
+
+
+def setUpModule():
+    # Small grids and hash tables keep this file at seconds; the code paths are the same.
+    baselines.TFIDF_C_GRID = (1.0, 10.0)
+    baselines.FASTTEXT_EPOCH_GRID = (10,)
+    baselines.FASTTEXT_LR_GRID = (0.5, 1.0)
+    baselines.FASTTEXT_OPTIONS = {"bucket": 10_000, "dim": 20}
+
+
+class ReadingTest(unittest.TestCase):
+    def test_bad_lines_are_reported_with_their_number_and_skipped(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "train.jsonl"
+            path.write_text(
+                '{"text": "Good Day", "label": "positive"}\n'
+                "not json\n"
+                '{"text": "no label"}\n'
+                '{"text": 5, "label": "neutral"}\n'
+                "\n"
+                '{"text": "Bad Day", "label": "negative"}\n',
+                encoding="utf-8",
+            )
+            stderr = io.StringIO()
+            with contextlib.redirect_stderr(stderr):
+                split = baselines.read_jsonl(path)
+        self.assertEqual(split.texts, ["good day", "bad day"])
+        self.assertEqual(split.labels, ["positive", "negative"])
+        for number in (2, 3, 4):
+            self.assertIn(f"train.jsonl:{number}: skipped", stderr.getvalue())
+
+    def test_a_file_without_usable_lines_is_an_error_naming_it(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "test.jsonl"
+            path.write_text("garbage\n", encoding="utf-8")
+            with contextlib.redirect_stderr(io.StringIO()):
+                with self.assertRaisesRegex(baselines.DataError, "test.jsonl: no usable example"):
+                    baselines.read_jsonl(path)
+
+
+class LabelMappingTest(unittest.TestCase):
+    def test_three_class_maps_speech_to_positive_and_drops_skip(self):
+        split = baselines.Split(["a", "b", "c", "d"], ["speech", "skip", "negative", "positive"])
+        mapped = baselines.to_three_class(split)
+        self.assertEqual(mapped.texts, ["a", "c", "d"])
+        self.assertEqual(mapped.labels, ["positive", "negative", "positive"])
+
+    def test_only_russian_five_class_sentiment_gets_two_variants(self):
+        five = baselines.Split(["x"] * 5, sorted(baselines.RUSSIAN_FIVE_CLASS))
+        three = baselines.Split(["x"] * 3, ["positive", "negative", "neutral"])
+        sentiment5 = baselines.Dataset("sentiment", "ru-x", "ru", five, five)
+        sentiment3 = baselines.Dataset("sentiment", "en-x", "en", three, three)
+        offensive = baselines.Dataset("offensive", "ru-x", "ru", five, five)
+        self.assertEqual([d.variant for d in baselines.variants(sentiment5)], ["5-class", "3-class"])
+        self.assertEqual(set(baselines.variants(sentiment5)[1].train.labels), {"positive", "negative", "neutral"})
+        self.assertEqual([d.variant for d in baselines.variants(sentiment3)], [""])
+        self.assertEqual([d.variant for d in baselines.variants(offensive)], [""])
+
+
+class ScoresTest(unittest.TestCase):
+    def test_scores_match_hand_computed_values(self):
+        gold = ["a", "a", "b", "b"]
+        predicted = ["a", "b", "b", "b"]
+        scores = baselines.Scores.of(gold, predicted)
+        self.assertAlmostEqual(scores.accuracy, 0.75)
+        # a: P 1, R 0.5, F1 2/3; b: P 2/3, R 1, F1 0.8.
+        self.assertAlmostEqual(scores.macro_f1, (2 / 3 + 0.8) / 2)
+        self.assertAlmostEqual(scores.macro_recall, 0.75)
+        self.assertAlmostEqual(scores.weighted_f1, (2 / 3 + 0.8) / 2)
+
+
+class EndToEndTest(unittest.TestCase):
+    def test_both_models_learn_a_separable_set_and_cross_domain_is_reported(self):
+        with tempfile.TemporaryDirectory() as directory:
+            root = Path(directory)
+            for name, seed in (("ru-a", 1), ("ru-b", 2)):
+                write_jsonl(root / "sentiment" / name / "train.jsonl", russian_five_class_rows(200, seed))
+                write_jsonl(root / "sentiment" / name / "test.jsonl", russian_five_class_rows(50, seed + 10))
+            output_json = root / "results.json"
+            stdout = io.StringIO()
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
+                status = baselines.main(["--data", str(root), "--json", str(output_json)])
+            self.assertEqual(status, 0)
+            results = json.loads(output_json.read_text())
+        # 2 datasets x (5-class, 3-class) x 2 models.
+        self.assertEqual(len(results), 8)
+        for result in results:
+            self.assertGreater(result["test"]["macro_f1"], 0.9, result)
+            if result["variant"] == "3-class":
+                other = "sentiment/ru-b" if result["dataset"] == "ru-a" else "sentiment/ru-a"
+                self.assertEqual(list(result["cross_domain"]), [other])
+                self.assertGreater(result["cross_domain"][other]["macro_f1"], 0.9)
+            else:
+                self.assertEqual(result["cross_domain"], {})
+        table = stdout.getvalue()
+        self.assertIn("| sentiment | ru-a | 5-class | tfidf-lr |", table)
+        self.assertIn("| sentiment/ru-b | sentiment/ru-a | fasttext |", table)
+        # Re-rendering the saved results gives the same tables as the run printed.
+        with tempfile.TemporaryDirectory() as directory:
+            saved = Path(directory) / "saved.json"
+            saved.write_text(json.dumps(results), encoding="utf-8")
+            rendered = io.StringIO()
+            with contextlib.redirect_stdout(rendered):
+                self.assertEqual(baselines.main(["--render", str(saved)]), 0)
+        self.assertIn(rendered.getvalue(), table)
+
+    def test_missing_data_directory_is_a_clear_error(self):
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            status = baselines.main(["--data", "/nonexistent/earshot-data"])
+        self.assertEqual(status, 2)
+        self.assertIn("/nonexistent/earshot-data: not a directory", stderr.getvalue())
+
+
+class SpeedScriptTest(unittest.TestCase):
+    def test_prints_one_line_with_the_speed_of_every_text(self):
+        with tempfile.TemporaryDirectory() as directory:
+            train = Path(directory) / "train.jsonl"
+            write_jsonl(train, russian_five_class_rows(100, 3))
+            stdout = io.StringIO()
+            with contextlib.redirect_stdout(stdout):
+                status = fasttext_speed.main(["--train", str(train), "--generate", "-n", "500", "--repeat", "1"])
+        self.assertEqual(status, 0)
+        lines = stdout.getvalue().splitlines()
+        self.assertEqual(len(lines), 1)
+        fields = dict(part.split("=", 1) for part in lines[0].split()[1:])
+        self.assertEqual(fields["texts"], "500")
+        self.assertEqual(fields["threads"], "1")
+        self.assertGreater(float(fields["texts_per_s"]), 0)
+        self.assertGreater(float(fields["native_texts_per_s"]), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
