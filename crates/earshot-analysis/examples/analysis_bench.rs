@@ -209,7 +209,12 @@ fn run() -> Result<(), String> {
                     .as_ref()
                     .is_some_and(|s| s.label == "negative"),
             );
-            offensive += usize::from(analysis.offensive.as_ref().is_some_and(|s| s.label == "OFF"));
+            offensive += usize::from(
+                analysis
+                    .offensive
+                    .as_ref()
+                    .is_some_and(|s| s.label == "OFF"),
+            );
             with_intents += usize::from(!analysis.intents.is_empty());
             std::hint::black_box(analysis);
         }

@@ -6,7 +6,7 @@ use earshot_text::{fold, tokenize};
 use serde::{Deserialize, Serialize};
 
 use crate::eval::argmax;
-use crate::features::{clean_text, fold_into, FeatureConfig, FeatureExtractor, SparseVector};
+use crate::features::{clean_and_fold, FeatureConfig, FeatureExtractor, SparseVector};
 use crate::model::{Model, ModelError};
 use crate::rules::{IntentRules, RuleScratch, INTENT_THRESHOLD};
 
@@ -75,7 +75,6 @@ pub struct Scratch {
     /// for the current text.
     group_sums: Vec<Vec<f32>>,
     group_done: Vec<bool>,
-    cleaned: String,
     folded: String,
     rules: RuleScratch,
 }
@@ -359,7 +358,6 @@ impl Analyzer {
             probabilities: Vec::new(),
             group_sums: vec![Vec::new(); self.groups.len()],
             group_done: vec![false; self.groups.len()],
-            cleaned: String::new(),
             folded: String::new(),
             rules: RuleScratch::default(),
         }
@@ -437,20 +435,20 @@ impl Analyzer {
         let spam = classify("spam").map(|(s, _)| s);
         let complaint_model = classify("complaint").map(|(_, p)| p);
 
-        // Every extractor cleaned and folded the same text; without one, fold it here.
-        let folded = match scratch.extractors.first() {
-            Some(extractor) => extractor.folded(),
+        // Every extractor split the same words; without one, fold the text here.
+        let rule_scores = match scratch.extractors.first() {
+            Some(extractor) => {
+                self.rules
+                    .scores_joined(extractor.joined_words(), text, &lang, &mut scratch.rules)
+            }
             None => {
-                clean_text(text, &mut scratch.cleaned);
-                fold_into(&scratch.cleaned, &mut scratch.folded);
-                scratch.folded.as_str()
+                clean_and_fold(text, &mut scratch.folded);
+                self.rules
+                    .scores_folded(&scratch.folded, text, &lang, &mut scratch.rules)
             }
         };
         let mut intents = Vec::new();
-        for (intent, rule_score) in self
-            .rules
-            .scores_folded(folded, text, &lang, &mut scratch.rules)
-        {
+        for (intent, rule_score) in rule_scores {
             let score = match (intent, complaint_model) {
                 ("complaint", Some(model_score)) => model_score.max(rule_score),
                 _ => rule_score,
@@ -732,10 +730,20 @@ mod tests {
     #[test]
     fn fused_tables_predict_exactly_what_each_model_predicts_alone() {
         let models = vec![
-            random_model("sentiment", &["negative", "neutral", "positive"], Some("en"), 1),
+            random_model(
+                "sentiment",
+                &["negative", "neutral", "positive"],
+                Some("en"),
+                1,
+            ),
             random_model("offensive", &["OFF", "NOT"], Some("en"), 2),
             random_model("spam", &["spam", "ham"], Some("en"), 3),
-            random_model("sentiment", &["negative", "neutral", "positive"], Some("ru"), 4),
+            random_model(
+                "sentiment",
+                &["negative", "neutral", "positive"],
+                Some("ru"),
+                4,
+            ),
             random_model("offensive", &["OFF", "NOT"], None, 5),
         ];
         let analyzer = Analyzer::from_models(
@@ -765,9 +773,15 @@ mod tests {
                 ("offensive", &analysis.offensive),
                 ("spam", &analysis.spam),
             ] {
-                let Some(model) = models.iter().find(|m| {
-                    m.task() == task && m.lang() == Some(lang)
-                }).or_else(|| models.iter().find(|m| m.task() == task && m.lang().is_none())) else {
+                let Some(model) = models
+                    .iter()
+                    .find(|m| m.task() == task && m.lang() == Some(lang))
+                    .or_else(|| {
+                        models
+                            .iter()
+                            .find(|m| m.task() == task && m.lang().is_none())
+                    })
+                else {
                     assert_eq!(got, &None, "{task} {lang}");
                     continue;
                 };

@@ -142,8 +142,8 @@ pub struct FeatureExtractor {
     config: FeatureConfig,
     /// `64 - buckets_log2`: the bucket is the top `buckets_log2` bits of a hash.
     shift: u32,
-    cleaned: String,
     folded: String,
+    joined: String,
     chars: Vec<u32>,
 }
 
@@ -158,8 +158,8 @@ impl FeatureExtractor {
         FeatureExtractor {
             config,
             shift: 64 - u32::from(buckets_log2),
-            cleaned: String::new(),
             folded: String::new(),
+            joined: String::new(),
             chars: Vec::new(),
         }
     }
@@ -174,13 +174,21 @@ impl FeatureExtractor {
         &self.folded
     }
 
+    /// The words of the last text (as [`folded_words`] splits its folded form), each after a
+    /// space and with a space at the end: ` where can i buy `. The intent rules match their
+    /// cues in it, so the words are split once per text.
+    pub fn joined_words(&self) -> &str {
+        &self.joined
+    }
+
     /// Extracts the features of `text` into `out`, replacing what it held.
     pub fn extract(&mut self, text: &str, out: &mut SparseVector) {
         out.clear();
-        clean_text(text, &mut self.cleaned);
-        fold_into(&self.cleaned, &mut self.folded);
+        clean_and_fold(text, &mut self.folded);
         let folded = self.folded.as_str();
         let shift = self.shift;
+        let joined = &mut self.joined;
+        joined.clear();
 
         // Each occurrence is its own entry (±1 by the sign hash) and repeats are not merged:
         // the dot product sums them all the same (linear term frequency, as in scikit-learn's
@@ -188,6 +196,8 @@ impl FeatureExtractor {
         if self.config.word_ngram_max >= 1 {
             let mut previous: Option<u64> = None;
             for word in folded_words(folded) {
+                joined.push(' ');
+                joined.push_str(word);
                 let h = hash_bytes(WORD_SEED, word.as_bytes());
                 push(out, bucket(h, shift));
                 if self.config.word_ngram_max >= 2 {
@@ -199,6 +209,13 @@ impl FeatureExtractor {
                 previous = Some(h);
             }
         }
+        if self.config.word_ngram_max == 0 {
+            for word in folded_words(folded) {
+                joined.push(' ');
+                joined.push_str(word);
+            }
+        }
+        joined.push(' ');
         let words = out.len();
 
         if self.config.char_max > 0 {
@@ -267,29 +284,34 @@ fn bucket(h: u64, shift: u32) -> (u32, f32) {
 /// else here). Other characters go through `fold` itself.
 pub fn fold_into(text: &str, out: &mut String) {
     out.clear();
-    let mut buffer = [0u8; 4];
     for c in text.chars() {
-        let folded = match c {
-            'A'..='Z' => c.to_ascii_lowercase(),
-            'ς' => 'σ',
-            '\0'..='\u{7f}' | 'а'..='я' | 'α'..='ω' => c,
-            'А'..='Я' => char::from_u32(u32::from(c) + 32).unwrap_or(c),
-            'ё' | 'Ё' => 'е',
-            'Α'..='Ω' => char::from_u32(u32::from(c) + 32).unwrap_or(c),
-            'ά' | 'Ά' => 'α',
-            'έ' | 'Έ' => 'ε',
-            'ή' | 'Ή' => 'η',
-            'ί' | 'Ί' | 'ϊ' | 'Ϊ' | 'ΐ' => 'ι',
-            'ό' | 'Ό' => 'ο',
-            'ύ' | 'Ύ' | 'ϋ' | 'Ϋ' | 'ΰ' => 'υ',
-            'ώ' | 'Ώ' => 'ω',
-            _ => {
-                out.push_str(&fold(c.encode_utf8(&mut buffer)));
-                continue;
-            }
-        };
-        out.push(folded);
+        push_folded(c, out);
     }
+}
+
+#[inline(always)]
+fn push_folded(c: char, out: &mut String) {
+    let folded = match c {
+        'A'..='Z' => c.to_ascii_lowercase(),
+        'ς' => 'σ',
+        '\0'..='\u{7f}' | 'а'..='я' | 'α'..='ω' => c,
+        'А'..='Я' => char::from_u32(u32::from(c) + 32).unwrap_or(c),
+        'ё' | 'Ё' => 'е',
+        'Α'..='Ω' => char::from_u32(u32::from(c) + 32).unwrap_or(c),
+        'ά' | 'Ά' => 'α',
+        'έ' | 'Έ' => 'ε',
+        'ή' | 'Ή' => 'η',
+        'ί' | 'Ί' | 'ϊ' | 'Ϊ' | 'ΐ' => 'ι',
+        'ό' | 'Ό' => 'ο',
+        'ύ' | 'Ύ' | 'ϋ' | 'Ϋ' | 'ΰ' => 'υ',
+        'ώ' | 'Ώ' => 'ω',
+        _ => {
+            let mut buffer = [0u8; 4];
+            out.push_str(&fold(c.encode_utf8(&mut buffer)));
+            return;
+        }
+    };
+    out.push(folded);
 }
 
 fn is_word_char(c: char) -> bool {
@@ -330,6 +352,23 @@ pub fn folded_words(folded: &str) -> impl Iterator<Item = &str> {
 /// control characters into spaces, and decodes literal `\uXXXX` escapes, which some tweet corpora
 /// (SemEval) carry instead of the characters themselves.
 pub fn clean_text(text: &str, out: &mut String) {
+    clean::<false>(text, out);
+}
+
+/// [`clean_text`] and [`fold_into`] in one pass: the same result as folding the cleaned text,
+/// since folding works character by character.
+pub fn clean_and_fold(text: &str, out: &mut String) {
+    clean::<true>(text, out);
+}
+
+fn clean<const FOLD: bool>(text: &str, out: &mut String) {
+    let push = |c: char, out: &mut String| {
+        if FOLD {
+            push_folded(c, out);
+        } else {
+            out.push(c);
+        }
+    };
     out.clear();
     let mut end = text.len().min(MAX_FEATURE_BYTES);
     while !text.is_char_boundary(end) {
@@ -352,12 +391,13 @@ pub fn clean_text(text: &str, out: &mut String) {
         at_word_start = blank;
         if c == '\\' {
             if let Some(decoded) = literal_unicode_escape(rest) {
-                out.push(if decoded.is_control() || decoded.is_whitespace() { ' ' } else { decoded });
+                let blank = decoded.is_control() || decoded.is_whitespace();
+                push(if blank { ' ' } else { decoded }, out);
                 rest = &rest[6..];
                 continue;
             }
         }
-        out.push(if blank { ' ' } else { c });
+        push(if blank { ' ' } else { c }, out);
         rest = &rest[c.len_utf8()..];
     }
 }
@@ -487,6 +527,22 @@ mod tests {
         let mut cleaned = String::new();
         clean_text("I\\u2019m\u{1}ok \\uZZZZ \\u000a", &mut cleaned);
         assert_eq!(cleaned, "I\u{2019}m ok \\uZZZZ  ");
+    }
+
+    #[test]
+    fn cleaning_and_folding_in_one_pass_equals_the_two_steps() {
+        for text in [
+            "I\\u2019M\u{1}OK \\uZZZZ \\u000a Ёжик",
+            "see HTTPS://t.co/x7Kq2 and Τέλειο\u{a0}ΚΙΝΗΤΟ 😀 Ça",
+            "",
+        ] {
+            let (mut cleaned, mut two_steps, mut one_pass) =
+                (String::new(), String::new(), String::new());
+            clean_text(text, &mut cleaned);
+            fold_into(&cleaned, &mut two_steps);
+            clean_and_fold(text, &mut one_pass);
+            assert_eq!(one_pass, two_steps, "{text:?}");
+        }
     }
 
     #[test]

@@ -371,19 +371,34 @@ impl IntentRules {
         lang: &str,
         scratch: &mut RuleScratch,
     ) -> [(&'static str, f32); 5] {
+        let mut joined = std::mem::take(&mut scratch.joined);
+        joined.clear();
+        for word in folded_words(folded) {
+            joined.push(' ');
+            joined.push_str(word);
+        }
+        joined.push(' ');
+        let scores = self.scores_joined(&joined, text, lang, scratch);
+        scratch.joined = joined;
+        scores
+    }
+
+    /// [`IntentRules::scores_folded`] from the words already joined as
+    /// [`crate::FeatureExtractor::joined_words`] gives them (` word word `).
+    pub fn scores_joined(
+        &self,
+        joined: &str,
+        text: &str,
+        lang: &str,
+        scratch: &mut RuleScratch,
+    ) -> [(&'static str, f32); 5] {
         let mut scores = INTENTS.map(|intent| (intent, 0.0f32));
         let Some(language) = self.automata.iter().find(|a| a.lang == lang) else {
             return scores;
         };
-        scratch.joined.clear();
-        for word in folded_words(folded) {
-            scratch.joined.push(' ');
-            scratch.joined.push_str(word);
-        }
-        scratch.joined.push(' ');
         scratch.seen.clear();
         scratch.seen.resize(language.patterns.len(), false);
-        for found in language.automaton.find_overlapping_iter(scratch.joined.as_str()) {
+        for found in language.automaton.find_overlapping_iter(joined) {
             scratch.seen[found.pattern().as_usize()] = true;
         }
         // Products in the order of the cue lists, so the scores equal those of `scores` exactly.
@@ -656,6 +671,8 @@ mod tests {
         let rules = IntentRules::new();
         let mut scratch = RuleScratch::default();
         let mut folded = String::new();
+        let mut extractor = crate::features::FeatureExtractor::new(Default::default());
+        let mut features = crate::features::SparseVector::default();
         let mut fired = 0;
         for text in EXAMPLES {
             crate::features::fold_into(text, &mut folded);
@@ -664,6 +681,10 @@ mod tests {
                 let scan = rules.scores(&words, text, lang);
                 let automaton = rules.scores_folded(&folded, text, lang, &mut scratch);
                 assert_eq!(scan, automaton, "{text:?} in {lang}");
+                extractor.extract(text, &mut features);
+                let joined = extractor.joined_words().to_owned();
+                let shared = rules.scores_joined(&joined, text, lang, &mut scratch);
+                assert_eq!(scan, shared, "{text:?} in {lang}, words from the extractor");
                 fired += scan.iter().filter(|(_, s)| *s >= INTENT_THRESHOLD).count();
             }
         }
