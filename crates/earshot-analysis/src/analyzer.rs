@@ -729,7 +729,7 @@ mod tests {
 
     #[test]
     fn fused_tables_predict_exactly_what_each_model_predicts_alone() {
-        let models = vec![
+        let models = [
             random_model(
                 "sentiment",
                 &["negative", "neutral", "positive"],
