@@ -28,11 +28,12 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--epochs N] \
-                 [--uniform] [--no-average] [--prune N] [--word-only] [--save PATH]";
+                 [--uniform] [--no-average] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
     let mut save = None;
+    let mut also = Vec::new();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -48,7 +49,20 @@ fn run() -> Result<(), String> {
             "--uniform" => options.class_weights = ClassWeights::Uniform,
             "--no-average" => options.average = false,
             "--word-only" => options.features.char_max = 0,
+            "--chars" => {
+                let range = value()?;
+                let (min, max) = range
+                    .split_once('-')
+                    .ok_or(format!("--chars wants MIN-MAX, got {range}"))?;
+                options.features.char_min = parse(min)?;
+                options.features.char_max = parse(max)?;
+            }
             "--save" => save = Some(PathBuf::from(value()?)),
+            "--eval-also" => also.push(PathBuf::from(value()?)),
+            "--task-defaults" => {
+                let lang = value()?;
+                options = TrainOptions::for_task(&task, Some(&lang));
+            }
             other => return Err(format!("unknown option {other}\n{usage}")),
         }
     }
@@ -92,6 +106,14 @@ fn run() -> Result<(), String> {
         model.feature_config().buckets()
     );
     print!("test: {}", report.to_text());
+    for other in &also {
+        let report = evaluate(&reloaded, &other.join("test.jsonl")).map_err(|e| e.to_string())?;
+        println!(
+            "cross-domain {}: {}",
+            other.display(),
+            report.to_text().lines().next().unwrap_or("")
+        );
+    }
 
     // Single-thread speed of features + prediction over the test texts, for orientation only.
     let test = read_examples(&dir.join("test.jsonl")).map_err(|e| e.to_string())?;

@@ -2,8 +2,8 @@
 //! and English text.
 //!
 //! The pieces, from the bottom up:
-//! - [`features`]: hashed, signed, sublinear-TF, L2-normalised word 1-2-grams and character
-//!   2-5-grams, extracted into reusable buffers;
+//! - [`features`]: hashed, signed, linear-TF, L2-normalised word 1-2-grams and character
+//!   3-5-grams, extracted into reusable buffers;
 //! - [`train`]: a multinomial logistic regression trained with AdaGrad, L2 regularisation, class
 //!   weights and early stopping on a held-out split, deterministic for a given seed;
 //! - [`model`]: the trained classifier, quantised to i8 and pruned, in a small versioned binary

@@ -1,10 +1,11 @@
 //! A trained linear classifier over hashed features, with i8 weights (one scale per class) and
 //! the rows of buckets that quantise to zero left out of the file.
 //!
-//! File format, version 1, little-endian:
+//! File format, version 2, little-endian (version 1 had the same layout but hashed features
+//! differently, so its models are refused rather than silently misread):
 //! ```text
 //! "ESHTMODL"                       magic, 8 bytes
-//! u16 version                      = 1
+//! u16 version                      = 2
 //! str task, str lang ("" = any)    str = u16 byte length + UTF-8
 //! u16 classes, str label × classes
 //! u8 buckets_log2, u8 word_ngram_max, u8 char_min, u8 char_max
@@ -18,7 +19,8 @@ use std::path::{Path, PathBuf};
 use crate::features::{FeatureConfig, SparseVector};
 
 const MAGIC: &[u8; 8] = b"ESHTMODL";
-const VERSION: u16 = 1;
+/// 2: FxHash buckets from the top bits of the hash (version 1 models were hashed differently).
+const VERSION: u16 = 2;
 const MAX_CLASSES: usize = 4096;
 /// A file may not make the loader allocate more than this many weights (256 MiB).
 const MAX_WEIGHTS: usize = 1 << 28;
@@ -153,10 +155,21 @@ impl Model {
                 *acc += value * f32::from(q);
             }
         }
-        for ((score, &scale), &bias) in probabilities.iter_mut().zip(&self.scales).zip(&self.bias) {
+        self.finish_in_place(probabilities);
+    }
+
+    /// Turns the sums of `value × quantised weight` per class into probabilities: scale, bias,
+    /// softmax. Shared with the fused tables of the analyzer, so both give identical results.
+    pub(crate) fn finish_in_place(&self, sums: &mut [f32]) {
+        for ((score, &scale), &bias) in sums.iter_mut().zip(&self.scales).zip(&self.bias) {
             *score = *score * scale + bias;
         }
-        softmax_in_place(probabilities);
+        softmax_in_place(sums);
+    }
+
+    /// The quantised weights, `buckets × classes`, row-major.
+    pub(crate) fn quantized_weights(&self) -> &[i8] {
+        &self.weights
     }
 
     /// The label with the highest probability, and that probability.

@@ -6,7 +6,10 @@
 //! stems they need). Cues are folded like the text, so accents and case never matter. The score
 //! of an intent is `1 - Π(1 - weight)` over its matched cues: one strong cue or several weak ones.
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use earshot_text::{fold, tokenize};
+
+use crate::features::folded_words;
 
 /// Intents reported at or above this score.
 pub const INTENT_THRESHOLD: f32 = 0.5;
@@ -309,6 +312,27 @@ struct Cue {
 #[derive(Debug, Clone)]
 pub struct IntentRules {
     cues: Vec<(&'static str, &'static str, Vec<Cue>)>,
+    /// One automaton per language over all its cues, for [`IntentRules::scores_folded`].
+    automata: Vec<LanguageAutomaton>,
+}
+
+/// Every cue of one language as a pattern over the text's words joined by single spaces, with a
+/// space before each word: ` still waiting ` (exact words end in a space), ` купи` (a prefix
+/// does not). One pass over the text finds every cue, however many there are.
+#[derive(Debug, Clone)]
+struct LanguageAutomaton {
+    lang: &'static str,
+    automaton: AhoCorasick,
+    /// Pattern id → `(index into IntentRules::cues, index of the cue in its list)`.
+    patterns: Vec<(usize, usize)>,
+}
+
+/// Reusable buffers for [`IntentRules::scores_folded`].
+#[derive(Debug, Clone, Default)]
+pub struct RuleScratch {
+    joined: String,
+    /// Per pattern of the language: whether it matched.
+    seen: Vec<bool>,
 }
 
 impl Default for IntentRules {
@@ -332,8 +356,71 @@ impl IntentRules {
                     .collect();
                 (intent, lang, compiled)
             })
-            .collect();
-        IntentRules { cues }
+            .collect::<Vec<_>>();
+        let automata = build_automata(&cues);
+        IntentRules { cues, automata }
+    }
+
+    /// The same scores as [`IntentRules::scores`], from the folded text (as
+    /// [`crate::features::fold_into`] makes it) in one Aho-Corasick pass instead of a scan per
+    /// cue.
+    pub fn scores_folded(
+        &self,
+        folded: &str,
+        text: &str,
+        lang: &str,
+        scratch: &mut RuleScratch,
+    ) -> [(&'static str, f32); 5] {
+        let mut joined = std::mem::take(&mut scratch.joined);
+        joined.clear();
+        for word in folded_words(folded) {
+            joined.push(' ');
+            joined.push_str(word);
+        }
+        joined.push(' ');
+        let scores = self.scores_joined(&joined, text, lang, scratch);
+        scratch.joined = joined;
+        scores
+    }
+
+    /// [`IntentRules::scores_folded`] from the words already joined as
+    /// [`crate::FeatureExtractor::joined_words`] gives them (` word word `).
+    pub fn scores_joined(
+        &self,
+        joined: &str,
+        text: &str,
+        lang: &str,
+        scratch: &mut RuleScratch,
+    ) -> [(&'static str, f32); 5] {
+        let mut scores = INTENTS.map(|intent| (intent, 0.0f32));
+        let Some(language) = self.automata.iter().find(|a| a.lang == lang) else {
+            return scores;
+        };
+        scratch.seen.clear();
+        scratch.seen.resize(language.patterns.len(), false);
+        for found in language.automaton.find_overlapping_iter(joined) {
+            scratch.seen[found.pattern().as_usize()] = true;
+        }
+        // Products in the order of the cue lists, so the scores equal those of `scores` exactly.
+        let mut pattern = 0;
+        while pattern < language.patterns.len() {
+            let list = language.patterns[pattern].0;
+            let (intent, _, cues) = &self.cues[list];
+            let mut miss = 1.0f32;
+            for cue in cues {
+                if scratch.seen[pattern] {
+                    miss *= 1.0 - cue.weight;
+                }
+                pattern += 1;
+            }
+            if *intent == "question" {
+                miss *= 1.0 - question_mark_weight(text, lang);
+            }
+            if let Some(slot) = scores.iter_mut().find(|(name, _)| name == intent) {
+                slot.1 = 1.0 - miss;
+            }
+        }
+        scores
     }
 
     /// Rule scores of every intent with cues in `lang`, from the folded words of the text and the
@@ -373,6 +460,54 @@ fn question_mark_weight(text: &str, lang: &str) -> f32 {
     } else {
         0.0
     }
+}
+
+fn build_automata(cues: &[(&'static str, &'static str, Vec<Cue>)]) -> Vec<LanguageAutomaton> {
+    let mut languages: Vec<&'static str> = cues.iter().map(|(_, lang, _)| *lang).collect();
+    languages.dedup();
+    languages.sort_unstable();
+    languages.dedup();
+    languages
+        .into_iter()
+        .filter_map(|lang| {
+            let mut texts = Vec::new();
+            let mut patterns = Vec::new();
+            for (list, (_, cue_lang, compiled)) in cues.iter().enumerate() {
+                if *cue_lang != lang {
+                    continue;
+                }
+                for (index, cue) in compiled.iter().enumerate() {
+                    let mut pattern = String::new();
+                    for word in &cue.words {
+                        pattern.push(' ');
+                        match word {
+                            CueWord::Exact(w) => pattern.push_str(w),
+                            CueWord::Prefix(p) => pattern.push_str(p),
+                        }
+                    }
+                    if matches!(cue.words.last(), Some(CueWord::Exact(_))) {
+                        pattern.push(' ');
+                    }
+                    texts.push(pattern);
+                    patterns.push((list, index));
+                }
+            }
+            // The cue lists are constants of this file, and a few hundred short patterns are far
+            // below the automaton's limits; should building fail anyway, the language falls back
+            // to no cues rather than a panic.
+            let automaton = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                // A few hundred patterns: the full DFA is small and the fastest to run.
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&texts)
+                .ok()?;
+            Some(LanguageAutomaton {
+                lang,
+                automaton,
+                patterns,
+            })
+        })
+        .collect()
 }
 
 fn compile_phrase(phrase: &str) -> Vec<CueWord> {
@@ -499,6 +634,62 @@ mod tests {
         // "great" (0.3) alone stays below the threshold; with "best" (0.3): 1 - 0.7 × 0.7 = 0.51.
         assert!(!fires("great", "en", "praise"));
         assert!((score("great, the best", "en", "praise") - 0.51).abs() < 1e-5);
+    }
+
+    /// Every written example of this file and some harder ones, in every language.
+    const EXAMPLES: &[&str] = &[
+        "Does anyone know how to reset the router?",
+        "Where can I buy the new Zeltron phone",
+        "Love the new update, thank you!",
+        "Please add a dark mode, the app crashes at night",
+        "Worst service ever, still waiting for my refund",
+        "The weather is grey today.",
+        "Going to the beach",
+        "great, the best",
+        "it doesn't work, doesn't work at all; not  working!!",
+        "how do how do i i can i can you",
+        "Подскажите, где купить зарядку?",
+        "Хочу купить новый телефон, сколько стоит?",
+        "Спасибо, ребята, вы молодцы!",
+        "Добавьте тёмную тему, пожалуйста",
+        "Приложение вылетает, почините",
+        "Ужасный сервис, верните деньги",
+        "Сегодня идёт дождь.",
+        "очень разочарован, очарован, кто-нибудь знает? кто нибудь",
+        "Ξέρει κανείς πότε ανοίγει το κατάστημα;",
+        "Θέλω να αγοράσω το νέο κινητό, πόσο κοστίζει;",
+        "Ευχαριστώ πολύ, υπέροχη εξυπηρέτηση!",
+        "Διορθώστε το σφάλμα στην εφαρμογή",
+        "Απαράδεκτη εξυπηρέτηση, ακόμα περιμένω",
+        "Σήμερα βρέχει.",
+        "",
+        "😀😀 ???",
+    ];
+
+    #[test]
+    fn the_automaton_scores_exactly_like_the_cue_scan() {
+        let rules = IntentRules::new();
+        let mut scratch = RuleScratch::default();
+        let mut folded = String::new();
+        let mut extractor = crate::features::FeatureExtractor::new(Default::default());
+        let mut features = crate::features::SparseVector::default();
+        let mut fired = 0;
+        for text in EXAMPLES {
+            crate::features::fold_into(text, &mut folded);
+            let words: Vec<&str> = tokenize(&folded).map(|t| t.text).collect();
+            for lang in ["en", "ru", "el", "de"] {
+                let scan = rules.scores(&words, text, lang);
+                let automaton = rules.scores_folded(&folded, text, lang, &mut scratch);
+                assert_eq!(scan, automaton, "{text:?} in {lang}");
+                extractor.extract(text, &mut features);
+                let joined = extractor.joined_words().to_owned();
+                let shared = rules.scores_joined(&joined, text, lang, &mut scratch);
+                assert_eq!(scan, shared, "{text:?} in {lang}, words from the extractor");
+                fired += scan.iter().filter(|(_, s)| *s >= INTENT_THRESHOLD).count();
+            }
+        }
+        // The comparison covers texts where cues fire, not only zeros.
+        assert!(fired >= 20, "{fired}");
     }
 
     #[test]

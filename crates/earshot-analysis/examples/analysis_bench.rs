@@ -1,0 +1,252 @@
+//! The benchmark of record for the analysis (docs/BENCHMARKS.md): full analysis of generated
+//! mentions (ru, el, en in turn, about 150 characters each, made of pieces of the real texts in
+//! `../shared/data`) on ONE thread, with the model load time and the peak resident memory.
+//!
+//! ```text
+//! cargo run --release -p earshot-analysis --example analysis_bench -- \
+//!     [--texts 1000000] [--models models] [--data ../shared/data] [--detect] [--write-texts FILE]
+//! ```
+//! Texts are generated in chunks outside the timed part, so the memory they take stays small
+//! and the figure is the analysis alone. `--detect` leaves the language to the analyzer instead
+//! of passing the one the pipeline would have detected. `--write-texts` also writes the texts as
+//! JSON Lines (`text`, `lang`) for the fastText speed script (bench/fasttext_speed.py).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use earshot_analysis::{read_examples, Analyzer};
+
+const CHUNK: usize = 10_000;
+const TARGET_CHARS: usize = 150;
+
+/// Where the pieces of each language come from (train splits; several domains per language).
+const SOURCES: &[(&str, &[&str])] = &[
+    (
+        "ru",
+        &["sentiment/ru-rusentitweet", "offensive/ru-2ch-pikabu"],
+    ),
+    ("el", &["offensive/el-ogtd", "sentiment/el-politics"]),
+    (
+        "en",
+        &[
+            "sentiment/en-semeval2017",
+            "offensive/en-olid",
+            "intent/en-complaints",
+            "spam/en-sms",
+        ],
+    ),
+];
+
+struct Options {
+    texts: usize,
+    models: PathBuf,
+    data: PathBuf,
+    detect: bool,
+    write_texts: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        texts: 1_000_000,
+        models: PathBuf::from("models"),
+        data: PathBuf::from("../shared/data"),
+        detect: false,
+        write_texts: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--texts" => {
+                options.texts = value()?
+                    .parse()
+                    .map_err(|_| "--texts needs a number".to_owned())?
+            }
+            "--models" => options.models = PathBuf::from(value()?),
+            "--data" => options.data = PathBuf::from(value()?),
+            "--detect" => options.detect = true,
+            "--write-texts" => options.write_texts = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(options)
+}
+
+/// SplitMix64: deterministic texts on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) % n as u64) as usize
+    }
+}
+
+/// One text of `pool`: random pieces joined until about [`TARGET_CHARS`] characters.
+fn generate(rng: &mut Rng, pool: &[String], out: &mut String) {
+    out.clear();
+    let mut chars = 0;
+    while chars < TARGET_CHARS - 10 {
+        if !out.is_empty() {
+            out.push(' ');
+            chars += 1;
+        }
+        let piece = &pool[rng.below(pool.len())];
+        for c in piece.chars() {
+            if chars >= TARGET_CHARS + 10 {
+                break;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+}
+
+fn peak_memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l[name.len()..].trim().to_owned())
+            .unwrap_or_else(|| "?".to_owned())
+    };
+    format!(
+        "peak RSS (VmHWM) {}, RSS now {}",
+        field("VmHWM:"),
+        field("VmRSS:")
+    )
+}
+
+/// CPU time of this thread so far (from /proc/thread-self/schedstat, in ns): on a shared machine
+/// the wall clock also counts the time other processes held the core.
+fn thread_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+fn run() -> Result<(), String> {
+    let options = parse_options()?;
+
+    let started = Instant::now();
+    let analyzer = Analyzer::load(&options.models).map_err(|e| e.to_string())?;
+    let load = started.elapsed();
+    println!(
+        "models {} loaded in {:.1} ms: {:?}",
+        options.models.display(),
+        load.as_secs_f64() * 1e3,
+        analyzer.models()
+    );
+    println!("after load: {}", peak_memory());
+
+    let mut pools: Vec<(&str, Vec<String>)> = Vec::new();
+    for &(lang, dirs) in SOURCES {
+        let mut pool = Vec::new();
+        for dir in dirs {
+            let path = options.data.join(dir).join("train.jsonl");
+            let dataset = read_examples(&path).map_err(|e| e.to_string())?;
+            pool.extend(dataset.examples.into_iter().map(|e| e.text));
+        }
+        pools.push((lang, pool));
+    }
+
+    let mut writer = match &options.write_texts {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+
+    let mut rng = Rng(2026);
+    let mut scratch = analyzer.scratch();
+    let mut chunk: Vec<(String, &str)> = (0..CHUNK).map(|_| (String::new(), "")).collect();
+    let mut analysed = 0usize;
+    let mut bytes = 0usize;
+    let mut busy = Duration::ZERO;
+    let mut cpu = Duration::ZERO;
+    // Label counts, so that a broken model (one label for everything) shows.
+    let mut negative = 0usize;
+    let mut offensive = 0usize;
+    let mut with_intents = 0usize;
+    while analysed < options.texts {
+        let size = CHUNK.min(options.texts - analysed);
+        for (i, (text, lang)) in chunk[..size].iter_mut().enumerate() {
+            let (code, pool) = &pools[(analysed + i) % pools.len()];
+            generate(&mut rng, pool, text);
+            *lang = code;
+            bytes += text.len();
+        }
+        if let Some(writer) = writer.as_mut() {
+            for (text, lang) in &chunk[..size] {
+                let line = serde_json::json!({ "text": text, "lang": lang });
+                writeln!(writer, "{line}").map_err(|e| e.to_string())?;
+            }
+        }
+        let cpu_started = thread_cpu_time();
+        let started = Instant::now();
+        for (text, lang) in &chunk[..size] {
+            let declared = (!options.detect).then_some(*lang);
+            let analysis = analyzer.analyze_with(&mut scratch, text, declared, &[]);
+            negative += usize::from(
+                analysis
+                    .sentiment
+                    .as_ref()
+                    .is_some_and(|s| s.label == "negative"),
+            );
+            offensive += usize::from(
+                analysis
+                    .offensive
+                    .as_ref()
+                    .is_some_and(|s| s.label == "OFF"),
+            );
+            with_intents += usize::from(!analysis.intents.is_empty());
+            std::hint::black_box(analysis);
+        }
+        busy += started.elapsed();
+        if let (Some(before), Some(after)) = (cpu_started, thread_cpu_time()) {
+            cpu += after.saturating_sub(before);
+        }
+        analysed += size;
+    }
+    if let Some(mut writer) = writer {
+        writer.flush().map_err(|e| e.to_string())?;
+    }
+    println!(
+        "{analysed} texts ({:.0} bytes on average), language {}: {:.2} s of analysis, {:.0} texts/s on one thread",
+        bytes as f64 / analysed.max(1) as f64,
+        if options.detect { "detected" } else { "given" },
+        busy.as_secs_f64(),
+        analysed as f64 / busy.as_secs_f64()
+    );
+    if !cpu.is_zero() {
+        println!(
+            "CPU time of the analysing thread {:.2} s: {:.0} texts per CPU-second",
+            cpu.as_secs_f64(),
+            analysed as f64 / cpu.as_secs_f64()
+        );
+    }
+    println!(
+        "labels: negative {:.1} %, offensive {:.1} %, with an intent {:.1} %",
+        100.0 * negative as f64 / analysed.max(1) as f64,
+        100.0 * offensive as f64 / analysed.max(1) as f64,
+        100.0 * with_intents as f64 / analysed.max(1) as f64
+    );
+    println!("{}", peak_memory());
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The models committed in `models/` at the workspace root: they load, fit the size budget,
+//! share one feature configuration (so the analyzer extracts features once per text) and get
+//! clear-cut texts right in each language.
+
+use std::path::PathBuf;
+
+use earshot_analysis::{Analyzer, FeatureConfig, Model, Task, TrainOptions};
+
+fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+#[test]
+fn shipped_models_load_fit_the_budget_and_share_the_default_features() {
+    let mut total = 0u64;
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(models_dir()).expect("models/ is committed") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "esm") {
+            total += std::fs::metadata(&path).unwrap().len();
+            let model = Model::load(&path).unwrap();
+            assert_eq!(
+                model.feature_config(),
+                FeatureConfig::default(),
+                "{}",
+                path.display()
+            );
+            let lang = model.lang().expect("every shipped model has a language");
+            names.push(format!("{}-{lang}", model.task()));
+        }
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "complaint-en",
+            "offensive-el",
+            "offensive-en",
+            "offensive-ru",
+            "sentiment-el",
+            "sentiment-en",
+            "sentiment-ru",
+            "spam-en"
+        ]
+    );
+    assert!(total <= 30 * 1024 * 1024, "{total} bytes");
+}
+
+#[test]
+fn shipped_models_judge_clear_cut_texts() {
+    let analyzer = Analyzer::load(&models_dir()).unwrap();
+    let label = |text: &str, lang: &str, task: &str| {
+        let analysis = analyzer.analyze(text, Some(lang));
+        let scored = match task {
+            "sentiment" => analysis.sentiment,
+            "offensive" => analysis.offensive,
+            "spam" => analysis.spam,
+            _ => None,
+        };
+        scored.map(|s| s.label).unwrap_or_default()
+    };
+    assert_eq!(
+        label(
+            "I love this phone, best purchase ever! :)",
+            "en",
+            "sentiment"
+        ),
+        "positive"
+    );
+    assert_eq!(
+        label("Worst service ever, I hate them, awful", "en", "sentiment"),
+        "negative"
+    );
+    assert_eq!(
+        label(
+            "Ужасный сервис, отвратительно, никогда больше",
+            "ru",
+            "sentiment"
+        ),
+        "negative"
+    );
+    assert_eq!(
+        label(
+            "WINNER!! You have won a £1000 cash prize. Call 09061701461 now to claim",
+            "en",
+            "spam"
+        ),
+        "spam"
+    );
+    assert_eq!(
+        label("Sorry, I'll be late for dinner, see you at 8", "en", "spam"),
+        "ham"
+    );
+    assert_eq!(
+        label("see you tomorrow at the office", "en", "offensive"),
+        "NOT"
+    );
+    // No Greek spam model is shipped: no answer rather than a guess.
+    assert_eq!(label("Κέρδισε ένα δώρο τώρα", "el", "spam"), "");
+}
+
+#[test]
+fn task_options_record_the_language_and_keep_the_shared_features() {
+    for (task, lang) in [
+        (Task::Sentiment, "ru"),
+        (Task::Offensive, "el"),
+        (Task::Spam, "en"),
+        (Task::Complaint, "en"),
+    ] {
+        let options = TrainOptions::for_task(&task, Some(lang));
+        assert_eq!(options.lang.as_deref(), Some(lang));
+        assert_eq!(options.features, FeatureConfig::default());
+    }
+}
