@@ -1,7 +1,7 @@
 //! `earshot model train | eval | list`.
 //!
 //! Data folders hold `train.jsonl` and `test*.jsonl` files of `{"text", "label", "lang"}` lines
-//! (the format of `../shared/data`). Training uses the analysis crate's default options, so the
+//! (the format of `../shared/data`). Training uses the analysis crate's options for the task and language (`TrainOptions::for_task`), so the
 //! CLI trains exactly as the `train_eval` example that produced the figures in docs/MODELS.md.
 
 use std::path::{Path, PathBuf};
@@ -105,16 +105,31 @@ pub fn evaluate_examples(model: &Model, examples: &[Example]) -> Report {
     report
 }
 
+/// The language most training examples declare: the model is written for it, so the analyzer
+/// picks it for texts in that language (the shipped models are trained the same way).
+fn dominant_language(examples: &[earshot_analysis::Example]) -> Option<String> {
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for example in examples {
+        if let Some(lang) = example.lang.as_deref() {
+            *counts.entry(lang).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(lang, _)| lang.to_owned())
+}
+
 pub async fn train(workspace: &Workspace, request: TrainRequest) -> Result<()> {
     if request.data.is_empty() {
         bail!("--data needs at least one data folder");
     }
     let task = Task::from_name(&request.task);
-    let options = TrainOptions::default();
     let mut examples = Vec::new();
     for dir in &request.data {
         examples.extend(read_all(&train_file(dir)?)?);
     }
+    let options = TrainOptions::for_task(&task, dominant_language(&examples).as_deref());
     let mut tests = Vec::new();
     for dir in &request.data {
         for path in test_files(dir)? {

@@ -9,8 +9,8 @@ pub mod auth;
 pub mod config;
 pub mod inbox;
 pub mod mention;
-pub mod routing;
 pub mod outbox;
+pub mod routing;
 pub mod source;
 
 pub use analysis::{
@@ -32,13 +32,13 @@ pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,
 };
-pub use routing::{
-    AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,
-    SlaPolicyConfig, TeamConfig, WorkingRangeConfig,
-};
 pub use outbox::{
     EmailPayload, NewOutboxMessage, OutboxClaim, OutboxConfig, OutboxFilter, OutboxId, OutboxKind,
     OutboxMessage, OutboxState, PublishPayload, ReplyTarget, SmtpConfig, SmtpSecurity,
     WebhookConfig, WebhookPayload,
+};
+pub use routing::{
+    AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,
+    SlaPolicyConfig, TeamConfig, WorkingRangeConfig,
 };
 pub use source::{SourceHealth, SourceState};
