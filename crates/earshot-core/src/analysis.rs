@@ -344,7 +344,7 @@ mod tests {
                 corrected: true
             })
         );
-        assert_eq!(shown.offensive.unwrap().corrected, false);
+        assert!(!shown.offensive.unwrap().corrected);
         assert_eq!(shown.spam, None);
         let intents: Vec<(&str, bool)> = shown
             .intents
