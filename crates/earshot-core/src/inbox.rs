@@ -321,6 +321,18 @@ impl Conversation {
     }
 }
 
+/// A conversation with everything shown on its page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationDetail {
+    pub conversation: Conversation,
+    /// The thread's mentions, oldest first.
+    pub mentions: Vec<crate::mention::Mention>,
+    /// Oldest first.
+    pub events: Vec<ConversationEvent>,
+    pub notes: Vec<Note>,
+    pub replies: Vec<Reply>,
+}
+
 /// What the engine hands the store to open a conversation for a root mention. Brands, source,
 /// language, author and times are taken from the stored mention itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

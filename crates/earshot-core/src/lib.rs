@@ -12,10 +12,10 @@ pub mod source;
 
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
 pub use inbox::{
-    Conversation, ConversationEvent, ConversationFilter, ConversationId, ConversationSort,
-    ConversationState, EventKind, FeedbackItem, FeedbackItemId, FeedbackTheme, InboxMetrics,
-    InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply, ReplyId,
-    ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
+    Conversation, ConversationDetail, ConversationEvent, ConversationFilter, ConversationId,
+    ConversationSort, ConversationState, EventKind, FeedbackItem, FeedbackItemId, FeedbackTheme,
+    InboxMetrics, InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply,
+    ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
 };
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,

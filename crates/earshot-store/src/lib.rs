@@ -8,10 +8,14 @@
 
 mod cursor;
 pub mod fts5_baseline;
+pub mod inbox;
+pub mod inbox_testsuite;
 mod index;
 mod sqlite;
+mod sqlite_inbox;
 pub mod testsuite;
 
+pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -32,6 +36,8 @@ pub enum StoreError {
     BadCursor,
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error(transparent)]
+    Inbox(#[from] InboxError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -86,7 +92,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: InboxStore + Send + Sync + 'static {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same

@@ -47,7 +47,7 @@ const MENTION_COLUMNS: &str = "m.id, m.source, m.external_id, m.url, m.canonical
 
 /// The SQLite store of one workspace: `earshot.db` and the search index in `index/`.
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     index: Arc<SearchIndex>,
     /// Serializes this process's writes, so that `rev` values reach the index in order.
     write_lock: tokio::sync::Mutex<()>,

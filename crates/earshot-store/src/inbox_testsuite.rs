@@ -1,0 +1,1 @@
+//! Behaviour tests of [`crate::InboxStore`], run against any [`Store`]; see [`run_all`].
