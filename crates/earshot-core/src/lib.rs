@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod inbox;
+pub mod inbox_views;
 pub mod mention;
 pub mod routing;
 pub mod source;
@@ -17,6 +18,7 @@ pub use inbox::{
     InboxMetrics, InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply,
     ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
 };
+pub use inbox_views::{SavedView, SavedViewId};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,

@@ -9,6 +9,7 @@
 mod cursor;
 pub mod fts5_baseline;
 pub mod inbox;
+pub mod inbox_views;
 pub mod inbox_testsuite;
 mod index;
 mod sqlite;
@@ -16,6 +17,7 @@ mod sqlite_inbox;
 pub mod testsuite;
 
 pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
+pub use inbox_views::SavedViewStore;
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -92,7 +94,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: InboxStore + Send + Sync + 'static {
+pub trait Store: InboxStore + SavedViewStore + Send + Sync + 'static {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same

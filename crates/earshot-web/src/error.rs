@@ -14,6 +14,9 @@ pub enum WebError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request clashes with what is stored (a reused key, a repeated text to confirm).
+    #[error("{0}")]
+    Conflict(String),
     #[error("storage failed: {0}")]
     Store(StoreError),
     #[error("rendering failed: {0}")]
@@ -41,6 +44,7 @@ impl WebError {
         match self {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Store(_) | WebError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -48,7 +52,7 @@ impl WebError {
     /// What the caller may see: server-side details stay in the log.
     pub fn public_message(&self) -> String {
         match self {
-            WebError::BadRequest(m) | WebError::NotFound(m) => m.clone(),
+            WebError::BadRequest(m) | WebError::NotFound(m) | WebError::Conflict(m) => m.clone(),
             WebError::Store(_) | WebError::Render(_) => {
                 "internal server error (details are in the server log)".into()
             }

@@ -7,6 +7,7 @@
 mod api;
 mod error;
 mod i18n;
+mod inbox;
 mod live;
 mod pages;
 mod params;
@@ -17,7 +18,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -52,6 +53,8 @@ pub(crate) struct AppState {
     shutdown: CancellationToken,
     /// The last slow answer of `Store::stats`, with when it was taken.
     stats_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, earshot_store::StoreStats)>>>,
+    /// The newest conversation event seen, with when: where new inbox streams start.
+    inbox_newest: Arc<std::sync::Mutex<Option<(std::time::Instant, i64)>>>,
 }
 
 /// Counting a million mentions per brand, language and source takes about a second; pages
@@ -112,6 +115,7 @@ fn build(state: WebState, shutdown: CancellationToken) -> Router {
         web: state,
         shutdown,
         stats_cache: Arc::default(),
+        inbox_newest: Arc::default(),
     };
     Router::new()
         .route("/", get(pages::index))
@@ -120,6 +124,22 @@ fn build(state: WebState, shutdown: CancellationToken) -> Router {
         .route("/mentions/{id}", get(pages::mention))
         .route("/sources", get(pages::sources))
         .route("/brands", get(pages::brands))
+        .route("/inbox", get(inbox::pages::inbox))
+        .route("/inbox/stream", get(inbox::live::stream))
+        .route("/inbox/views", post(inbox::pages::save_view))
+        .route("/inbox/views/{id}/delete", post(inbox::pages::delete_view))
+        .route("/inbox/feedback", get(inbox::pages::feedback))
+        .route("/inbox/feedback.csv", get(inbox::pages::feedback_csv))
+        .route("/inbox/metrics", get(inbox::pages::metrics))
+        .route("/inbox/{id}", get(inbox::pages::conversation))
+        .route("/inbox/{id}/assign", post(inbox::pages::assign))
+        .route("/inbox/{id}/state", post(inbox::pages::set_state))
+        .route("/inbox/{id}/priority", post(inbox::pages::set_priority))
+        .route("/inbox/{id}/tags", post(inbox::pages::tags))
+        .route("/inbox/{id}/notes", post(inbox::pages::note))
+        .route("/inbox/{id}/replies", post(inbox::pages::reply))
+        .route("/inbox/{id}/elsewhere", post(inbox::pages::answered_elsewhere))
+        .route("/inbox/{id}/feedback", post(inbox::pages::send_to_product))
         .route("/assets/app.js", get(app_js))
         .route("/assets/style.css", get(style_css))
         .route("/api/mentions", get(api::list_mentions))
@@ -127,6 +147,16 @@ fn build(state: WebState, shutdown: CancellationToken) -> Router {
         .route("/api/sources", get(api::list_sources))
         .route("/api/brands", get(api::list_brands))
         .route("/api/stats", get(api::stats))
+        .route("/api/conversations", get(inbox::api::list))
+        .route("/api/conversations/{id}", get(inbox::api::get))
+        .route("/api/conversations/{id}/assign", post(inbox::api::assign))
+        .route("/api/conversations/{id}/state", post(inbox::api::set_state))
+        .route("/api/conversations/{id}/priority", post(inbox::api::set_priority))
+        .route("/api/conversations/{id}/tags", post(inbox::api::tags))
+        .route("/api/conversations/{id}/notes", post(inbox::api::add_note))
+        .route("/api/conversations/{id}/replies", post(inbox::api::reply))
+        .route("/api/conversations/{id}/feedback", post(inbox::api::feedback))
+        .route("/api/metrics/inbox", get(inbox::api::metrics))
         .route("/api/openapi.json", get(api::openapi))
         .fallback(pages::not_found)
         .with_state(app)

@@ -44,7 +44,7 @@ impl PageContext {
         Tr::new(self.negotiated.lang)
     }
 
-    fn layout(&self, title: &str, active: &'static str) -> Layout {
+    pub(crate) fn layout(&self, title: &str, active: &'static str) -> Layout {
         Layout::new(
             self.tr(),
             title.to_string(),
@@ -55,7 +55,7 @@ impl PageContext {
     }
 
     /// Render a page; remembers a `?lang=` choice in a cookie.
-    fn respond(&self, status: StatusCode, page: &impl Template) -> Response {
+    pub(crate) fn respond(&self, status: StatusCode, page: &impl Template) -> Response {
         match page.render() {
             Ok(html) => {
                 let mut response = (

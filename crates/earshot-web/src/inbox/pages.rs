@@ -309,12 +309,10 @@ struct ConversationPage {
     notes: Vec<NoteView>,
     replies: Vec<ReplyView>,
     members: Vec<String>,
-    me: String,
     can_publish: bool,
     saved_replies: Vec<SavedReplyChoice>,
     draft: ReplyDraft,
     elsewhere_key: String,
-    states: Vec<SelectOption>,
     priorities: Vec<SelectOption>,
 }
 
@@ -403,7 +401,6 @@ async fn render_conversation(
         notes: detail.notes.iter().map(NoteView::new).collect(),
         replies: detail.replies.iter().map(|r| ReplyView::new(r, tr)).collect(),
         members,
-        me: actor.name.clone(),
         can_publish: actions::publishing_kind(app, c).is_some(),
         saved_replies: saved
             .iter()
@@ -414,7 +411,6 @@ async fn render_conversation(
             .collect(),
         draft,
         elsewhere_key: new_form_key(),
-        states: state_options(tr, Some(c.state.as_str())),
         priorities: priority_options(tr, Some(c.priority.as_str())),
         c: view,
     };

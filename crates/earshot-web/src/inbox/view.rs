@@ -497,3 +497,26 @@ mod tests {
         assert_eq!(first_line(&long).chars().count(), FIRST_LINE_CHARS + 1);
     }
 }
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+    use crate::i18n::{parse_catalogue, EN_SOURCE, RU_SOURCE};
+
+    /// The keys handed out by the lookup functions are not written as `t("…")` calls, so the
+    /// catalogue test of i18n.rs cannot see them; this one does.
+    #[test]
+    fn every_state_priority_and_status_has_text_in_both_languages() {
+        let en = parse_catalogue(EN_SOURCE).unwrap();
+        let ru = parse_catalogue(RU_SOURCE).unwrap();
+        let keys = ConversationState::ALL
+            .iter()
+            .map(|s| state_key(*s))
+            .chain(Priority::ALL.iter().map(|p| priority_key(*p)))
+            .chain(ReplyStatus::ALL.iter().map(|s| reply_status_key(*s)));
+        for key in keys {
+            assert!(en.contains_key(key), "{key} missing from en.toml");
+            assert!(ru.contains_key(key), "{key} missing from ru.toml");
+        }
+    }
+}
