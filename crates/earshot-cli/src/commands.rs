@@ -50,6 +50,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         } => search(&workspace, query, &filters, limit, sort, json).await?,
         Command::Serve { addr, no_poll } => serve(&workspace, addr, !no_poll).await?,
         Command::Demo { addr, rate, keep } => crate::demo::run(&addr, rate, keep).await?,
+        Command::User { action } => crate::users::user(&workspace, action).await?,
+        Command::Token { action } => crate::users::token(&workspace, action).await?,
         Command::Reindex => reindex(&workspace).await?,
         Command::Bench(args) => crate::bench::run(args).await?,
     }
@@ -480,6 +482,13 @@ async fn reindex(workspace: &Workspace) -> Result<()> {
 pub async fn serve(workspace: &Workspace, addr: Option<String>, poll: bool) -> Result<()> {
     let config = workspace.load_config()?;
     let store = workspace.open_store().await?;
+    if store.user_count().await? == 0 {
+        eprintln!(
+            "No users yet, so nobody can sign in. Create one:\n  \
+             earshot user add NAME --role admin            (password from stdin)\n  \
+             earshot user add NAME --role admin --invite   (prints a one-time link)"
+        );
+    }
     let addr = addr.unwrap_or_else(|| config.server.addr.clone());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

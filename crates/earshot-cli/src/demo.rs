@@ -85,6 +85,18 @@ pub async fn run(addr: &str, rate: f64, keep: Option<PathBuf>) -> Result<()> {
             tokio::net::TcpListener::bind("127.0.0.1:0").await?
         }
     };
+    // A demo still signs in like the real thing: an admin with a fresh random password.
+    let password = earshot_web::auth::new_secret()[..20].to_string();
+    crate::users::add_user_with_password(
+        store.as_ref(),
+        "demo",
+        Some("Demo admin".into()),
+        earshot_core::Role::Admin,
+        &password,
+    )
+    .await?;
+    let local = listener.local_addr()?;
+    eprintln!("Sign in at http://{local}/login as user `demo` with password {password}");
     let shutdown = CancellationToken::new();
     if rate > 0.0 {
         tokio::spawn(replay(pipeline, rate, shutdown.clone()));

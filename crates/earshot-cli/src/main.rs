@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod generate;
 mod progress;
+mod users;
 mod workspace;
 
 use std::path::PathBuf;
@@ -85,6 +86,16 @@ enum Command {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// People who sign in to the web interface, and their roles.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// API bearer tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Rebuild the search index from the database.
     Reindex,
     /// Measure import and search speed against SQLite FTS5 (see docs/BENCHMARKS.md).
@@ -105,6 +116,45 @@ enum BrandAction {
     List,
     Remove {
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserAction {
+    /// Add a user; the password is read from stdin, or `--invite` prints a one-time link.
+    Add {
+        name: String,
+        /// admin, manager, agent or viewer.
+        #[arg(long)]
+        role: earshot_core::Role,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Print a link (valid 7 days) where the user sets their own password.
+        #[arg(long)]
+        invite: bool,
+    },
+    List,
+    SetRole {
+        name: String,
+        role: earshot_core::Role,
+    },
+    /// Disable a user: their sessions end and their tokens are revoked.
+    Disable {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TokenAction {
+    /// Create a token for USER; it is printed once and stored only hashed.
+    Create {
+        user: String,
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
+    List,
+    Revoke {
+        id: i64,
     },
 }
 

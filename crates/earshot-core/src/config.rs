@@ -25,6 +25,9 @@ pub struct Config {
     /// SLA policies per priority.
     #[serde(default, skip_serializing_if = "is_default")]
     pub sla: SlaConfig,
+    /// Sessions, cookies and sign-in throttling (`[auth]`).
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -41,6 +44,7 @@ impl Default for Config {
             teams: Vec::new(),
             routing: RoutingConfig::default(),
             sla: SlaConfig::default(),
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }

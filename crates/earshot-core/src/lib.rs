@@ -4,6 +4,7 @@
 //! the pipeline normalizes it into a [`NewMention`] (plain text, links, canonical URL,
 //! language, matched brands, fingerprint), and the store keeps it as a [`Mention`].
 
+pub mod auth;
 pub mod config;
 pub mod inbox;
 pub mod inbox_views;
@@ -11,6 +12,10 @@ pub mod mention;
 pub mod routing;
 pub mod source;
 
+pub use auth::{
+    throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
+    UserId, UserNameError, THROTTLE_WINDOW,
+};
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
 pub use inbox::{
     Conversation, ConversationDetail, ConversationEvent, ConversationFilter, ConversationId,

@@ -6,6 +6,7 @@
 //! the database is indexed, and an index that fell behind (a crash between the database
 //! commit and the index commit) catches up when the store is opened.
 
+mod auth;
 mod cursor;
 pub mod fts5_baseline;
 pub mod inbox;
@@ -15,9 +16,11 @@ mod index;
 mod sqlite;
 mod sqlite_inbox;
 pub mod testsuite;
+pub mod testsuite_auth;
 
 pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
 pub use inbox_views::SavedViewStore;
+pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -40,6 +43,12 @@ pub enum StoreError {
     Migration(String),
     #[error(transparent)]
     Inbox(#[from] InboxError),
+    /// The record asked for does not exist; the message names it.
+    #[error("{0}")]
+    NotFound(String),
+    /// The write would break a uniqueness rule; the message names the clash.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -94,7 +103,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: InboxStore + SavedViewStore + Send + Sync + 'static {
+pub trait Store: InboxStore + SavedViewStore + AuthStore + Send + Sync + 'static {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same

@@ -58,15 +58,15 @@ pub struct SqliteStore {
     db_path: PathBuf,
 }
 
-fn db_error(context: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+pub(crate) fn db_error(context: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
     move |e| StoreError::Database(format!("{context}: {e}"))
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn from_micros(value: i64, column: &str) -> StoreResult<DateTime<Utc>> {
+pub(crate) fn from_micros(value: i64, column: &str) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp_micros(value).ok_or_else(|| {
         StoreError::Database(format!("column {column} holds an impossible time: {value}"))
     })

@@ -17,6 +17,12 @@ pub enum WebError {
     /// The request clashes with what is stored (a reused key, a repeated text to confirm).
     #[error("{0}")]
     Conflict(String),
+    /// Signed in, but the role (or a failed CSRF or origin check) does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A server-side failure outside storage and rendering; details stay in the log.
+    #[error("{0}")]
+    Internal(String),
     #[error("storage failed: {0}")]
     Store(StoreError),
     #[error("rendering failed: {0}")]
@@ -45,15 +51,21 @@ impl WebError {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::Conflict(_) => StatusCode::CONFLICT,
-            WebError::Store(_) | WebError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::Store(_) | WebError::Render(_) | WebError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     /// What the caller may see: server-side details stay in the log.
     pub fn public_message(&self) -> String {
         match self {
-            WebError::BadRequest(m) | WebError::NotFound(m) | WebError::Conflict(m) => m.clone(),
-            WebError::Store(_) | WebError::Render(_) => {
+            WebError::BadRequest(m)
+            | WebError::NotFound(m)
+            | WebError::Forbidden(m)
+            | WebError::Conflict(m) => m.clone(),
+            WebError::Store(_) | WebError::Render(_) | WebError::Internal(_) => {
                 "internal server error (details are in the server log)".into()
             }
         }

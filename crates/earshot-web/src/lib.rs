@@ -5,12 +5,15 @@
 //! shapes view models, and lets compile-time templates (askama, auto-escaping) lay them out.
 
 mod api;
+pub mod auth;
 mod error;
 mod i18n;
 mod inbox;
 mod live;
+mod login;
 mod pages;
 mod params;
+mod routes;
 mod view;
 
 use std::path::PathBuf;
@@ -18,7 +21,6 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -26,6 +28,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use api::ApiDoc;
 pub use error::WebError;
 pub use i18n::{Tr, UiLang};
+pub use routes::{route_table, Access, RouteInfo};
 
 /// What the handlers share. The CLI builds it; the configuration is behind a lock because
 /// the CLI may reload it while the server runs.
@@ -51,6 +54,8 @@ pub(crate) struct AppState {
     web: WebState,
     /// Cancelled when the server shuts down; ends the open live-update streams.
     shutdown: CancellationToken,
+    /// The time now; tests replace it to move through expiry and throttling windows.
+    clock: Clock,
     /// The last slow answer of `Store::stats`, with when it was taken.
     stats_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, earshot_store::StoreStats)>>>,
     /// The newest conversation event seen, with when: where new inbox streams start.
@@ -62,7 +67,18 @@ pub(crate) struct AppState {
 const SLOW_STATS_REUSED_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 const SLOW_STATS: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// Where the server reads the time (sessions, throttling, invites).
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
+
+fn system_clock() -> Clock {
+    Arc::new(chrono::Utc::now)
+}
+
 impl AppState {
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.clock)()
+    }
+
     /// Store counts for the filter menus and the live stream's starting point: fresh when
     /// counting is fast (small stores), reused for a while when it is slow.
     pub(crate) async fn menu_stats(&self) -> earshot_store::StoreResult<earshot_store::StoreStats> {
@@ -86,7 +102,12 @@ impl AppState {
 
 /// The application without a shutdown signal (for tests and embedding).
 pub fn router(state: WebState) -> Router {
-    build(state, CancellationToken::new())
+    build(state, CancellationToken::new(), system_clock())
+}
+
+/// The application reading the time from `clock` (tests of expiry and throttling).
+pub fn router_with_clock(state: WebState, clock: Clock) -> Router {
+    build(state, CancellationToken::new(), clock)
 }
 
 /// Serve until `shutdown` completes, then finish the requests in flight and close the live
@@ -97,67 +118,47 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let token = CancellationToken::new();
-    let app = build(state, token.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            token.cancel();
-        })
-        .await
+    let app = build(state, token.clone(), system_clock());
+    // The peer address feeds sign-in throttling per address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        token.cancel();
+    })
+    .await
 }
 
 /// Scripts and styles only from this server, nothing inline, no frames, forms post home.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-fn build(state: WebState, shutdown: CancellationToken) -> Router {
+fn build(state: WebState, shutdown: CancellationToken, clock: Clock) -> Router {
     let app = AppState {
         web: state,
         shutdown,
+        clock,
         stats_cache: Arc::default(),
         inbox_newest: Arc::default(),
     };
-    Router::new()
-        .route("/", get(pages::index))
-        .route("/mentions", get(pages::mentions))
-        .route("/mentions/stream", get(live::stream))
-        .route("/mentions/{id}", get(pages::mention))
-        .route("/sources", get(pages::sources))
-        .route("/brands", get(pages::brands))
-        .route("/inbox", get(inbox::pages::inbox))
-        .route("/inbox/stream", get(inbox::live::stream))
-        .route("/inbox/views", post(inbox::pages::save_view))
-        .route("/inbox/views/{id}/delete", post(inbox::pages::delete_view))
-        .route("/inbox/feedback", get(inbox::pages::feedback))
-        .route("/inbox/feedback.csv", get(inbox::pages::feedback_csv))
-        .route("/inbox/metrics", get(inbox::pages::metrics))
-        .route("/inbox/{id}", get(inbox::pages::conversation))
-        .route("/inbox/{id}/assign", post(inbox::pages::assign))
-        .route("/inbox/{id}/state", post(inbox::pages::set_state))
-        .route("/inbox/{id}/priority", post(inbox::pages::set_priority))
-        .route("/inbox/{id}/tags", post(inbox::pages::tags))
-        .route("/inbox/{id}/notes", post(inbox::pages::note))
-        .route("/inbox/{id}/replies", post(inbox::pages::reply))
-        .route("/inbox/{id}/elsewhere", post(inbox::pages::answered_elsewhere))
-        .route("/inbox/{id}/feedback", post(inbox::pages::send_to_product))
-        .route("/assets/app.js", get(app_js))
-        .route("/assets/style.css", get(style_css))
-        .route("/api/mentions", get(api::list_mentions))
-        .route("/api/mentions/{id}", get(api::get_mention))
-        .route("/api/sources", get(api::list_sources))
-        .route("/api/brands", get(api::list_brands))
-        .route("/api/stats", get(api::stats))
-        .route("/api/conversations", get(inbox::api::list))
-        .route("/api/conversations/{id}", get(inbox::api::get))
-        .route("/api/conversations/{id}/assign", post(inbox::api::assign))
-        .route("/api/conversations/{id}/state", post(inbox::api::set_state))
-        .route("/api/conversations/{id}/priority", post(inbox::api::set_priority))
-        .route("/api/conversations/{id}/tags", post(inbox::api::tags))
-        .route("/api/conversations/{id}/notes", post(inbox::api::add_note))
-        .route("/api/conversations/{id}/replies", post(inbox::api::reply))
-        .route("/api/conversations/{id}/feedback", post(inbox::api::feedback))
-        .route("/api/metrics/inbox", get(inbox::api::metrics))
-        .route("/api/openapi.json", get(api::openapi))
+    // Every route comes from the table, each behind the guard with its own access rule.
+    let mut router = Router::new();
+    for route in routes::table() {
+        let guard = auth::Guard {
+            app: app.clone(),
+            access: route.info.access,
+            api: route.info.is_api(),
+        };
+        router = router.route(
+            route.info.path,
+            route
+                .handler
+                .layer(axum::middleware::from_fn_with_state(guard, auth::guard)),
+        );
+    }
+    router
         .fallback(pages::not_found)
         .with_state(app)
         .layer(SetResponseHeaderLayer::overriding(
@@ -178,7 +179,7 @@ fn build(state: WebState, shutdown: CancellationToken) -> Router {
         ))
 }
 
-async fn app_js() -> impl IntoResponse {
+pub(crate) async fn app_js() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
@@ -188,7 +189,7 @@ async fn app_js() -> impl IntoResponse {
     )
 }
 
-async fn style_css() -> impl IntoResponse {
+pub(crate) async fn style_css() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),

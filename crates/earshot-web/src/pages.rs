@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use earshot_core::MentionId;
 use earshot_store::StoreStats;
 
+use crate::auth::SignedIn;
 use crate::error::WebError;
 use crate::i18n::{self, Negotiated, Tr};
 use crate::params::{LangParam, MentionParams, RawFilters};
@@ -25,33 +26,44 @@ pub struct PageContext {
     pub negotiated: Negotiated,
     pub path: String,
     pub query: Option<String>,
+    /// Set by the route guard when someone is signed in.
+    pub signed_in: Option<SignedIn>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PageContext {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(PageContext {
-            negotiated: i18n::negotiate(parts.uri.query(), &parts.headers),
-            path: parts.uri.path().to_string(),
-            query: parts.uri.query().map(str::to_string),
-        })
+        Ok(PageContext::from_parts(parts))
     }
 }
 
 impl PageContext {
+    pub fn from_parts(parts: &Parts) -> Self {
+        PageContext {
+            negotiated: i18n::negotiate(parts.uri.query(), &parts.headers),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+            signed_in: parts.extensions.get::<SignedIn>().cloned(),
+        }
+    }
+
     pub fn tr(&self) -> Tr {
         Tr::new(self.negotiated.lang)
     }
 
     pub(crate) fn layout(&self, title: &str, active: &'static str) -> Layout {
-        Layout::new(
+        let layout = Layout::new(
             self.tr(),
             title.to_string(),
             active,
             &self.path,
             self.query.as_deref(),
-        )
+        );
+        match &self.signed_in {
+            Some(signed_in) => layout.with_user(signed_in),
+            None => layout,
+        }
     }
 
     /// Render a page; remembers a `?lang=` choice in a cookie.
@@ -87,10 +99,13 @@ impl PageContext {
         let heading = match error.status() {
             StatusCode::NOT_FOUND => tr.t("error.not_found"),
             StatusCode::BAD_REQUEST => tr.t("error.bad_request"),
+            StatusCode::FORBIDDEN => tr.t("error.forbidden"),
             _ => tr.t("error.title"),
         };
         let message = match &error {
-            WebError::Store(_) | WebError::Render(_) => tr.t("error.internal").to_string(),
+            WebError::Store(_) | WebError::Render(_) | WebError::Internal(_) => {
+                tr.t("error.internal").to_string()
+            }
             other => other.public_message(),
         };
         let page = ErrorPage {

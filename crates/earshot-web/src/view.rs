@@ -301,6 +301,17 @@ pub struct Layout {
     pub title: String,
     pub active: &'static str,
     pub switches: Vec<LangSwitch>,
+    /// Who is signed in, for the header and its logout form.
+    pub user: Option<LayoutUser>,
+}
+
+/// The signed-in user as the header shows them (escaped on output like everything else).
+#[derive(Debug, Clone)]
+pub struct LayoutUser {
+    pub label: String,
+    pub role: &'static str,
+    /// The CSRF token for the logout form; empty for bearer-token requests (no forms).
+    pub csrf: String,
 }
 
 impl Layout {
@@ -340,7 +351,17 @@ impl Layout {
             title,
             active,
             switches,
+            user: None,
         }
+    }
+
+    pub fn with_user(mut self, signed_in: &crate::auth::SignedIn) -> Self {
+        self.user = Some(LayoutUser {
+            label: signed_in.user.label().to_string(),
+            role: signed_in.user.role.as_str(),
+            csrf: signed_in.csrf().unwrap_or_default().to_string(),
+        });
+        self
     }
 }
 

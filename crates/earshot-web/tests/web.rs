@@ -8,8 +8,9 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use chrono::{DateTime, Utc};
+use earshot_core::Role;
 use earshot_core::{Author, Config, MentionId, NewMention, SourceConfig, SourceKind};
-use earshot_store::{SourceProgress, SqliteStore, Store};
+use earshot_store::{AuthStore, NewUser, SourceProgress, SqliteStore, Store};
 use earshot_web::{router, WebState};
 use futures::StreamExt;
 use serde_json::Value;
@@ -20,11 +21,48 @@ struct Fixture {
     store: Arc<SqliteStore>,
     config: Arc<RwLock<Config>>,
     app: Router,
+    /// `Cookie` value of a signed-in viewer (the app below sends it with every request).
+    session_cookie: String,
+}
+
+/// A viewer signed in, and the app sending their session cookie with every request: these
+/// tests are about what pages show (access itself is tested in tests/security.rs).
+async fn signed_in(store: &SqliteStore, config: &Config) -> String {
+    let user = store
+        .create_user(NewUser {
+            name: "viewer".into(),
+            display_name: None,
+            role: Role::Viewer,
+            password_hash: None,
+            created_at: Utc::now(),
+        })
+        .await
+        .expect("create user");
+    let secrets =
+        earshot_web::auth::start_session(store, user.id, "test", &config.auth, Utc::now())
+            .await
+            .expect("start session");
+    format!("{}={}", earshot_web::auth::SESSION_COOKIE, secrets.id)
+}
+
+fn with_cookie(app: Router, cookie: String) -> Router {
+    app.layer(axum::middleware::map_request(
+        move |mut request: axum::extract::Request| {
+            let cookie = cookie.clone();
+            async move {
+                request
+                    .headers_mut()
+                    .append(header::COOKIE, cookie.parse().unwrap());
+                request
+            }
+        },
+    ))
 }
 
 async fn fixture(config: Config) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
+    let session_cookie = signed_in(&store, &config).await;
     let config = Arc::new(RwLock::new(config));
     let app = router(WebState {
         store: store.clone(),
@@ -35,7 +73,8 @@ async fn fixture(config: Config) -> Fixture {
         _dir: dir,
         store,
         config,
-        app,
+        app: with_cookie(app, session_cookie.clone()),
+        session_cookie,
     }
 }
 
@@ -950,7 +989,13 @@ async fn serve_ends_open_streams_on_shutdown() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
     client
-        .write_all(b"GET /mentions/stream?after=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(
+            format!(
+                "GET /mentions/stream?after=0 HTTP/1.1\r\nHost: x\r\nCookie: {}\r\n\r\n",
+                f.session_cookie
+            )
+            .as_bytes(),
+        )
         .await
         .unwrap();
     let mut seen = Vec::new();

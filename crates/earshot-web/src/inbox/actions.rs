@@ -62,6 +62,12 @@ pub async fn assign(
         Some("me") => Some(actor.name.as_str()),
         other => other,
     };
+    if !actor.may_assign(member) {
+        return Err(WebError::Forbidden(
+            "assigning a conversation to someone else needs the manager role; agents assign to themselves"
+                .into(),
+        ));
+    }
     app.web
         .store
         .assign(id, member, &stamp(app, actor))

@@ -14,38 +14,49 @@ pub(crate) mod view;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use earshot_core::Role;
 use chrono::{DateTime, Utc};
 
+use crate::auth::SignedIn;
 use crate::AppState;
 
 /// Who is acting: the signed-in user's name (recorded in the event log, used for "mine" and
-/// "assign to me") and the CSRF token the page's forms must carry.
+/// "assign to me"), their role, and the CSRF token the page's forms must carry.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub name: String,
+    pub role: Role,
     pub csrf: Option<String>,
 }
 
-/// The name changes are recorded under when the server runs without sign-in.
-pub const ANONYMOUS: &str = "anonymous";
-
 impl<S: Send + Sync> FromRequestParts<S> for Actor {
-    type Rejection = std::convert::Infallible;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Actor {
-            name: ANONYMOUS.to_string(),
-            csrf: None,
-        })
-        .map(|actor: Actor| {
-            let _ = &parts.extensions;
-            actor
-        })
+        // Every inbox route is behind the guard, which puts the signed-in user here; a route
+        // registered without it must fail closed, not act for nobody.
+        match parts.extensions.get::<SignedIn>() {
+            Some(signed_in) => Ok(Actor {
+                name: signed_in.user.name.clone(),
+                role: signed_in.user.role,
+                csrf: signed_in.csrf().map(str::to_string),
+            }),
+            None => Err((StatusCode::UNAUTHORIZED, "sign in first").into_response()),
+        }
     }
 }
 
-pub(crate) fn now(_app: &AppState) -> DateTime<Utc> {
-    Utc::now()
+impl Actor {
+    /// Agents take conversations themselves; handing one to someone else is a manager's call.
+    pub fn may_assign(&self, member: Option<&str>) -> bool {
+        self.role >= Role::Manager || member.is_none_or(|m| m == self.name)
+    }
+}
+
+pub(crate) fn now(app: &AppState) -> DateTime<Utc> {
+    app.now()
 }
 
 /// A fresh random key for a reply form: one per rendered form, so submitting the same form
