@@ -52,7 +52,9 @@ fn row_to_view(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SavedView> {
         name: row.get("name"),
         query: row.get("query"),
         created_at: DateTime::from_timestamp_micros(at).ok_or_else(|| {
-            StoreError::Database(format!("inbox_views.created_at holds an impossible time: {at}"))
+            StoreError::Database(format!(
+                "inbox_views.created_at holds an impossible time: {at}"
+            ))
         })?,
     })
 }
@@ -149,7 +151,10 @@ pub mod testsuite {
         assert_eq!(mine.created_at, at);
         // Boris cannot delete Anna's view, and an unknown id deletes nothing.
         assert!(!store.delete_saved_view("boris", mine.id).await.unwrap());
-        assert!(!store.delete_saved_view("anna", SavedViewId(999_999)).await.unwrap());
+        assert!(!store
+            .delete_saved_view("anna", SavedViewId(999_999))
+            .await
+            .unwrap());
         assert!(store.delete_saved_view("anna", mine.id).await.unwrap());
         assert_eq!(store.saved_views("anna").await.unwrap().len(), 1);
         assert_eq!(store.saved_views("boris").await.unwrap().len(), 1);

@@ -10,17 +10,17 @@ mod auth;
 mod cursor;
 pub mod fts5_baseline;
 pub mod inbox;
-pub mod inbox_views;
 pub mod inbox_testsuite;
+pub mod inbox_views;
 mod index;
 mod sqlite;
 mod sqlite_inbox;
 pub mod testsuite;
 pub mod testsuite_auth;
 
+pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
 pub use inbox_views::SavedViewStore;
-pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;

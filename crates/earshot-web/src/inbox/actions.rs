@@ -179,7 +179,9 @@ pub enum ReplyOutcome {
     Queued(Reply),
     /// Not queued: this exact text already went out `count` times; send again with
     /// `confirm_repeat` to go ahead.
-    RepeatWarning { count: u64 },
+    RepeatWarning {
+        count: u64,
+    },
 }
 
 /// Queue a reply for sending through the conversation's network. The key makes a double

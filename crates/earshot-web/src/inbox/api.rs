@@ -283,7 +283,11 @@ pub async fn list(
         .await
         .map_err(inbox_error)?;
     Ok(Json(ConversationsResponse {
-        conversations: page.conversations.iter().map(ConversationJson::from).collect(),
+        conversations: page
+            .conversations
+            .iter()
+            .map(ConversationJson::from)
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -303,7 +307,13 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationDetailJson>, ApiError> {
     let id = parse_conversation_id(&id)?;
-    match app.web.store.conversation_detail(id).await.map_err(inbox_error)? {
+    match app
+        .web
+        .store
+        .conversation_detail(id)
+        .await
+        .map_err(inbox_error)?
+    {
         Some(detail) => Ok(Json((&detail).into())),
         None => Err(WebError::NotFound(format!("conversation {id} does not exist")).into()),
     }
@@ -311,8 +321,9 @@ pub async fn get(
 
 /// A JSON body, or an error that says what is wrong with it.
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(value)| value)
-        .map_err(|rejection| WebError::BadRequest(format!("request body: {}", rejection.body_text())).into())
+    body.map(|Json(value)| value).map_err(|rejection| {
+        WebError::BadRequest(format!("request body: {}", rejection.body_text())).into()
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -50,7 +50,9 @@ pub(crate) async fn newest_event(app: &AppState) -> StoreResult<i64> {
         }
     }
     let store = app.web.store.as_ref();
-    let has_after = |x: i64| async move { Ok::<_, earshot_store::StoreError>(!store.events_since(x, 1).await?.is_empty()) };
+    let has_after = |x: i64| async move {
+        Ok::<_, earshot_store::StoreError>(!store.events_since(x, 1).await?.is_empty())
+    };
     let newest = if !has_after(0).await? {
         0
     } else {
@@ -181,11 +183,13 @@ pub async fn stream(
         after,
         ticker,
     };
-    let events = futures::stream::unfold(poller, |poller| async move {
-        Some(poller.next_events().await)
-    })
-    .flat_map(futures::stream::iter)
-    .take_until(shutdown.cancelled_owned());
+    let events =
+        futures::stream::unfold(
+            poller,
+            |poller| async move { Some(poller.next_events().await) },
+        )
+        .flat_map(futures::stream::iter)
+        .take_until(shutdown.cancelled_owned());
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

@@ -16,8 +16,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use earshot_core::Role;
 use chrono::{DateTime, Utc};
+use earshot_core::Role;
 
 use crate::auth::SignedIn;
 use crate::AppState;

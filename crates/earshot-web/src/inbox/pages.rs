@@ -166,8 +166,16 @@ pub async fn inbox(State(app): State<AppState>, ctx: PageContext, actor: Actor) 
     let (brands, sources, languages) = {
         let config = app.web.config();
         (
-            config.brands.iter().map(|b| b.name.clone()).collect::<Vec<_>>(),
-            config.sources.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+            config
+                .brands
+                .iter()
+                .map(|b| b.name.clone())
+                .collect::<Vec<_>>(),
+            config
+                .sources
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>(),
             config.languages.clone(),
         )
     };
@@ -323,7 +331,17 @@ pub async fn conversation(
     actor: Actor,
 ) -> Response {
     match parse_conversation_id(&id) {
-        Ok(id) => render_conversation(&app, &ctx, &actor, id, ReplyDraft::default(), StatusCode::OK).await,
+        Ok(id) => {
+            render_conversation(
+                &app,
+                &ctx,
+                &actor,
+                id,
+                ReplyDraft::default(),
+                StatusCode::OK,
+            )
+            .await
+        }
         Err(error) => ctx.error_page(error),
     }
 }
@@ -397,9 +415,17 @@ async fn render_conversation(
             .iter()
             .map(|m| ThreadItem::new(m, c.root_mention))
             .collect(),
-        events: detail.events.iter().map(|e| EventView::new(e, tr)).collect(),
+        events: detail
+            .events
+            .iter()
+            .map(|e| EventView::new(e, tr))
+            .collect(),
         notes: detail.notes.iter().map(NoteView::new).collect(),
-        replies: detail.replies.iter().map(|r| ReplyView::new(r, tr)).collect(),
+        replies: detail
+            .replies
+            .iter()
+            .map(|r| ReplyView::new(r, tr))
+            .collect(),
         members,
         can_publish: actions::publishing_kind(app, c).is_some(),
         saved_replies: saved

@@ -168,8 +168,7 @@ impl InboxParams {
         let f = &self.filter;
         (f.states.is_empty() || f.states.contains(&c.state))
             && f.team.as_ref().is_none_or(|t| c.team.as_ref() == Some(t))
-            && f
-                .assignee
+            && f.assignee
                 .as_ref()
                 .is_none_or(|a| c.assignee.as_ref() == Some(a))
             && (!f.unassigned || c.assignee.is_none())
@@ -242,7 +241,10 @@ mod tests {
 
     #[test]
     fn no_state_means_the_open_queues_and_all_means_every_state() {
-        assert_eq!(parse("").unwrap().filter.states, ConversationFilter::open().states);
+        assert_eq!(
+            parse("").unwrap().filter.states,
+            ConversationFilter::open().states
+        );
         assert!(parse("state=all").unwrap().filter.states.is_empty());
     }
 

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use earshot_core::inbox::{GroupMetrics, MetricsWindow};
 use earshot_core::{
-    Conversation, ConversationEvent, ConversationState, EventKind, Mention,
-    Note, Priority, Reply, ReplyStatus,
+    Conversation, ConversationEvent, ConversationState, EventKind, Mention, Note, Priority, Reply,
+    ReplyStatus,
 };
 
 use crate::i18n::Tr;
@@ -405,7 +405,9 @@ impl EventView {
                     from.clone().unwrap_or_else(|| "–".into())
                 ),
             ),
-            EventKind::SentToProduct { theme, .. } => (tr.t("event.sent_to_product"), theme.clone()),
+            EventKind::SentToProduct { theme, .. } => {
+                (tr.t("event.sent_to_product"), theme.clone())
+            }
         };
         EventView {
             actor: event.actor.clone(),
