@@ -1,5 +1,6 @@
 //! The running Earshot system: the ingest pipeline every item passes through, the import
-//! driver that feeds files into it, and the scheduler that polls sources inside `earshot serve`.
+//! driver that feeds files into it, the scheduler that polls sources inside `earshot serve`, and
+//! the inbox's logic ([`inbox`]: routing, priority, SLA, assignment, threading).
 
 pub mod import;
 pub mod inbox;

@@ -10,6 +10,8 @@ use earshot_text::fingerprint::{simhash, NearDupIndex};
 use earshot_text::{lang, normalize};
 use rayon::prelude::*;
 
+use crate::inbox::{InboxRouter, RouteItem};
+
 /// Near-identical texts within this many differing SimHash bits are one story.
 pub const NEAR_DUPLICATE_DISTANCE: u32 = 3;
 
@@ -50,6 +52,8 @@ pub struct Pipeline {
     store: Arc<dyn Store>,
     matcher: BrandMatcher,
     near_duplicates: Mutex<NearDupIndex>,
+    /// Threads and routes new originals into inbox conversations after each write.
+    inbox: Option<Arc<InboxRouter>>,
 }
 
 /// A normalized, matched item that has not been checked against the near-duplicate index yet.
@@ -71,7 +75,14 @@ impl Pipeline {
             store,
             matcher,
             near_duplicates: Mutex::new(index),
+            inbox: None,
         })
+    }
+
+    /// Open or join inbox conversations for the new original mentions of every write.
+    pub fn with_inbox(mut self, router: Arc<InboxRouter>) -> Self {
+        self.inbox = Some(router);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -215,22 +226,38 @@ impl Pipeline {
             .iter()
             .map(|m| (m.duplicate_of.is_none(), m.fingerprint))
             .collect();
+        // The store takes the batch; the inbox needs the new originals afterwards.
+        let for_inbox = self.inbox.as_ref().map(|_| mentions.clone());
         let outcome = self.store.write_batch(mentions, progress).await?;
         report.inserted += outcome.inserted.len() as u64;
         report.updated += outcome.updated.len() as u64;
-        let mut index = self
-            .near_duplicates
-            .lock()
-            .expect("near-duplicate index poisoned");
-        for (&(id, inserted), &(original, fingerprint)) in outcome.per_item.iter().zip(&sent) {
-            if !inserted {
-                continue;
+        {
+            let mut index = self
+                .near_duplicates
+                .lock()
+                .expect("near-duplicate index poisoned");
+            for (&(id, inserted), &(original, fingerprint)) in outcome.per_item.iter().zip(&sent) {
+                if !inserted {
+                    continue;
+                }
+                if original {
+                    index.insert(id, fingerprint);
+                } else {
+                    report.near_duplicates += 1;
+                }
             }
-            if original {
-                index.insert(id, fingerprint);
-            } else {
-                report.near_duplicates += 1;
-            }
+        }
+        if let (Some(router), Some(written)) = (&self.inbox, for_inbox) {
+            let fresh: Vec<RouteItem<'_>> = outcome
+                .per_item
+                .iter()
+                .zip(&written)
+                .filter(|((_, inserted), mention)| *inserted && mention.duplicate_of.is_none())
+                .map(|(&(id, _), mention)| RouteItem::new_mention(id, mention))
+                .collect();
+            // The mentions are committed already; a failure here leaves them without a
+            // conversation, which `InboxRouter::catch_up` repairs.
+            router.handle(&fresh).await?;
         }
         Ok(())
     }

@@ -59,7 +59,13 @@ CREATE INDEX conversations_by_state ON conversations(state, priority, created_at
 CREATE INDEX conversations_open_queue ON conversations(priority, created_at, id)
     WHERE state IN ('new', 'assigned', 'waiting');
 CREATE INDEX conversations_by_team ON conversations(team, priority, created_at, id);
-CREATE INDEX conversations_by_assignee ON conversations(assignee, state);
+CREATE INDEX conversations_by_assignee ON conversations(assignee, priority, created_at, id);
+-- Open load per member (least-loaded assignment) counts from this index alone.
+CREATE INDEX conversations_load ON conversations(assignee, state);
+CREATE INDEX conversations_unassigned_queue ON conversations(priority, created_at, id)
+    WHERE assignee IS NULL;
+CREATE INDEX conversations_open_newest ON conversations(created_at, id)
+    WHERE state IN ('new', 'assigned', 'waiting');
 CREATE INDEX conversations_overdue ON conversations(priority, created_at, id)
     WHERE first_response_overdue = 1 OR resolution_overdue = 1;
 CREATE INDEX conversations_by_created ON conversations(created_at, id);

@@ -463,14 +463,19 @@ async fn existing_reply(conn: &mut SqliteConnection, id: ReplyId) -> StoreResult
 }
 
 /// Adds the filter's conditions (each `AND ...`) to a query over `conversations c`.
-fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &ConversationFilter) {
-    let states: HashSet<ConversationState> = filter.states.iter().copied().collect();
+fn is_open_set(states: &[ConversationState]) -> bool {
+    let states: HashSet<ConversationState> = states.iter().copied().collect();
     let open: HashSet<ConversationState> = ConversationState::ALL
         .iter()
         .copied()
         .filter(|s| s.is_open())
         .collect();
-    if states == open {
+    states == open
+}
+
+fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &ConversationFilter) {
+    let states: HashSet<ConversationState> = filter.states.iter().copied().collect();
+    if is_open_set(&filter.states) {
         query.push(" AND ").push(OPEN_STATES_SQL);
     } else if !states.is_empty() {
         // Names come from the enum, never from the request, so they are written inline.
@@ -968,8 +973,22 @@ impl InboxStore for SqliteStore {
             .filter(|c| !c.trim().is_empty())
             .map(|c| ListCursor::decode(c, filter.sort))
             .transpose()?;
+        // Without statistics SQLite prefers the equality on `state` and sorts every open
+        // conversation; for the plain open queue the partial index in the list's order is
+        // what makes the first page cheap, so it is named.
+        let plain_open_queue = filter.team.is_none()
+            && filter.assignee.is_none()
+            && !filter.unassigned
+            && !filter.overdue
+            && filter.priority.is_none()
+            && is_open_set(&filter.states);
+        let hint = match (plain_open_queue, filter.sort) {
+            (false, _) => "",
+            (true, ConversationSort::PriorityThenAge) => " INDEXED BY conversations_open_queue",
+            (true, ConversationSort::Newest) => " INDEXED BY conversations_open_newest",
+        };
         let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE 1 = 1"
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c{hint} WHERE 1 = 1"
         ));
         push_filter(&mut query, filter);
         match cursor {

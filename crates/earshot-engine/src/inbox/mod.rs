@@ -5,12 +5,16 @@
 pub mod assign;
 pub mod hours;
 pub mod priority;
+pub mod router;
 pub mod rules;
 pub mod sla;
 
 pub use assign::Assigner;
 pub use hours::{parse_duration, HoursError, WorkingHours};
 pub use priority::{decide_priority, score_priority, PriorityScore};
+pub use router::{
+    check_sla, run_sla_checker, Clock, InboxReport, InboxRouter, RouteItem, SignalSource,
+};
 pub use rules::{
     analyze_for_routing, InboxConfigError, RoutingDecision, RoutingInput, RoutingRules,
     RoutingSignals, Signal, Team,

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use earshot_core::routing::{default_rules, default_teams};
 use earshot_core::{
     AssignStrategy, BrandConfig, Config, Mention, NewMention, Priority, RuleConfig, TeamConfig,
+    TeamRecord,
 };
 use earshot_text::{AnalyzedText, BrandMatcher, Query};
 
@@ -193,6 +194,7 @@ struct CompiledRule {
 #[derive(Debug, Clone)]
 pub struct RoutingRules {
     teams: Vec<Team>,
+    team_configs: Vec<TeamConfig>,
     rules: Vec<CompiledRule>,
     /// Every rule's keyword query as one "brand" per rule (named by its index), so a text is
     /// scanned once for all rules.
@@ -256,6 +258,7 @@ impl RoutingRules {
         }
         Ok(RoutingRules {
             teams,
+            team_configs,
             keyword_rules: keyword_brands.len(),
             rules,
             keywords,
@@ -266,6 +269,23 @@ impl RoutingRules {
 
     pub fn teams(&self) -> &[Team] {
         &self.teams
+    }
+
+    /// The teams as the store keeps them (`InboxStore::upsert_teams`).
+    pub fn team_records(&self) -> Vec<TeamRecord> {
+        self.team_configs
+            .iter()
+            .map(|team| TeamRecord {
+                name: team.name.clone(),
+                manager: team.manager.clone(),
+                capacity: Some(team.capacity),
+                hours: serde_json::json!({
+                    "timezone": team.timezone,
+                    "hours": team.effective_hours(),
+                }),
+                members: team.members.clone(),
+            })
+            .collect()
     }
 
     pub fn team(&self, name: &str) -> Option<&Team> {
@@ -505,11 +525,13 @@ fn compile_rules(
     let mut seen = HashSet::new();
     let mut rules = Vec::with_capacity(configs.len());
     let mut keyword_brands = Vec::new();
-    let team_list = teams
-        .iter()
-        .map(|t| t.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut team_names: Vec<&str> = Vec::new();
+    for team in teams {
+        if !team_names.contains(&team.name.as_str()) {
+            team_names.push(&team.name);
+        }
+    }
+    let team_list = team_names.join(", ");
     for (position, rule) in configs.iter().enumerate() {
         let at = format!("[[routing.rule]] {:?} (rule {})", rule.name, position + 1);
         let before = problems.len();

@@ -169,3 +169,125 @@ pub fn due_escalations(
     }
     due
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use earshot_core::{Config, ConversationState, MentionId, TeamConfig};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn rules() -> RoutingRules {
+        let mut support = TeamConfig::new("support");
+        support.manager = Some("maria".into());
+        let config = Config {
+            teams: vec![support, TeamConfig::new("sales")],
+            ..Config::default()
+        };
+        RoutingRules::compile(&config).unwrap()
+    }
+
+    fn conversation(
+        id: i64,
+        team: &str,
+        opened: DateTime<Utc>,
+        rules: &RoutingRules,
+    ) -> Conversation {
+        let deadlines = rules.deadlines(Some(team), Priority::High, opened);
+        Conversation {
+            id: ConversationId(id),
+            state: ConversationState::New,
+            priority: Priority::High,
+            team: Some(team.into()),
+            assignee: None,
+            tags: Vec::new(),
+            brands: Vec::new(),
+            source: "mastodon".into(),
+            lang: "en".into(),
+            root_mention: MentionId(id),
+            mention_count: 1,
+            author_handle: None,
+            author_name: None,
+            author_followers: None,
+            first_mention_at: opened,
+            last_mention_at: opened,
+            routed_by: None,
+            routing_reason: None,
+            negative: false,
+            first_response_due: Some(deadlines.first_response),
+            resolution_due: Some(deadlines.resolution),
+            first_response_at: None,
+            resolved_at: None,
+            first_response_overdue: false,
+            resolution_overdue: false,
+            created_at: opened,
+            updated_at: opened,
+        }
+    }
+
+    #[test]
+    fn deadlines_follow_priority_and_team_hours() {
+        let rules = rules();
+        // High: 4h / 24h of working time. Friday 16:00 UTC → Monday 11:00; 24h → 3 days on.
+        let deadlines =
+            rules.deadlines(Some("support"), Priority::High, at("2026-03-06T16:00:00Z"));
+        assert_eq!(deadlines.first_response, at("2026-03-09T11:00:00Z"));
+        assert_eq!(deadlines.resolution, at("2026-03-11T13:00:00Z"));
+        assert!(!deadlines.is_overdue(SlaClock::FirstResponse, at("2026-03-09T11:00:00Z")));
+        assert!(deadlines.is_overdue(SlaClock::FirstResponse, at("2026-03-09T11:00:01Z")));
+        assert!(!deadlines.is_overdue(SlaClock::Resolution, at("2026-03-09T11:00:01Z")));
+    }
+
+    #[test]
+    fn escalations_are_due_for_running_clocks_past_their_deadline() {
+        let rules = rules();
+        let opened = at("2026-03-04T10:00:00Z");
+        let now = at("2026-03-04T14:30:00Z");
+        let late = conversation(1, "support", opened, &rules);
+        let mut answered = conversation(2, "support", opened, &rules);
+        answered.first_response_at = Some(at("2026-03-04T11:00:00Z"));
+        let mut flagged = conversation(3, "support", opened, &rules);
+        flagged.first_response_overdue = true;
+        let mut resolved = conversation(4, "support", opened, &rules);
+        resolved.state = ConversationState::Resolved;
+        let mut ignored = conversation(5, "support", opened, &rules);
+        ignored.state = ConversationState::Ignored;
+        let no_manager = conversation(6, "sales", opened, &rules);
+        let on_time = conversation(7, "support", at("2026-03-04T11:00:00Z"), &rules);
+        let due = due_escalations(
+            &[
+                late, answered, flagged, resolved, ignored, no_manager, on_time,
+            ],
+            &rules,
+            now,
+        );
+        assert_eq!(
+            due.iter()
+                .map(|e| (e.conversation.0, e.kind, e.manager.as_deref()))
+                .collect::<Vec<_>>(),
+            [
+                (1, SlaClock::FirstResponse, Some("maria")),
+                (6, SlaClock::FirstResponse, None),
+            ]
+        );
+        assert_eq!(due[0].due_at, at("2026-03-04T14:00:00Z"));
+        assert_eq!(
+            due[0].message(),
+            "Conversation #1 (high priority, team support, unassigned) has had no first \
+             response; it was due 2026-03-04 14:00 UTC."
+        );
+        // Two working days later the resolution clock has run out too.
+        let due = due_escalations(
+            &[conversation(1, "support", opened, &rules)],
+            &rules,
+            at("2026-03-06T16:30:00Z"),
+        );
+        assert_eq!(due.len(), 2);
+        assert_eq!(due[1].kind, SlaClock::Resolution);
+        assert_eq!(due[1].due_at, at("2026-03-06T16:00:00Z"));
+    }
+}

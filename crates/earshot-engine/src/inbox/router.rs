@@ -1,0 +1,363 @@
+//! The ingest hook: after the pipeline stores a batch, each new original mention either joins
+//! the conversation of what it replies to, or opens a conversation routed by the rules.
+//! And the SLA checker that flags missed deadlines and names whom to escalate to.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use earshot_core::{ConversationState, Mention, MentionId, NewConversation, NewMention, Stamp};
+use earshot_store::{Store, StoreResult};
+use tokio_util::sync::CancellationToken;
+
+use super::assign::Assigner;
+use super::priority::decide_priority;
+use super::rules::{analyze_for_routing, RoutingInput, RoutingRules, RoutingSignals};
+use super::sla::Escalation;
+
+/// What routing may look at of one stored mention.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteItem<'a> {
+    pub id: MentionId,
+    pub source: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    pub lang: &'a str,
+    pub brands: &'a [String],
+    pub title: Option<&'a str>,
+    pub text: &'a str,
+    pub author_followers: Option<u64>,
+    pub published_at: DateTime<Utc>,
+}
+
+impl<'a> RouteItem<'a> {
+    pub fn new_mention(id: MentionId, mention: &'a NewMention) -> Self {
+        RouteItem {
+            id,
+            source: &mention.source,
+            in_reply_to: mention.in_reply_to.as_deref(),
+            lang: &mention.lang,
+            brands: &mention.brands,
+            title: mention.title.as_deref(),
+            text: &mention.text,
+            author_followers: mention.author.as_ref().and_then(|a| a.followers),
+            published_at: mention.published_at,
+        }
+    }
+
+    pub fn stored(mention: &'a Mention) -> Self {
+        RouteItem {
+            id: mention.id,
+            source: &mention.source,
+            in_reply_to: mention.in_reply_to.as_deref(),
+            lang: &mention.lang,
+            brands: &mention.brands,
+            title: mention.title.as_deref(),
+            text: &mention.text,
+            author_followers: mention.author.as_ref().and_then(|a| a.followers),
+            published_at: mention.published_at,
+        }
+    }
+}
+
+/// Gives the analysis of a mention as routing sees it. Until the analysis is a pipeline stage,
+/// the default knows nothing (every signal `None`), so only the other conditions route.
+pub type SignalSource = Arc<dyn Fn(&RouteItem<'_>) -> RoutingSignals + Send + Sync>;
+/// The time routing and SLA checks take as "now"; injected so tests control it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// What one call of [`InboxRouter::handle`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxReport {
+    /// Conversations opened (ignored ones included).
+    pub opened: u64,
+    /// Of those, opened in state `ignored`.
+    pub ignored: u64,
+    /// Of those, assigned to a member.
+    pub assigned: u64,
+    /// Mentions that joined the conversation of what they reply to.
+    pub threaded: u64,
+    /// Mentions that already had a conversation.
+    pub already: u64,
+}
+
+impl InboxReport {
+    pub fn add(&mut self, other: &InboxReport) {
+        self.opened += other.opened;
+        self.ignored += other.ignored;
+        self.assigned += other.assigned;
+        self.threaded += other.threaded;
+        self.already += other.already;
+    }
+}
+
+pub struct InboxRouter {
+    store: Arc<dyn Store>,
+    rules: Arc<RoutingRules>,
+    assigner: Assigner,
+    signals: SignalSource,
+    clock: Clock,
+}
+
+impl InboxRouter {
+    /// A router over `store`; the configured teams are written to the store first, so that
+    /// assignment and escalation find them.
+    pub async fn new(store: Arc<dyn Store>, rules: Arc<RoutingRules>) -> StoreResult<Self> {
+        store.upsert_teams(&rules.team_records()).await?;
+        Ok(InboxRouter {
+            store,
+            rules,
+            assigner: Assigner::new(),
+            signals: Arc::new(|_: &RouteItem<'_>| RoutingSignals::default()),
+            clock: Arc::new(Utc::now),
+        })
+    }
+
+    pub fn with_signals(mut self, signals: SignalSource) -> Self {
+        self.signals = signals;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn rules(&self) -> &RoutingRules {
+        &self.rules
+    }
+
+    /// Thread or route new original mentions (the pipeline leaves near-duplicates out). Items
+    /// are taken oldest first, so a reply stored in the same batch as its parent joins it.
+    pub async fn handle(&self, items: &[RouteItem<'_>]) -> StoreResult<InboxReport> {
+        let now = (self.clock)();
+        let stamp = Stamp::system(now);
+        let mut order: Vec<&RouteItem<'_>> = items.iter().collect();
+        order.sort_by_key(|item| item.published_at);
+        let mut report = InboxReport::default();
+        let mut loads: Option<HashMap<(String, String), u64>> = None;
+        for item in order {
+            if let Some(conversation) = self.parent_conversation(item).await? {
+                let attached = self.store.conversation_for_mention(item.id).await?;
+                if attached.is_none() {
+                    self.store
+                        .attach_mention(conversation, item.id, &stamp)
+                        .await?;
+                    report.threaded += 1;
+                } else {
+                    report.already += 1;
+                }
+                continue;
+            }
+            let signals = (self.signals)(item);
+            let text = analyze_for_routing(item.title, item.text);
+            let decision = self.rules.route(&RoutingInput {
+                signals: &signals,
+                lang: item.lang,
+                source: item.source,
+                brands: item.brands,
+                text: &text,
+                author_followers: item.author_followers,
+            });
+            let priority = decide_priority(
+                decision.priority,
+                &signals,
+                item.author_followers,
+                now - item.published_at,
+            );
+            let team = decision
+                .team
+                .as_deref()
+                .and_then(|name| self.rules.team(name));
+            let mut assignee = None;
+            if let (Some(team), Some(strategy), false) = (team, &decision.assign, decision.ignored)
+            {
+                if loads.is_none() {
+                    let mut known = HashMap::new();
+                    for load in self.store.member_loads(None).await? {
+                        known.insert((load.team.clone(), load.member.clone()), load.open());
+                    }
+                    loads = Some(known);
+                }
+                let known = loads.as_mut().expect("filled above");
+                let load_of = |member: &str| {
+                    known
+                        .get(&(team.name.clone(), member.to_string()))
+                        .copied()
+                        .unwrap_or(0)
+                };
+                assignee = self.assigner.choose(team, strategy, &load_of, now);
+                if let Some(member) = &assignee {
+                    *known
+                        .entry((team.name.clone(), member.clone()))
+                        .or_insert(0) += 1;
+                }
+            }
+            let deadlines = (!decision.ignored).then(|| {
+                self.rules
+                    .deadlines(decision.team.as_deref(), priority, now)
+            });
+            let state = if decision.ignored {
+                ConversationState::Ignored
+            } else if assignee.is_some() {
+                ConversationState::Assigned
+            } else {
+                ConversationState::New
+            };
+            let new = NewConversation {
+                root_mention: item.id,
+                state,
+                priority,
+                team: decision.team.clone(),
+                assignee: assignee.clone(),
+                tags: decision.tags.clone(),
+                routed_by: decision.rule.clone(),
+                routing_reason: Some(decision.reason.clone()),
+                negative: signals.is_negative(),
+                first_response_due: deadlines.map(|d| d.first_response),
+                resolution_due: deadlines.map(|d| d.resolution),
+            };
+            let (_, created) = self.store.create_conversation(&new, &stamp).await?;
+            if !created {
+                report.already += 1;
+                continue;
+            }
+            report.opened += 1;
+            if decision.ignored {
+                report.ignored += 1;
+            }
+            if assignee.is_some() {
+                report.assigned += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// The conversation of the mention (or sent reply) this one answers, looked up by the
+    /// reference as given and, for a link, by its canonical form.
+    async fn parent_conversation(
+        &self,
+        item: &RouteItem<'_>,
+    ) -> StoreResult<Option<earshot_core::ConversationId>> {
+        let Some(reference) = item.in_reply_to.map(str::trim).filter(|r| !r.is_empty()) else {
+            return Ok(None);
+        };
+        if let Some(found) = self
+            .store
+            .conversation_for_reference(item.source, reference)
+            .await?
+        {
+            return Ok(Some(found));
+        }
+        match earshot_text::canonical_url(reference) {
+            Some(canonical) if canonical != reference => {
+                self.store
+                    .conversation_for_reference(item.source, &canonical)
+                    .await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Route stored mentions after `after` that have no conversation (mentions stored while
+    /// the inbox was off, or a batch whose routing failed). Returns what it did and the last
+    /// mention id looked at, to continue from.
+    pub async fn catch_up(
+        &self,
+        after: MentionId,
+        batch: usize,
+    ) -> StoreResult<(InboxReport, MentionId)> {
+        let mut report = InboxReport::default();
+        let mut last = after;
+        loop {
+            let mentions = self.store.since_id(last, batch.max(1)).await?;
+            let Some(newest) = mentions.last() else {
+                return Ok((report, last));
+            };
+            last = newest.id;
+            let mut pending = Vec::new();
+            for mention in &mentions {
+                if mention.duplicate_of.is_none()
+                    && self
+                        .store
+                        .conversation_for_mention(mention.id)
+                        .await?
+                        .is_none()
+                {
+                    pending.push(RouteItem::stored(mention));
+                }
+            }
+            report.add(&self.handle(&pending).await?);
+        }
+    }
+}
+
+/// Flag conversations whose deadlines passed (the store writes an `sla_breached` event for
+/// each, once), record the escalation to the team's manager, and return the escalations for
+/// the outbox to send. A breach of a team without a manager is flagged but not escalated.
+pub async fn check_sla(
+    store: &dyn Store,
+    rules: &RoutingRules,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Escalation>> {
+    let breaches = store.mark_overdue(now).await?;
+    let mut escalations = Vec::with_capacity(breaches.len());
+    for breach in breaches {
+        let manager = breach
+            .team
+            .as_deref()
+            .and_then(|team| rules.team(team))
+            .and_then(|team| team.manager.clone())
+            .or(breach.manager);
+        let Some(manager) = manager else {
+            continue;
+        };
+        store
+            .record_escalation(
+                breach.conversation,
+                &manager,
+                breach.clock,
+                &Stamp::system(now),
+            )
+            .await?;
+        escalations.push(Escalation {
+            conversation: breach.conversation,
+            team: breach.team,
+            manager: Some(manager),
+            kind: breach.clock,
+            due_at: breach.due,
+            priority: breach.priority,
+            assignee: breach.assignee,
+        });
+    }
+    Ok(escalations)
+}
+
+/// Run [`check_sla`] every `every` until cancelled, handing escalations to `escalations`
+/// (the outbox's queue). A failed check is logged and tried again at the next tick.
+pub async fn run_sla_checker(
+    store: Arc<dyn Store>,
+    rules: Arc<RoutingRules>,
+    every: std::time::Duration,
+    clock: Clock,
+    escalations: tokio::sync::mpsc::Sender<Escalation>,
+    cancel: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        match check_sla(store.as_ref(), &rules, clock()).await {
+            Ok(found) => {
+                for escalation in found {
+                    if escalations.send(escalation).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "SLA check failed; retrying at the next tick"),
+        }
+    }
+}
