@@ -38,6 +38,24 @@ async function earshot(...args) {
   }
 }
 
+// Runs earshot with `input` on stdin (the password of `earshot user add`).
+async function earshotWithInput(input, ...args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(earshotBin, ['--dir', workspace, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => { output += chunk; });
+    child.stderr.on('data', (chunk) => { output += chunk; });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0
+      ? resolve(output)
+      : reject(new Error(`earshot ${args.join(' ')} failed (${code}): ${output}`))));
+    child.stdin.end(input);
+  });
+}
+
+const USER = 'tester';
+const PASSWORD = 'browser test password 1';
+
 function jsonLines(items) {
   return items.map((item) => JSON.stringify(item)).join('\n') + '\n';
 }
@@ -68,7 +86,7 @@ async function startServer(port) {
     for (let attempt = 0; attempt < 600; attempt += 1) {
       if (output.includes(`127.0.0.1:${port}`)) {
         try {
-          const response = await fetch(`http://127.0.0.1:${port}/mentions`);
+          const response = await fetch(`http://127.0.0.1:${port}/healthz`);
           if (response.ok) return;
         } catch {
           // Not accepting connections yet.
@@ -118,6 +136,7 @@ before(async () => {
     },
   ]));
   await earshot('import', first);
+  await earshotWithInput(`${PASSWORD}\n`, 'user', 'add', USER, '--role', 'viewer');
 
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
@@ -149,6 +168,26 @@ after(async () => {
 async function mentionTexts() {
   return page.locator('#mentions .mention .text').allTextContents();
 }
+
+test('a wrong password shows an error and no session', async () => {
+  await page.goto(`${baseUrl}/mentions`);
+  assert.equal(new URL(page.url()).pathname, '/login');
+  await page.fill('input[name=name]', USER);
+  await page.fill('input[name=password]', 'not the password');
+  await Promise.all([page.waitForLoadState(), page.click('form.login button')]);
+  assert.match(await page.locator('#login-error').textContent(), /Wrong user name or password/);
+  await page.goto(`${baseUrl}/sources`);
+  assert.equal(new URL(page.url()).pathname, '/login', 'still signed out');
+});
+
+test('signing in leads back to the page asked for', async () => {
+  await page.goto(`${baseUrl}/mentions`);
+  assert.equal(new URL(page.url()).searchParams.get('next'), '/mentions');
+  await page.fill('input[name=name]', USER);
+  await page.fill('input[name=password]', PASSWORD);
+  await Promise.all([page.waitForURL(/\/mentions$/), page.click('form.login button')]);
+  assert.equal(await page.locator('.whoami .user-name').textContent(), USER);
+});
 
 test('the stream shows the imported mentions', async () => {
   await page.goto(`${baseUrl}/`);
@@ -261,4 +300,11 @@ test('the detail page shows the whole mention', async () => {
   }
   assert.equal(await detail.locator('a[href="https://social.example/@ann"]').count(), 1);
   assert.ok(await detail.locator('a[href="https://blog.example/z2"]').count() >= 1);
+});
+
+test('signing out ends the session', async () => {
+  await page.goto(`${baseUrl}/mentions`);
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await page.goto(`${baseUrl}/mentions`);
+  assert.equal(new URL(page.url()).pathname, '/login', 'the session is gone');
 });

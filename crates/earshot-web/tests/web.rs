@@ -828,7 +828,7 @@ async fn security_headers_on_every_answer() {
         );
         assert_eq!(
             answer.headers[header::REFERRER_POLICY],
-            "no-referrer",
+            "same-origin",
             "{uri}"
         );
     }
