@@ -28,6 +28,12 @@ pub struct Config {
     /// Sessions, cookies and sign-in throttling (`[auth]`).
     #[serde(default)]
     pub auth: crate::auth::AuthConfig,
+    /// `[outbox]`: webhook and SMTP delivery, retries.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::outbox::OutboxConfig::is_default"
+    )]
+    pub outbox: crate::outbox::OutboxConfig,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -45,6 +51,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             sla: SlaConfig::default(),
             auth: crate::auth::AuthConfig::default(),
+            outbox: crate::outbox::OutboxConfig::default(),
         }
     }
 }

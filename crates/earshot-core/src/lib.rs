@@ -9,6 +9,7 @@ pub mod config;
 pub mod inbox;
 pub mod inbox_views;
 pub mod mention;
+pub mod outbox;
 pub mod routing;
 pub mod source;
 
@@ -31,5 +32,10 @@ pub use mention::{
 pub use routing::{
     AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,
     SlaPolicyConfig, TeamConfig, WorkingRangeConfig,
+};
+pub use outbox::{
+    EmailPayload, NewOutboxMessage, OutboxClaim, OutboxConfig, OutboxFilter, OutboxId, OutboxKind,
+    OutboxMessage, OutboxState, PublishPayload, ReplyTarget, SmtpConfig, SmtpSecurity,
+    WebhookConfig, WebhookPayload,
 };
 pub use source::{SourceHealth, SourceState};

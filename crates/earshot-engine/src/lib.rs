@@ -4,9 +4,13 @@
 
 pub mod import;
 pub mod inbox;
+pub mod outbox;
 pub mod pipeline;
 pub mod scheduler;
 
 pub use import::{import_items, ImportProgress, ImportReport};
+pub use outbox::{
+    Clock, Delivery, ManualClock, OutboxError, OutboxReport, OutboxWorker, RetryPolicy, SystemClock,
+};
 pub use pipeline::{IngestReport, Pipeline, PipelineError};
 pub use scheduler::{poll_source_once, PollError, PollReport, Scheduled, Scheduler};

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use tokio::sync::Mutex;
 
+pub mod publish;
+
 pub const DEFAULT_SERVICE_URL: &str = "https://bsky.social";
 /// The lexicon's maximum `limit`.
 pub const PAGE_LIMIT: u32 = 100;
@@ -38,9 +40,14 @@ pub struct QueryCursor {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Session {
+pub(crate) struct Session {
     access_jwt: String,
     refresh_jwt: String,
+    /// The account's DID: the repo a post is written to.
+    #[serde(default)]
+    pub(crate) did: String,
+    #[serde(default)]
+    pub(crate) handle: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,74 +97,36 @@ struct StrongRef {
     uri: String,
 }
 
-pub struct BlueskySource {
-    name: String,
-    service_url: url::Url,
+/// An app-password session with one XRPC service, shared by reading ([`BlueskySource`]) and
+/// writing ([`publish::BlueskyPublisher`]): tokens live in memory only.
+pub(crate) struct XrpcSession {
+    pub(crate) name: String,
+    pub(crate) service_url: url::Url,
     identifier: String,
     app_password: String,
-    queries: Vec<String>,
-    http: HttpClient,
+    pub(crate) http: HttpClient,
     session: Mutex<Option<Session>>,
 }
 
-#[derive(Default)]
-struct PollState {
-    items: Vec<IncomingMention>,
-    seen_uris: HashSet<String>,
-    warnings: Vec<String>,
-    rate_limit_spent: bool,
-}
-
-impl BlueskySource {
-    pub fn from_config(
-        config: &SourceConfig,
+impl XrpcSession {
+    pub(crate) fn new(
+        name: String,
+        service_url: url::Url,
+        identifier: String,
+        app_password: String,
         http: HttpClient,
-    ) -> Result<BlueskySource, SourceError> {
-        let name = config.name.clone();
-        let config_error = |message: &str| SourceError::Config {
-            source_name: name.clone(),
-            message: message.to_string(),
-        };
-        let identifier = config
-            .identifier
-            .as_deref()
-            .map(str::trim)
-            .filter(|i| !i.is_empty())
-            .ok_or_else(|| config_error("a bluesky source needs `identifier` (handle or DID)"))?
-            .to_string();
-        let app_password = config
-            .app_password
-            .as_deref()
-            .ok_or_else(|| config_error("a bluesky source needs `app_password` (or env:NAME)"))?;
-        let app_password = resolve_secret(&name, "app_password", app_password)?;
-        let queries: Vec<String> = config
-            .search
-            .iter()
-            .map(|q| q.trim().to_string())
-            .filter(|q| !q.is_empty())
-            .collect();
-        if queries.is_empty() {
-            return Err(config_error(
-                "a bluesky source needs at least one `search` query",
-            ));
-        }
-        let service_url = parse_base_url(
-            &name,
-            "url",
-            config.url.as_deref().unwrap_or(DEFAULT_SERVICE_URL),
-        )?;
-        Ok(BlueskySource {
+    ) -> XrpcSession {
+        XrpcSession {
             name,
             service_url,
             identifier,
             app_password,
-            queries,
             http,
             session: Mutex::new(None),
-        })
+        }
     }
 
-    fn xrpc_url(&self, method: &str) -> url::Url {
+    pub(crate) fn xrpc_url(&self, method: &str) -> url::Url {
         let mut url = self.service_url.clone();
         url.path_segments_mut()
             .expect("http(s) URLs always have path segments")
@@ -212,7 +181,7 @@ impl BlueskySource {
         })
     }
 
-    async fn access_token(&self) -> Result<String, SourceError> {
+    pub(crate) async fn access_token(&self) -> Result<String, SourceError> {
         let mut session = self.session.lock().await;
         if let Some(current) = session.as_ref() {
             return Ok(current.access_jwt.clone());
@@ -225,7 +194,7 @@ impl BlueskySource {
 
     /// Replace an expired session: refresh it, or log in again when the refresh token is no
     /// longer accepted either.
-    async fn renew_session(&self) -> Result<String, SourceError> {
+    pub(crate) async fn renew_session(&self) -> Result<String, SourceError> {
         let mut session = self.session.lock().await;
         let refreshed = match session.as_ref() {
             Some(current) => self.refresh_session(&current.refresh_jwt).await.ok(),
@@ -240,12 +209,92 @@ impl BlueskySource {
         Ok(token)
     }
 
+    /// The open session (opening one when none is), for the account's DID and handle.
+    pub(crate) async fn session(&self) -> Result<Session, SourceError> {
+        self.access_token().await?;
+        let session = self.session.lock().await;
+        session.clone().ok_or_else(|| SourceError::Auth {
+            source_name: self.name.clone(),
+            message: "no session after logging in".into(),
+        })
+    }
+}
+
+pub struct BlueskySource {
+    name: String,
+    service_url: url::Url,
+    queries: Vec<String>,
+    http: HttpClient,
+    xrpc: XrpcSession,
+}
+
+#[derive(Default)]
+struct PollState {
+    items: Vec<IncomingMention>,
+    seen_uris: HashSet<String>,
+    warnings: Vec<String>,
+    rate_limit_spent: bool,
+}
+
+impl BlueskySource {
+    pub fn from_config(
+        config: &SourceConfig,
+        http: HttpClient,
+    ) -> Result<BlueskySource, SourceError> {
+        let name = config.name.clone();
+        let config_error = |message: &str| SourceError::Config {
+            source_name: name.clone(),
+            message: message.to_string(),
+        };
+        let identifier = config
+            .identifier
+            .as_deref()
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| config_error("a bluesky source needs `identifier` (handle or DID)"))?
+            .to_string();
+        let app_password = config
+            .app_password
+            .as_deref()
+            .ok_or_else(|| config_error("a bluesky source needs `app_password` (or env:NAME)"))?;
+        let app_password = resolve_secret(&name, "app_password", app_password)?;
+        let queries: Vec<String> = config
+            .search
+            .iter()
+            .map(|q| q.trim().to_string())
+            .filter(|q| !q.is_empty())
+            .collect();
+        if queries.is_empty() {
+            return Err(config_error(
+                "a bluesky source needs at least one `search` query",
+            ));
+        }
+        let service_url = parse_base_url(
+            &name,
+            "url",
+            config.url.as_deref().unwrap_or(DEFAULT_SERVICE_URL),
+        )?;
+        Ok(BlueskySource {
+            xrpc: XrpcSession::new(
+                name.clone(),
+                service_url.clone(),
+                identifier,
+                app_password,
+                http.clone(),
+            ),
+            name,
+            service_url,
+            queries,
+            http,
+        })
+    }
+
     async fn authorized_get(
         &self,
         url: &url::Url,
         state: &mut PollState,
     ) -> Result<HttpResponse, SourceError> {
-        let token = self.access_token().await?;
+        let token = self.xrpc.access_token().await?;
         let mut response = self
             .http
             .fetch(
@@ -254,7 +303,7 @@ impl BlueskySource {
             )
             .await?;
         if is_expired_token(&response) {
-            let token = self.renew_session().await?;
+            let token = self.xrpc.renew_session().await?;
             response = self
                 .http
                 .fetch(
@@ -320,7 +369,7 @@ impl BlueskySource {
                 ));
                 break;
             }
-            let mut url = self.xrpc_url("app.bsky.feed.searchPosts");
+            let mut url = self.xrpc.xrpc_url("app.bsky.feed.searchPosts");
             url.query_pairs_mut()
                 .append_pair("q", query)
                 .append_pair("sort", "latest")
@@ -420,7 +469,7 @@ fn parse_time(value: &str) -> Option<DateTime<Utc>> {
 
 /// XRPC reports an expired access token as `{"error": "ExpiredToken"}`, with 400 (the
 /// reference PDS) or 401.
-fn is_expired_token(response: &HttpResponse) -> bool {
+pub(crate) fn is_expired_token(response: &HttpResponse) -> bool {
     (response.status == StatusCode::BAD_REQUEST || response.status == StatusCode::UNAUTHORIZED)
         && serde_json::from_slice::<serde_json::Value>(&response.body)
             .ok()

@@ -10,8 +10,10 @@ pub mod feed;
 pub mod files;
 pub mod http;
 pub mod mastodon;
+pub mod publish;
 
 pub use http::{HttpClient, HttpClientError, HttpResponse};
+pub use publish::{build_publisher, PublishError, PublishRequest, Published, Publisher};
 
 /// What one poll returned.
 #[derive(Debug, Clone, Default, PartialEq)]

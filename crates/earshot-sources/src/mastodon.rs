@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 
+pub mod publish;
+
 /// The documented maximum of `limit` for both endpoints.
 pub const PAGE_LIMIT: u32 = 40;
 /// Pages read per hashtag or term in one poll; the cursor carries on from there next time.

@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod inbox_testsuite;
 pub mod inbox_views;
 mod index;
+pub mod outbox;
 mod sqlite;
 mod sqlite_inbox;
 pub mod testsuite;
@@ -21,6 +22,7 @@ pub mod testsuite_auth;
 pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
 pub use inbox_views::SavedViewStore;
+pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -49,6 +51,8 @@ pub enum StoreError {
     /// The write would break a uniqueness rule; the message names the clash.
     #[error("{0}")]
     Conflict(String),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -103,7 +107,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: InboxStore + SavedViewStore + AuthStore + Send + Sync + 'static {
+pub trait Store: InboxStore + SavedViewStore + AuthStore + OutboxStore + Send + Sync + 'static {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same

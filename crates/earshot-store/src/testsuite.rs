@@ -5,6 +5,8 @@
 //!
 //! The functions panic on a failed expectation, like any test.
 
+pub mod outbox;
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Mutex;

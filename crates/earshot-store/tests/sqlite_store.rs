@@ -39,6 +39,20 @@ async fn sqlite_store_passes_the_behaviour_suite() {
 }
 
 #[tokio::test]
+async fn sqlite_store_passes_the_outbox_behaviour_suite() {
+    let root = TempDir::new().unwrap();
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    testsuite::outbox::run_all(|| {
+        let dir = root.path().join(format!(
+            "ws{}",
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        async move { SqliteStore::open(&dir).await.unwrap() }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn open_creates_the_database_and_index() {
     let root = TempDir::new().unwrap();
     let workspace = root.path().join("nested/workspace");
@@ -266,4 +280,51 @@ async fn batches_waiting_for_a_grouped_index_commit_are_searchable_and_kept_at_e
         3,
         "no document indexed twice"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_workers_never_claim_one_outbox_message_twice() {
+    use earshot_core::{NewOutboxMessage, OutboxId};
+    use earshot_store::OutboxStore;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let root = TempDir::new().unwrap();
+    let store = Arc::new(SqliteStore::open(root.path()).await.unwrap());
+    let now = testsuite::at_minute(0);
+    for i in 0..200 {
+        let message = NewOutboxMessage {
+            kind: earshot_core::OutboxKind::Webhook,
+            dedup_key: format!("m{i}"),
+            payload: serde_json::json!({"i": i}),
+            deliver_after: None,
+        };
+        store.enqueue(message, now).await.unwrap();
+    }
+    let workers = (0..4).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine: Vec<OutboxId> = Vec::new();
+            loop {
+                let claimed = store
+                    .claim_due(now, 7, Duration::from_secs(60))
+                    .await
+                    .unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                mine.extend(claimed.iter().map(|c| c.message.id));
+            }
+        })
+    });
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for worker in workers {
+        for id in worker.await.unwrap() {
+            total += 1;
+            assert!(seen.insert(id), "message {id} was claimed twice");
+        }
+    }
+    assert_eq!(total, 200);
 }
