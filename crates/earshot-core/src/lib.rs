@@ -29,13 +29,13 @@ pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,
 };
-pub use routing::{
-    AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,
-    SlaPolicyConfig, TeamConfig, WorkingRangeConfig,
-};
 pub use outbox::{
     EmailPayload, NewOutboxMessage, OutboxClaim, OutboxConfig, OutboxFilter, OutboxId, OutboxKind,
     OutboxMessage, OutboxState, PublishPayload, ReplyTarget, SmtpConfig, SmtpSecurity,
     WebhookConfig, WebhookPayload,
+};
+pub use routing::{
+    AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,
+    SlaPolicyConfig, TeamConfig, WorkingRangeConfig,
 };
 pub use source::{SourceHealth, SourceState};

@@ -107,7 +107,9 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: InboxStore + SavedViewStore + AuthStore + OutboxStore + Send + Sync + 'static {
+pub trait Store:
+    InboxStore + SavedViewStore + AuthStore + OutboxStore + Send + Sync + 'static
+{
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
     /// `progress` is given, the source's cursor and counters are updated in the same

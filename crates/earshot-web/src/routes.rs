@@ -120,6 +120,12 @@ pub(crate) fn table() -> Vec<Route> {
         route(M::POST, "/inbox/{id}/replies", AGENT, inbox::pages::reply),
         route(
             M::POST,
+            "/inbox/{id}/replies/{reply}/retry",
+            AGENT,
+            inbox::pages::retry_reply,
+        ),
+        route(
+            M::POST,
             "/inbox/{id}/elsewhere",
             AGENT,
             inbox::pages::answered_elsewhere,

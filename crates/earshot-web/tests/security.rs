@@ -229,7 +229,8 @@ async fn every_route_answers_every_caller_as_the_table_says() {
         let path = route
             .path
             .replace("{id}", &mention.0.to_string())
-            .replace("{token}", "not-an-invite");
+            .replace("{token}", "not-an-invite")
+            .replace("{reply}", "1");
         for caller in &callers {
             let mut headers: Vec<(String, String)> =
                 vec![("origin".into(), "http://earshot.test".into())];

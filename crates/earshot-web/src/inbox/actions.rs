@@ -275,3 +275,39 @@ pub async fn send_to_product(
         .await
         .map_err(inbox_error)
 }
+
+/// Send a failed reply again: its outbox message goes back to pending, and the reply shows
+/// as sent once the worker delivers it.
+pub async fn retry_reply(
+    app: &AppState,
+    id: ConversationId,
+    reply: earshot_core::ReplyId,
+) -> Result<(), WebError> {
+    let found = app
+        .web
+        .store
+        .reply(reply)
+        .await
+        .map_err(inbox_error)?
+        .filter(|r| r.conversation == id)
+        .ok_or_else(|| {
+            WebError::NotFound(format!("reply {reply} of conversation {id} does not exist"))
+        })?;
+    let message = app
+        .web
+        .store
+        .outbox_by_dedup_key(&found.idempotency_key)
+        .await?
+        .ok_or_else(|| {
+            WebError::Conflict(format!(
+                "reply {reply} has not reached the outbox yet; it is sent on its own shortly"
+            ))
+        })?;
+    if !app.web.store.requeue_failed(message.id, now(app)).await? {
+        return Err(WebError::Conflict(format!(
+            "reply {reply} is not failed in the outbox (it is {}); nothing to retry",
+            message.state
+        )));
+    }
+    Ok(())
+}

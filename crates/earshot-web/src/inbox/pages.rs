@@ -924,3 +924,21 @@ pub async fn metrics(State(app): State<AppState>, ctx: PageContext) -> Response 
     };
     ctx.respond(StatusCode::OK, &page)
 }
+
+pub async fn retry_reply(
+    State(app): State<AppState>,
+    Path((id, reply)): Path<(String, String)>,
+    ctx: PageContext,
+) -> Response {
+    let id = match parse_conversation_id(&id) {
+        Ok(id) => id,
+        Err(error) => return ctx.error_page(error),
+    };
+    let Some(reply) = reply.parse::<i64>().ok().map(earshot_core::ReplyId) else {
+        return ctx.error_page(WebError::BadRequest(format!(
+            "reply id {reply:?} is not a whole number"
+        )));
+    };
+    let result = actions::retry_reply(&app, id, reply).await;
+    form_result(&ctx, id, result).await
+}
