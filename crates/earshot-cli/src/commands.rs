@@ -200,16 +200,22 @@ async fn pipeline_for(
     if config.brands.is_empty() {
         bail!("no brands configured: every item would be dropped. Add one with `earshot brand add NAME --query QUERY`");
     }
+    let pipeline = inbox_pipeline(store, &config).await?;
+    Ok((config, Arc::new(pipeline)))
+}
+
+/// The pipeline with the inbox hook: every way mentions come in (fetch, import, serve, demo)
+/// opens or joins inbox conversations.
+pub(crate) async fn inbox_pipeline(store: Arc<dyn Store>, config: &Config) -> Result<Pipeline> {
     let pipeline = Pipeline::new(store.clone(), &config.brands)
         .await
         .context("cannot start the pipeline")?;
-    // Every way mentions come in (fetch, import, serve, demo) opens inbox conversations.
-    let rules = earshot_engine::inbox::RoutingRules::compile(&config)
+    let rules = earshot_engine::inbox::RoutingRules::compile(config)
         .context("the inbox configuration ([[team]], [[routing.rule]], [sla]) is not valid")?;
     let router = earshot_engine::inbox::InboxRouter::new(store, Arc::new(rules))
         .await
         .context("cannot start the inbox router")?;
-    Ok((config, Arc::new(pipeline.with_inbox(Arc::new(router)))))
+    Ok(pipeline.with_inbox(Arc::new(router)))
 }
 
 async fn fetch(workspace: &Workspace, only: Option<&str>) -> Result<ExitCode> {
