@@ -224,12 +224,29 @@ async fn pipeline_for(
     if config.brands.is_empty() {
         bail!("no brands configured: every item would be dropped. Add one with `earshot brand add NAME --query QUERY`");
     }
-    let analyzer = crate::models::load_for_analysis(Some(&workspace.dir))?;
-    let pipeline = Pipeline::new(store, &config.brands)
+    let pipeline = inbox_pipeline(store, &config, Some(&workspace.dir)).await?;
+    Ok((config, Arc::new(pipeline)))
+}
+
+/// The pipeline with the analysis stage (the built-in models, or the workspace's own in
+/// `models/`) and the inbox hook: every way mentions come in (fetch, import, serve, demo) is
+/// analysed and opens or joins inbox conversations.
+pub(crate) async fn inbox_pipeline(
+    store: Arc<dyn Store>,
+    config: &Config,
+    workspace_dir: Option<&std::path::Path>,
+) -> Result<Pipeline> {
+    let analyzer = crate::models::load_for_analysis(workspace_dir)?;
+    let pipeline = Pipeline::new(store.clone(), &config.brands)
         .await
         .context("cannot start the pipeline")?
         .with_analyzer(Some(Arc::new(analyzer)));
-    Ok((config, Arc::new(pipeline)))
+    let rules = earshot_engine::inbox::RoutingRules::compile(config)
+        .context("the inbox configuration ([[team]], [[routing.rule]], [sla]) is not valid")?;
+    let router = earshot_engine::inbox::InboxRouter::new(store, Arc::new(rules))
+        .await
+        .context("cannot start the inbox router")?;
+    Ok(pipeline.with_inbox(Arc::new(router)))
 }
 
 async fn fetch(workspace: &Workspace, only: Option<&str>) -> Result<ExitCode> {
@@ -528,11 +545,90 @@ pub async fn serve(workspace: &Workspace, addr: Option<String>, poll: bool) -> R
     } else {
         None
     };
+    let background = start_inbox_tasks(&config, store.clone(), shutdown.clone())?;
     serve_until_ctrl_c(workspace, config, store, listener, shutdown).await?;
     if let Some(handle) = scheduler {
         let _ = handle.await;
     }
+    for handle in background {
+        let _ = handle.await;
+    }
     Ok(())
+}
+
+/// How often replies are handed to the outbox and their outcome brought back.
+const REPLY_BRIDGE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the outbox looks for due messages when it found none.
+const OUTBOX_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+const SLA_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The inbox's background work beside the web server: the outbox worker (replies, webhooks,
+/// e-mail), the bridge from inbox replies to the outbox and back, and the SLA checker whose
+/// escalations go out through the outbox.
+fn start_inbox_tasks(
+    config: &Config,
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let http = HttpClient::new(HTTP_TIMEOUT)?;
+    let worker = earshot_engine::outbox::OutboxWorker::from_config(store.clone(), http, config)
+        .context("the [outbox] configuration is not valid")?;
+    let rules = Arc::new(
+        earshot_engine::inbox::RoutingRules::compile(config)
+            .context("the inbox configuration ([[team]], [[routing.rule]], [sla]) is not valid")?,
+    );
+    let bridge = earshot_engine::replies::ReplyBridge::new(
+        store.clone(),
+        Arc::new(std::sync::RwLock::new(config.clone())),
+    );
+    let mut handles = Vec::new();
+    let stop = shutdown.clone();
+    handles.push(tokio::spawn(
+        async move { worker.run(stop, OUTBOX_IDLE).await },
+    ));
+    let stop = shutdown.clone();
+    handles.push(tokio::spawn(async move {
+        bridge.run(stop, REPLY_BRIDGE_EVERY).await
+    }));
+    let (escalations, mut received) = tokio::sync::mpsc::channel(64);
+    let stop = shutdown.clone();
+    let checker_store = store.clone();
+    handles.push(tokio::spawn(async move {
+        earshot_engine::inbox::run_sla_checker(
+            checker_store,
+            rules,
+            SLA_CHECK_EVERY,
+            Arc::new(chrono::Utc::now),
+            escalations,
+            stop,
+        )
+        .await
+    }));
+    let webhook = config.outbox.webhook.is_some();
+    handles.push(tokio::spawn(async move {
+        while let Some(escalation) = received.recv().await {
+            if !webhook {
+                continue;
+            }
+            // One webhook per breach: the key names the conversation and the clock.
+            let key = format!(
+                "sla-escalation:{}:{}",
+                escalation.conversation, escalation.kind
+            );
+            let payload = earshot_core::WebhookPayload {
+                event: "sla.overdue".into(),
+                data: serde_json::json!({
+                    "message": escalation.message(),
+                    "escalation": escalation,
+                }),
+            };
+            let message = earshot_core::NewOutboxMessage::webhook(key, &payload);
+            if let Err(error) = store.enqueue(message, chrono::Utc::now()).await {
+                eprintln!("cannot queue the SLA escalation: {error}");
+            }
+        }
+    }));
+    Ok(handles)
 }
 
 async fn start_scheduler(

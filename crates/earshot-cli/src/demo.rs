@@ -57,20 +57,26 @@ pub async fn run(addr: &str, rate: f64, keep: Option<PathBuf>) -> Result<()> {
         }
     };
     let workspace = Workspace { dir };
+    // The demo admin works in every team, so "assign to me" works on any conversation.
+    let teams = earshot_core::routing::DEFAULT_TEAMS
+        .iter()
+        .map(|name| {
+            let mut team = earshot_core::TeamConfig::new(*name);
+            team.members = vec!["demo".into()];
+            team.manager = Some("demo".into());
+            team
+        })
+        .collect();
     let config = Config {
         brands: demo_brands(),
+        teams,
         ..Config::default()
     };
     workspace.init(&config).await?;
     eprintln!("{FICTION_NOTICE}");
     eprintln!("Workspace: {}", workspace.dir.display());
     let store = workspace.open_store().await?;
-    let analyzer = crate::models::load_for_analysis(None)?;
-    let pipeline = Arc::new(
-        Pipeline::new(store.clone(), &config.brands)
-            .await?
-            .with_analyzer(Some(Arc::new(analyzer))),
-    );
+    let pipeline = Arc::new(crate::commands::inbox_pipeline(store.clone(), &config, None).await?);
     let corpus = demo_corpus(2026);
     let report = import_items(
         pipeline.clone(),
@@ -79,7 +85,7 @@ pub async fn run(addr: &str, rate: f64, keep: Option<PathBuf>) -> Result<()> {
     )
     .await?;
     eprintln!(
-        "Loaded {} demo mentions ({} reposts linked to their originals).",
+        "Loaded {} demo mentions ({} reposts linked to their originals); the inbox at /inbox holds the conversations they opened.",
         report.ingest.inserted, report.ingest.near_duplicates
     );
 

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod auth;
 pub mod config;
 pub mod inbox;
+pub mod inbox_views;
 pub mod mention;
 pub mod outbox;
 pub mod routing;
@@ -28,6 +29,7 @@ pub use inbox::{
     InboxMetrics, InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply,
     ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
 };
+pub use inbox_views::{SavedView, SavedViewId};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,

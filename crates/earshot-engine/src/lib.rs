@@ -6,6 +6,7 @@ pub mod import;
 pub mod inbox;
 pub mod outbox;
 pub mod pipeline;
+pub mod replies;
 pub mod scheduler;
 
 pub use import::{import_items, ImportProgress, ImportReport};

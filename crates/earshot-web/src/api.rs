@@ -354,9 +354,26 @@ pub async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, A
 #[openapi(
     info(
         title = "Earshot API",
-        description = "The mentions Earshot has collected (with corrections of their analysis), its sources and its brands."
+        description = "The mentions Earshot has collected (with corrections of their analysis), its sources and brands, and the engagement inbox."
     ),
-    paths(list_mentions, get_mention, correct_mention, list_sources, list_brands, stats),
+    paths(
+        list_mentions,
+        get_mention,
+        correct_mention,
+        list_sources,
+        list_brands,
+        stats,
+        crate::inbox::api::list,
+        crate::inbox::api::get,
+        crate::inbox::api::assign,
+        crate::inbox::api::set_state,
+        crate::inbox::api::set_priority,
+        crate::inbox::api::tags,
+        crate::inbox::api::add_note,
+        crate::inbox::api::reply,
+        crate::inbox::api::feedback,
+        crate::inbox::api::metrics
+    ),
     components(schemas(
         MentionsResponse,
         InterchangeMentionDoc,
@@ -370,11 +387,29 @@ pub async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, A
         BrandInfo,
         StatsResponse,
         CountInfo,
-        ApiErrorBody
+        ApiErrorBody,
+        crate::inbox::api::ConversationJson,
+        crate::inbox::api::ConversationsResponse,
+        crate::inbox::api::ConversationDetailJson,
+        crate::inbox::api::EventJson,
+        crate::inbox::api::NoteJson,
+        crate::inbox::api::ReplyJson,
+        crate::inbox::api::FeedbackItemJson,
+        crate::inbox::api::AssignBody,
+        crate::inbox::api::StateBody,
+        crate::inbox::api::PriorityBody,
+        crate::inbox::api::TagsBody,
+        crate::inbox::api::NoteBody,
+        crate::inbox::api::ReplyBody,
+        crate::inbox::api::FeedbackBody,
+        crate::inbox::api::InboxMetricsJson,
+        crate::inbox::api::GroupMetricsJson,
+        crate::inbox::api::DurationStatsJson
     )),
     tags(
         (name = "mentions", description = "Collected mentions"),
-        (name = "configuration", description = "Sources and brands (read-only)")
+        (name = "configuration", description = "Sources and brands (read-only)"),
+        (name = "inbox", description = "Conversations to answer: list, triage, reply, metrics")
     )
 )]
 pub struct ApiDoc;

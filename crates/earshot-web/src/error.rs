@@ -14,6 +14,9 @@ pub enum WebError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request clashes with what is stored (a reused key, a repeated text to confirm).
+    #[error("{0}")]
+    Conflict(String),
     /// Signed in, but the role (or a failed CSRF or origin check) does not allow it.
     #[error("{0}")]
     Forbidden(String),
@@ -50,6 +53,7 @@ impl WebError {
         match self {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Store(_) | WebError::Render(_) | WebError::Internal(_) => {
@@ -64,7 +68,8 @@ impl WebError {
             WebError::BadRequest(m)
             | WebError::NotFound(m)
             | WebError::Forbidden(m)
-            | WebError::Unprocessable(m) => m.clone(),
+            | WebError::Unprocessable(m)
+            | WebError::Conflict(m) => m.clone(),
             WebError::Store(_) | WebError::Render(_) | WebError::Internal(_) => {
                 "internal server error (details are in the server log)".into()
             }

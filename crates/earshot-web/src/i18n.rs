@@ -248,6 +248,14 @@ mod tests {
             include_str!("../templates/maybe_link.html"),
             include_str!("pages.rs"),
             include_str!("live.rs"),
+            include_str!("../templates/inbox.html"),
+            include_str!("../templates/inbox_row.html"),
+            include_str!("../templates/inbox_help.html"),
+            include_str!("../templates/conversation.html"),
+            include_str!("../templates/feedback.html"),
+            include_str!("../templates/inbox_metrics.html"),
+            include_str!("inbox/pages.rs"),
+            include_str!("inbox/view.rs"),
         ];
         let mut missing = Vec::new();
         for source in sources {

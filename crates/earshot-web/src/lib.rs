@@ -8,6 +8,7 @@ mod api;
 pub mod auth;
 mod error;
 mod i18n;
+mod inbox;
 mod live;
 mod login;
 mod pages;
@@ -57,6 +58,8 @@ pub(crate) struct AppState {
     clock: Clock,
     /// The last slow answer of `Store::stats`, with when it was taken.
     stats_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, earshot_store::StoreStats)>>>,
+    /// The newest conversation event seen, with when: where new inbox streams start.
+    inbox_newest: Arc<std::sync::Mutex<Option<(std::time::Instant, i64)>>>,
 }
 
 /// Counting a million mentions per brand, language and source takes about a second; pages
@@ -138,6 +141,7 @@ fn build(state: WebState, shutdown: CancellationToken, clock: Clock) -> Router {
         shutdown,
         clock,
         stats_cache: Arc::default(),
+        inbox_newest: Arc::default(),
     };
     // Every route comes from the table, each behind the guard with its own access rule.
     let mut router = Router::new();

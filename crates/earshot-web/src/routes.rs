@@ -10,7 +10,7 @@ use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use earshot_core::Role;
 
-use crate::{api, live, login, pages, AppState};
+use crate::{api, inbox, live, login, pages, AppState};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,10 @@ where
 }
 
 const VIEWER: Access = Access::Min(Role::Viewer);
+/// Triage, replies, notes and tags; assigning to someone else needs a manager (checked in
+/// the handler, since "assign to me" and "assign to Anna" share the route).
 const AGENT: Access = Access::Min(Role::Agent);
+const MANAGER: Access = Access::Min(Role::Manager);
 const PUBLIC: Access = Access::Public;
 
 pub(crate) fn table() -> Vec<Route> {
@@ -85,6 +88,54 @@ pub(crate) fn table() -> Vec<Route> {
         route(M::GET, "/mentions/{id}", VIEWER, pages::mention),
         route(M::GET, "/sources", VIEWER, pages::sources),
         route(M::GET, "/brands", VIEWER, pages::brands),
+        // The inbox.
+        route(M::GET, "/inbox", VIEWER, inbox::pages::inbox),
+        route(M::GET, "/inbox/stream", VIEWER, inbox::live::stream),
+        route(M::POST, "/inbox/views", VIEWER, inbox::pages::save_view),
+        route(
+            M::POST,
+            "/inbox/views/{id}/delete",
+            VIEWER,
+            inbox::pages::delete_view,
+        ),
+        route(M::GET, "/inbox/feedback", VIEWER, inbox::pages::feedback),
+        route(
+            M::GET,
+            "/inbox/feedback.csv",
+            VIEWER,
+            inbox::pages::feedback_csv,
+        ),
+        route(M::GET, "/inbox/metrics", MANAGER, inbox::pages::metrics),
+        route(M::GET, "/inbox/{id}", VIEWER, inbox::pages::conversation),
+        route(M::POST, "/inbox/{id}/assign", AGENT, inbox::pages::assign),
+        route(M::POST, "/inbox/{id}/state", AGENT, inbox::pages::set_state),
+        route(
+            M::POST,
+            "/inbox/{id}/priority",
+            AGENT,
+            inbox::pages::set_priority,
+        ),
+        route(M::POST, "/inbox/{id}/tags", AGENT, inbox::pages::tags),
+        route(M::POST, "/inbox/{id}/notes", AGENT, inbox::pages::note),
+        route(M::POST, "/inbox/{id}/replies", AGENT, inbox::pages::reply),
+        route(
+            M::POST,
+            "/inbox/{id}/replies/{reply}/retry",
+            AGENT,
+            inbox::pages::retry_reply,
+        ),
+        route(
+            M::POST,
+            "/inbox/{id}/elsewhere",
+            AGENT,
+            inbox::pages::answered_elsewhere,
+        ),
+        route(
+            M::POST,
+            "/inbox/{id}/feedback",
+            AGENT,
+            inbox::pages::send_to_product,
+        ),
         // JSON API.
         route(M::GET, "/api/mentions", VIEWER, api::list_mentions),
         route(M::GET, "/api/mentions/{id}", VIEWER, api::get_mention),
@@ -98,6 +149,51 @@ pub(crate) fn table() -> Vec<Route> {
         route(M::GET, "/api/brands", VIEWER, api::list_brands),
         route(M::GET, "/api/stats", VIEWER, api::stats),
         route(M::GET, "/api/openapi.json", VIEWER, api::openapi),
+        route(M::GET, "/api/conversations", VIEWER, inbox::api::list),
+        route(M::GET, "/api/conversations/{id}", VIEWER, inbox::api::get),
+        route(
+            M::POST,
+            "/api/conversations/{id}/assign",
+            AGENT,
+            inbox::api::assign,
+        ),
+        route(
+            M::POST,
+            "/api/conversations/{id}/state",
+            AGENT,
+            inbox::api::set_state,
+        ),
+        route(
+            M::POST,
+            "/api/conversations/{id}/priority",
+            AGENT,
+            inbox::api::set_priority,
+        ),
+        route(
+            M::POST,
+            "/api/conversations/{id}/tags",
+            AGENT,
+            inbox::api::tags,
+        ),
+        route(
+            M::POST,
+            "/api/conversations/{id}/notes",
+            AGENT,
+            inbox::api::add_note,
+        ),
+        route(
+            M::POST,
+            "/api/conversations/{id}/replies",
+            AGENT,
+            inbox::api::reply,
+        ),
+        route(
+            M::POST,
+            "/api/conversations/{id}/feedback",
+            AGENT,
+            inbox::api::feedback,
+        ),
+        route(M::GET, "/api/metrics/inbox", MANAGER, inbox::api::metrics),
     ]
 }
 
