@@ -254,6 +254,7 @@ pub async fn list_mentions(
 pub async fn correct_mention(
     State(app): State<AppState>,
     Path(id): Path<String>,
+    actor: crate::inbox::Actor,
     body: axum::body::Bytes,
 ) -> Result<Json<InterchangeMention>, ApiError> {
     let id = parse_id(&id)?;
@@ -269,11 +270,10 @@ pub async fn correct_mention(
     let correction = CorrectionField::parse(&request.field)
         .and_then(|field| LabelCorrection::new(field, &request.label, request.present))
         .map_err(|e| WebError::Unprocessable(e.to_string()))?;
-    // Who corrected is recorded once logins exist; until then it is anonymous.
     if !app
         .web
         .store
-        .record_correction(id, &correction, None)
+        .record_correction(id, &correction, Some(&actor.name))
         .await?
     {
         return Err(WebError::NotFound(format!("no mention with id {id}")).into());

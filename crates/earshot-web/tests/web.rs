@@ -10,7 +10,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use earshot_core::Role;
 use earshot_core::{Author, Config, MentionId, NewMention, SourceConfig, SourceKind};
-use earshot_store::{AuthStore, NewUser, SourceProgress, SqliteStore, Store};
+use earshot_store::{AnalysisStore, AuthStore, NewUser, SourceProgress, SqliteStore, Store};
 use earshot_web::{router, WebState};
 use futures::StreamExt;
 use serde_json::Value;
@@ -1129,6 +1129,12 @@ async fn corrections_endpoint_answers_404_422_and_200_and_the_filters_follow() {
     assert_eq!(
         body["analysis"]["sentiment"]["label"], "negative",
         "the model's label is kept"
+    );
+    let recorded = f.store.corrections().await.unwrap();
+    assert_eq!(
+        recorded.last().and_then(|c| c.by.as_deref()),
+        Some("agent"),
+        "the correction names who made it"
     );
     let not_complaint = post_json(
         &f,
