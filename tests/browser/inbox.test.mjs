@@ -10,18 +10,15 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import * as cli from './support.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const earshotBin = process.env.EARSHOT_BIN || path.resolve(here, '../../target/debug/earshot');
-const run = promisify(execFile);
+const earshot = (...args) => cli.earshot(workspace, ...args);
+const earshotWithInput = (input, ...args) => cli.earshotWithInput(workspace, input, ...args);
 
 const AGENT = 'ada';
 const MANAGER = 'max';
@@ -37,28 +34,6 @@ let browser;
 let agentPage;
 let managerPage;
 const dialogs = [];
-
-async function earshot(...args) {
-  try {
-    return await run(earshotBin, ['--dir', workspace, ...args], { timeout: 120_000 });
-  } catch (error) {
-    throw new Error(`earshot ${args.join(' ')} failed: ${error.stderr || error.message}`);
-  }
-}
-
-async function earshotWithInput(input, ...args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(earshotBin, ['--dir', workspace, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => { output += chunk; });
-    child.stderr.on('data', (chunk) => { output += chunk; });
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0
-      ? resolve(output)
-      : reject(new Error(`earshot ${args.join(' ')} failed (${code}): ${output}`))));
-    child.stdin.end(input);
-  });
-}
 
 // A Mastodon server as far as posting goes: `POST /api/v1/statuses` answers a Status
 // (https://docs.joinmastodon.org/methods/statuses/#create); every request is recorded.
@@ -103,44 +78,6 @@ function startMastodon() {
   });
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(port) {
-  const child = spawn(earshotBin, ['--dir', workspace, 'serve', '--no-poll', '--addr', `127.0.0.1:${port}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => { output += chunk; });
-  child.stderr.on('data', (chunk) => { output += chunk; });
-  const exited = new Promise((_, reject) => {
-    child.once('exit', (code) => reject(new Error(`earshot serve exited (${code}):\n${output}`)));
-  });
-  const ready = (async () => {
-    for (let attempt = 0; attempt < 600; attempt += 1) {
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-        if (response.ok) return;
-      } catch {
-        // Not accepting connections yet.
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`earshot serve did not answer:\n${output}`);
-  })();
-  await Promise.race([ready, exited]);
-  exited.catch(() => {});
-  return child;
-}
-
 async function signIn(page, name) {
   await page.goto(`${baseUrl}/login`);
   await page.fill('input[name=name]', name);
@@ -177,9 +114,9 @@ manager = "${MANAGER}"
   await earshotWithInput(`${PASSWORD}\n`, 'user', 'add', AGENT, '--role', 'agent');
   await earshotWithInput(`${PASSWORD}\n`, 'user', 'add', MANAGER, '--role', 'manager');
 
-  const port = await freePort();
+  const port = await cli.freePort();
   baseUrl = `http://127.0.0.1:${port}`;
-  server = await startServer(port);
+  server = await cli.startServer(workspace, port, ['--no-poll']);
 
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -7,18 +7,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import * as cli from './support.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const earshotBin = process.env.EARSHOT_BIN || path.resolve(here, '../../target/debug/earshot');
-const run = promisify(execFile);
+const earshot = (...args) => cli.earshot(workspace, ...args);
+const earshotWithInput = (input, ...args) => cli.earshotWithInput(workspace, input, ...args);
 
 const XSS_SCRIPT = '<script>alert(1)</script>';
 const XSS_IMG = '"><img src=x onerror=alert(1)>';
@@ -30,75 +26,11 @@ let browser;
 let page;
 const dialogs = [];
 
-async function earshot(...args) {
-  try {
-    return await run(earshotBin, ['--dir', workspace, ...args], { timeout: 120_000 });
-  } catch (error) {
-    throw new Error(`earshot ${args.join(' ')} failed: ${error.stderr || error.message}`);
-  }
-}
-
-// Runs earshot with `input` on stdin (the password of `earshot user add`).
-async function earshotWithInput(input, ...args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(earshotBin, ['--dir', workspace, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => { output += chunk; });
-    child.stderr.on('data', (chunk) => { output += chunk; });
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0
-      ? resolve(output)
-      : reject(new Error(`earshot ${args.join(' ')} failed (${code}): ${output}`))));
-    child.stdin.end(input);
-  });
-}
-
 const USER = 'tester';
 const PASSWORD = 'browser test password 1';
 
 function jsonLines(items) {
   return items.map((item) => JSON.stringify(item)).join('\n') + '\n';
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-// Resolves once the server printed its URL and answers; rejects if it exits first.
-async function startServer(port) {
-  const child = spawn(earshotBin, ['--dir', workspace, 'serve', '--addr', `127.0.0.1:${port}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => { output += chunk; });
-  child.stderr.on('data', (chunk) => { output += chunk; });
-  const exited = new Promise((_, reject) => {
-    child.once('exit', (code) => reject(new Error(`earshot serve exited (${code}):\n${output}`)));
-  });
-  const ready = (async () => {
-    for (let attempt = 0; attempt < 600; attempt += 1) {
-      if (output.includes(`127.0.0.1:${port}`)) {
-        try {
-          const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-          if (response.ok) return;
-        } catch {
-          // Not accepting connections yet.
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`earshot serve did not answer:\n${output}`);
-  })();
-  await Promise.race([ready, exited]);
-  exited.catch(() => {});
-  return child;
 }
 
 before(async () => {
@@ -138,9 +70,9 @@ before(async () => {
   await earshot('import', first);
   await earshotWithInput(`${PASSWORD}\n`, 'user', 'add', USER, '--role', 'viewer');
 
-  const port = await freePort();
+  const port = await cli.freePort();
   baseUrl = `http://127.0.0.1:${port}`;
-  server = await startServer(port);
+  server = await cli.startServer(workspace, port);
 
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
