@@ -125,6 +125,10 @@ pub trait Store:
     /// The mention with its analysis and the corrections in force.
     async fn get(&self, id: MentionId) -> StoreResult<Option<Mention>>;
 
+    /// Several mentions in one read, in the order of `ids`; ids with no mention are left out.
+    /// Pages that show one mention per row (the inbox) use it instead of a `get` per row.
+    async fn get_many(&self, ids: &[MentionId]) -> StoreResult<Vec<Mention>>;
+
     /// Filtered and (when `filter.query` is set) full-text searched mentions, one page. The
     /// analysis filters (sentiment, intent, spam) count a correction before the model's label.
     async fn search(

@@ -1070,6 +1070,11 @@ impl Store for SqliteStore {
         row.as_ref().map(mention_from_row).transpose()
     }
 
+    async fn get_many(&self, ids: &[MentionId]) -> StoreResult<Vec<Mention>> {
+        let raw: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        self.load_mentions_by_ids(&raw).await
+    }
+
     async fn search(
         &self,
         filter: &MentionFilter,

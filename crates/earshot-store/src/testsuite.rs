@@ -196,6 +196,16 @@ pub async fn dedup_by_canonical_url_keeps_one_row<S: Store>(store: &S) {
         Some(original_id)
     );
     assert_eq!(store.stats().await.unwrap().mentions, 2);
+    let both = store
+        .get_many(&[copy_id, MentionId(999_999), original_id])
+        .await
+        .unwrap();
+    let ids: Vec<MentionId> = both.iter().map(|m| m.id).collect();
+    assert_eq!(
+        ids,
+        vec![copy_id, original_id],
+        "in the order asked, unknown ids left out"
+    );
 }
 
 pub async fn duplicates_within_one_batch_make_one_row<S: Store>(store: &S) {

@@ -9,8 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::Duration;
 use earshot_core::inbox::MetricsWindow;
-use earshot_core::{ConversationId, ConversationState, Priority, SavedViewId};
-use futures::future::join_all;
+use earshot_core::{ConversationId, ConversationState, MentionId, Priority, SavedViewId};
 use serde::Deserialize;
 
 use super::actions::{self, inbox_error, ReplyOutcome};
@@ -114,16 +113,19 @@ async fn rows_for(
     tr: Tr,
 ) -> Vec<ConversationRow> {
     let store = app.web.store.as_ref();
-    let roots = join_all(conversations.iter().map(|c| store.get(c.root_mention))).await;
+    let root_ids: Vec<MentionId> = conversations.iter().map(|c| c.root_mention).collect();
+    // Roots that cannot be read show without their text rather than failing the list.
+    let roots: std::collections::HashMap<MentionId, earshot_core::Mention> = store
+        .get_many(&root_ids)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
     let at = now(app);
     conversations
         .iter()
-        .zip(roots)
-        .map(|(c, root)| {
-            // A root that cannot be read shows without its text rather than failing the list.
-            let root = root.ok().flatten();
-            ConversationRow::new(c, root.as_ref(), at, tr)
-        })
+        .map(|c| ConversationRow::new(c, roots.get(&c.root_mention), at, tr))
         .collect()
 }
 
