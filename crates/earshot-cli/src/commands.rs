@@ -220,11 +220,21 @@ async fn pipeline_for(
     workspace: &Workspace,
     store: Arc<dyn Store>,
 ) -> Result<(Config, Arc<Pipeline>)> {
+    pipeline_routing_by(workspace, store, None).await
+}
+
+/// The pipeline, routing by `live` when given (the server's rules, which the rules editor
+/// replaces while it runs), else by the rules compiled from earshot.toml now.
+async fn pipeline_routing_by(
+    workspace: &Workspace,
+    store: Arc<dyn Store>,
+    live: Option<Arc<earshot_engine::inbox::LiveRules>>,
+) -> Result<(Config, Arc<Pipeline>)> {
     let config = workspace.load_config()?;
     if config.brands.is_empty() {
         bail!("no brands configured: every item would be dropped. Add one with `earshot brand add NAME --query QUERY`");
     }
-    let pipeline = inbox_pipeline(store, &config, Some(&workspace.dir)).await?;
+    let pipeline = inbox_pipeline_with(store, &config, Some(&workspace.dir), live).await?;
     Ok((config, Arc::new(pipeline)))
 }
 
@@ -236,14 +246,29 @@ pub(crate) async fn inbox_pipeline(
     config: &Config,
     workspace_dir: Option<&std::path::Path>,
 ) -> Result<Pipeline> {
+    inbox_pipeline_with(store, config, workspace_dir, None).await
+}
+
+async fn inbox_pipeline_with(
+    store: Arc<dyn Store>,
+    config: &Config,
+    workspace_dir: Option<&std::path::Path>,
+    live: Option<Arc<earshot_engine::inbox::LiveRules>>,
+) -> Result<Pipeline> {
     let analyzer = crate::models::load_for_analysis(workspace_dir)?;
     let pipeline = Pipeline::new(store.clone(), &config.brands)
         .await
         .context("cannot start the pipeline")?
         .with_analyzer(Some(Arc::new(analyzer)));
-    let rules = earshot_engine::inbox::RoutingRules::compile(config)
-        .context("the inbox configuration ([[team]], [[routing.rule]], [sla]) is not valid")?;
-    let router = earshot_engine::inbox::InboxRouter::new(store, Arc::new(rules))
+    let live = match live {
+        Some(live) => live,
+        None => Arc::new(earshot_engine::inbox::LiveRules::new(Arc::new(
+            earshot_engine::inbox::RoutingRules::compile(config).context(
+                "the inbox configuration ([[team]], [[routing.rule]], [sla]) is not valid",
+            )?,
+        ))),
+    };
+    let router = earshot_engine::inbox::InboxRouter::with_live_rules(store, live)
         .await
         .context("cannot start the inbox router")?;
     Ok(pipeline.with_inbox(Arc::new(router)))
@@ -540,13 +565,33 @@ pub async fn serve(workspace: &Workspace, addr: Option<String>, poll: bool) -> R
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let shutdown = CancellationToken::new();
+    // One set of routing rules for the scheduler's ingest and the web's rules editor, which
+    // replaces it on save; the teams are in the store from the start, for team moves.
+    let live_rules = Arc::new(earshot_engine::inbox::LiveRules::new(Arc::new(
+        earshot_engine::inbox::RoutingRules::compile(&config)
+            .context("the inbox configuration ([[team]], [[routing.rule]], [sla]) is not valid")?,
+    )));
+    store
+        .upsert_teams(&live_rules.current().team_records())
+        .await
+        .context("cannot store the inbox teams")?;
     let scheduler = if poll && config.server.poll && !config.sources.is_empty() {
-        Some(start_scheduler(workspace, &config, store.clone(), shutdown.clone()).await?)
+        Some(
+            start_scheduler(
+                workspace,
+                &config,
+                store.clone(),
+                shutdown.clone(),
+                live_rules.clone(),
+            )
+            .await?,
+        )
     } else {
         None
     };
     let background = start_inbox_tasks(&config, store.clone(), shutdown.clone())?;
-    serve_until_ctrl_c(workspace, config, store, listener, shutdown).await?;
+    serve_routing_until_ctrl_c(workspace, config, store, listener, shutdown, Some(live_rules))
+        .await?;
     if let Some(handle) = scheduler {
         let _ = handle.await;
     }
@@ -636,8 +681,9 @@ async fn start_scheduler(
     config: &Config,
     store: Arc<dyn Store>,
     shutdown: CancellationToken,
+    live_rules: Arc<earshot_engine::inbox::LiveRules>,
 ) -> Result<tokio::task::JoinHandle<()>> {
-    let (_, pipeline) = pipeline_for(workspace, store).await?;
+    let (_, pipeline) = pipeline_routing_by(workspace, store, Some(live_rules)).await?;
     let http = HttpClient::new(HTTP_TIMEOUT)?;
     let mut scheduled = Vec::new();
     for source in &config.sources {
@@ -660,11 +706,25 @@ pub async fn serve_until_ctrl_c(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    serve_routing_until_ctrl_c(workspace, config, store, listener, shutdown, None).await
+}
+
+/// Serve; `live_rules` are the rules the server's own ingest routes by, which the rules
+/// editor replaces when it saves.
+async fn serve_routing_until_ctrl_c(
+    workspace: &Workspace,
+    config: Config,
+    store: Arc<dyn Store>,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+    live_rules: Option<Arc<earshot_engine::inbox::LiveRules>>,
+) -> Result<()> {
     let local = listener.local_addr()?;
     let state = earshot_web::WebState {
         store,
         config: Arc::new(std::sync::RwLock::new(config)),
         workspace: workspace.dir.clone(),
+        live_rules,
     };
     println!("Earshot is listening on http://{local}/");
     let stop = shutdown.clone();

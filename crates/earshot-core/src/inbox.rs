@@ -438,6 +438,11 @@ pub enum EventKind {
         item: FeedbackItemId,
         theme: String,
     },
+    /// Moved to another team (or to the shared queue, `None`) by a person.
+    TeamChanged {
+        from: Option<String>,
+        to: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -461,6 +466,7 @@ impl EventKind {
             EventKind::Escalated { .. } => "escalated",
             EventKind::LabelCorrected { .. } => "label_corrected",
             EventKind::SentToProduct { .. } => "sent_to_product",
+            EventKind::TeamChanged { .. } => "team_changed",
         }
     }
 }

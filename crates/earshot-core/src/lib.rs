@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod auth;
 pub mod config;
 pub mod inbox;
+pub mod inbox_team;
 pub mod inbox_views;
 pub mod mention;
 pub mod outbox;
@@ -29,6 +30,7 @@ pub use inbox::{
     InboxMetrics, InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply,
     ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
 };
+pub use inbox_team::SlaDue;
 pub use inbox_views::{SavedView, SavedViewId};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,

@@ -33,6 +33,10 @@ pub trait AnalysisStore: Send + Sync {
     /// The corrections in force (the latest per mention and field, and per intent), oldest
     /// first, with the mention's text and language, for training.
     async fn corrections(&self) -> StoreResult<Vec<CorrectionRecord>>;
+
+    /// The corrections in force of these mentions (as [`AnalysisStore::corrections`]), so a
+    /// page can say who corrected a label and when.
+    async fn corrections_of(&self, mentions: &[MentionId]) -> StoreResult<Vec<CorrectionRecord>>;
 }
 
 /// Rows per INSERT of analysis rows: 11 bound values each, under SQLite's 32,766.
@@ -265,38 +269,59 @@ impl AnalysisStore for SqliteStore {
     }
 
     async fn corrections(&self) -> StoreResult<Vec<CorrectionRecord>> {
-        let rows = sqlx::query(
-            "SELECT c.mention_id, m.text, m.lang, c.field, c.label, c.present, c.corrected_at, \
-             c.corrected_by FROM mention_corrections c JOIN mentions m ON m.id = c.mention_id \
-             WHERE c.id = (SELECT MAX(l.id) FROM mention_corrections l \
-                 WHERE l.mention_id = c.mention_id AND l.field = c.field \
-                 AND (c.field != 'intent' OR l.label = c.label)) \
-             ORDER BY c.id",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(|e| StoreError::Database(format!("loading corrections: {e}")))?;
-        rows.iter()
-            .map(|row| {
-                let get =
-                    |e: sqlx::Error| StoreError::Database(format!("reading a correction row: {e}"));
-                let field: String = row.try_get("field").map_err(get)?;
-                let at: i64 = row.try_get("corrected_at").map_err(get)?;
-                Ok(CorrectionRecord {
-                    mention_id: MentionId(row.try_get("mention_id").map_err(get)?),
-                    text: row.try_get("text").map_err(get)?,
-                    lang: row.try_get("lang").map_err(get)?,
-                    field: CorrectionField::parse(&field).map_err(|e| {
-                        StoreError::Database(format!("a stored correction is not valid: {e}"))
-                    })?,
-                    label: row.try_get("label").map_err(get)?,
-                    present: row.try_get::<i64, _>("present").map_err(get)? == 1,
-                    at: chrono::DateTime::from_timestamp_micros(at).ok_or_else(|| {
-                        StoreError::Database(format!("a correction holds an impossible time: {at}"))
-                    })?,
-                    by: row.try_get("corrected_by").map_err(get)?,
-                })
-            })
-            .collect()
+        let mut sql = QueryBuilder::new(CORRECTIONS_IN_FORCE);
+        sql.push(" ORDER BY c.id");
+        let rows = sql
+            .build()
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| StoreError::Database(format!("loading corrections: {e}")))?;
+        rows.iter().map(correction_from_row).collect()
     }
+
+    async fn corrections_of(&self, mentions: &[MentionId]) -> StoreResult<Vec<CorrectionRecord>> {
+        if mentions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = QueryBuilder::new(CORRECTIONS_IN_FORCE);
+        sql.push(" AND c.mention_id IN (");
+        let mut ids = sql.separated(", ");
+        for mention in mentions {
+            ids.push_bind(mention.0);
+        }
+        sql.push(") ORDER BY c.id");
+        let rows = sql
+            .build()
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| StoreError::Database(format!("loading corrections of mentions: {e}")))?;
+        rows.iter().map(correction_from_row).collect()
+    }
+}
+
+/// The latest correction per mention and field (per intent for intents), with the text.
+const CORRECTIONS_IN_FORCE: &str =
+    "SELECT c.mention_id, m.text, m.lang, c.field, c.label, c.present, c.corrected_at, \
+     c.corrected_by FROM mention_corrections c JOIN mentions m ON m.id = c.mention_id \
+     WHERE c.id = (SELECT MAX(l.id) FROM mention_corrections l \
+         WHERE l.mention_id = c.mention_id AND l.field = c.field \
+         AND (c.field != 'intent' OR l.label = c.label))";
+
+fn correction_from_row(row: &SqliteRow) -> StoreResult<CorrectionRecord> {
+    let get = |e: sqlx::Error| StoreError::Database(format!("reading a correction row: {e}"));
+    let field: String = row.try_get("field").map_err(get)?;
+    let at: i64 = row.try_get("corrected_at").map_err(get)?;
+    Ok(CorrectionRecord {
+        mention_id: MentionId(row.try_get("mention_id").map_err(get)?),
+        text: row.try_get("text").map_err(get)?,
+        lang: row.try_get("lang").map_err(get)?,
+        field: CorrectionField::parse(&field)
+            .map_err(|e| StoreError::Database(format!("a stored correction is not valid: {e}")))?,
+        label: row.try_get("label").map_err(get)?,
+        present: row.try_get::<i64, _>("present").map_err(get)? == 1,
+        at: chrono::DateTime::from_timestamp_micros(at).ok_or_else(|| {
+            StoreError::Database(format!("a correction holds an impossible time: {at}"))
+        })?,
+        by: row.try_get("corrected_by").map_err(get)?,
+    })
 }

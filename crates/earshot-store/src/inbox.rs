@@ -8,7 +8,7 @@ use earshot_core::inbox::{InvalidTransition, MetricsWindow, SlaClock};
 use earshot_core::{
     Conversation, ConversationDetail, ConversationEvent, ConversationFilter, ConversationId,
     FeedbackItem, FeedbackTheme, InboxMetrics, MemberLoad, MentionId, NewConversation, Note,
-    Priority, Reply, ReplyId, SavedReply, SavedReplyId, SlaBreach, Stamp, TeamRecord,
+    Priority, Reply, ReplyId, SavedReply, SavedReplyId, SlaBreach, SlaDue, Stamp, TeamRecord,
 };
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,8 @@ pub enum InboxError {
     SavedReplyNameTaken(String),
     #[error("{0:?} is not a member of any team; add them to a team in earshot.toml first")]
     UnknownMember(String),
+    #[error("there is no team {0:?}; teams are configured in earshot.toml ([[team]])")]
+    UnknownTeam(String),
     #[error("cannot change the state: {0}")]
     Transition(#[from] InvalidTransition),
     #[error("idempotency key {key:?} was already used for conversation {conversation}")]
@@ -167,6 +169,19 @@ pub trait InboxStore: Send + Sync {
     ) -> StoreResult<Conversation>;
     /// Add an internal note; `@name` mentions of team members are recorded.
     async fn add_note(&self, id: ConversationId, body: &str, stamp: &Stamp) -> StoreResult<Note>;
+    /// Move the conversation to `team` (a stored team) or to the shared queue (`None`). An
+    /// assignee who is not a member of the new team is unassigned (an assigned conversation
+    /// becomes new). `deadlines`, when given, replace the SLA deadlines (the caller decides:
+    /// the new team works other hours) and clear the overdue flags of deadlines that moved
+    /// past `stamp.at`, so the checker reports a breach of the new deadline once. Moving to
+    /// the current team changes nothing and writes no event.
+    async fn set_team(
+        &self,
+        id: ConversationId,
+        team: Option<&str>,
+        deadlines: Option<SlaDue>,
+        stamp: &Stamp,
+    ) -> StoreResult<Conversation>;
     /// Record a person's correction of an analysis label of the root mention.
     async fn correct_label(
         &self,

@@ -11,6 +11,7 @@ mod auth;
 mod cursor;
 pub mod fts5_baseline;
 pub mod inbox;
+pub mod inbox_team_testsuite;
 pub mod inbox_testsuite;
 pub mod inbox_views;
 mod index;

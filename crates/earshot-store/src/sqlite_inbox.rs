@@ -13,7 +13,7 @@ use earshot_core::{
     Conversation, ConversationDetail, ConversationEvent, ConversationFilter, ConversationId,
     ConversationSort, ConversationState, EventKind, FeedbackItem, FeedbackItemId, FeedbackTheme,
     InboxMetrics, MemberLoad, MentionId, NewConversation, Note, NoteId, Priority, Reply, ReplyId,
-    ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
+    ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, SlaDue, Stamp, TeamRecord,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
@@ -1302,6 +1302,119 @@ impl InboxStore for SqliteStore {
             mentions,
             created_at: stamp.at,
         })
+    }
+
+    async fn set_team(
+        &self,
+        id: ConversationId,
+        team: Option<&str>,
+        deadlines: Option<SlaDue>,
+        stamp: &Stamp,
+    ) -> StoreResult<Conversation> {
+        let mut tx = begin(self).await?;
+        let before = existing_conversation(&mut tx, id).await?;
+        let team = match team.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(name) => Some(
+                sqlx::query_scalar::<_, String>("SELECT name FROM teams WHERE name = ?1")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("looking up a team"))?
+                    .ok_or_else(|| InboxError::UnknownTeam(name.to_string()))?,
+            ),
+            None => None,
+        };
+        if team == before.team {
+            return Ok(before);
+        }
+        // A member of another team keeps nothing of this conversation: the new team's queue
+        // decides who takes it.
+        let keeps_assignee = match (&before.assignee, &team) {
+            (Some(member), Some(team)) => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM team_members WHERE team = ?1 AND member = ?2",
+            )
+            .bind(team)
+            .bind(member)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("checking a team's members"))?
+                > 0,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        let assignee = if keeps_assignee {
+            before.assignee.clone()
+        } else {
+            None
+        };
+        let state = before.state.after_assignment(assignee.is_some());
+        sqlx::query(
+            "UPDATE conversations SET team = ?2, assignee = ?3, state = ?4, updated_at = ?5 \
+             WHERE id = ?1",
+        )
+        .bind(id.0)
+        .bind(&team)
+        .bind(&assignee)
+        .bind(state.as_str())
+        .bind(micros(stamp.at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("moving a conversation to another team"))?;
+        if let Some(due) = deadlines {
+            let now = micros(stamp.at);
+            sqlx::query(
+                "UPDATE conversations SET first_response_due = ?2, resolution_due = ?3, \
+                 first_response_overdue = CASE WHEN ?2 IS NULL OR ?2 >= ?4 THEN 0 \
+                     ELSE first_response_overdue END, \
+                 resolution_overdue = CASE WHEN ?3 IS NULL OR ?3 >= ?4 THEN 0 \
+                     ELSE resolution_overdue END \
+                 WHERE id = ?1",
+            )
+            .bind(id.0)
+            .bind(due.first_response.map(micros))
+            .bind(due.resolution.map(micros))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("moving a conversation's deadlines"))?;
+        }
+        insert_event(
+            &mut tx,
+            id,
+            stamp,
+            &EventKind::TeamChanged {
+                from: before.team.clone(),
+                to: team,
+            },
+        )
+        .await?;
+        if assignee != before.assignee {
+            insert_event(
+                &mut tx,
+                id,
+                stamp,
+                &EventKind::Assigned {
+                    from: before.assignee.clone(),
+                    to: None,
+                },
+            )
+            .await?;
+        }
+        if state != before.state {
+            insert_event(
+                &mut tx,
+                id,
+                stamp,
+                &EventKind::StateChanged {
+                    from: before.state,
+                    to: state,
+                },
+            )
+            .await?;
+        }
+        let after = existing_conversation(&mut tx, id).await?;
+        tx.commit().await.map_err(db("committing a team move"))?;
+        Ok(after)
     }
 
     async fn correct_label(

@@ -37,6 +37,11 @@ pub struct WebState {
     pub store: Arc<dyn earshot_store::Store>,
     pub config: Arc<RwLock<earshot_core::Config>>,
     pub workspace: PathBuf,
+    /// The routing rules the server's ingest routes by, when it ingests (`earshot serve`
+    /// polling its sources): the rules editor swaps its saved rules in here, so they apply
+    /// from the next batch without a restart. `None`: the editor only writes earshot.toml
+    /// (every later `earshot fetch`/`import` reads it).
+    pub live_rules: Option<Arc<earshot_engine::inbox::LiveRules>>,
 }
 
 impl WebState {
@@ -60,6 +65,9 @@ pub(crate) struct AppState {
     stats_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, earshot_store::StoreStats)>>>,
     /// The newest conversation event seen, with when: where new inbox streams start.
     inbox_newest: Arc<std::sync::Mutex<Option<(std::time::Instant, i64)>>>,
+    /// Held from reading earshot.toml to renaming the new file, so two saves of the rules
+    /// editor cannot both pass the version check and one silently undo the other.
+    rules_edit: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Counting a million mentions per brand, language and source takes about a second; pages
@@ -142,6 +150,7 @@ fn build(state: WebState, shutdown: CancellationToken, clock: Clock) -> Router {
         clock,
         stats_cache: Arc::default(),
         inbox_newest: Arc::default(),
+        rules_edit: Arc::default(),
     };
     // Every route comes from the table, each behind the guard with its own access rule.
     let mut router = Router::new();

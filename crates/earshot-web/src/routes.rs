@@ -106,8 +106,38 @@ pub(crate) fn table() -> Vec<Route> {
             inbox::pages::feedback_csv,
         ),
         route(M::GET, "/inbox/metrics", MANAGER, inbox::pages::metrics),
+        // Routing rules: everyone may read why conversations land where they do; managers
+        // edit them (the change applies to every team).
+        route(M::GET, "/inbox/rules", VIEWER, inbox::rules::rules),
+        route(M::POST, "/inbox/rules", MANAGER, inbox::rules::save_rule),
+        route(M::GET, "/inbox/rules/new", MANAGER, inbox::rules::new_rule),
+        route(
+            M::GET,
+            "/inbox/rules/{rule}/edit",
+            MANAGER,
+            inbox::rules::edit_rule,
+        ),
+        route(
+            M::POST,
+            "/inbox/rules/{rule}/delete",
+            MANAGER,
+            inbox::rules::delete_rule,
+        ),
+        route(
+            M::POST,
+            "/inbox/rules/{rule}/move",
+            MANAGER,
+            inbox::rules::move_rule,
+        ),
         route(M::GET, "/inbox/{id}", VIEWER, inbox::pages::conversation),
         route(M::POST, "/inbox/{id}/assign", AGENT, inbox::pages::assign),
+        route(M::POST, "/inbox/{id}/team", AGENT, inbox::pages::set_team),
+        route(
+            M::POST,
+            "/inbox/{id}/corrections",
+            AGENT,
+            inbox::pages::correct,
+        ),
         route(M::POST, "/inbox/{id}/state", AGENT, inbox::pages::set_state),
         route(
             M::POST,
@@ -156,6 +186,12 @@ pub(crate) fn table() -> Vec<Route> {
             "/api/conversations/{id}/assign",
             AGENT,
             inbox::api::assign,
+        ),
+        route(
+            M::POST,
+            "/api/conversations/{id}/team",
+            AGENT,
+            inbox::api::set_team,
         ),
         route(
             M::POST,

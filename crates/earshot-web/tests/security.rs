@@ -40,6 +40,7 @@ impl Fixture {
                 store: store.clone(),
                 config: Arc::new(RwLock::new(config.clone())),
                 workspace: dir.path().to_path_buf(),
+                live_rules: None,
             },
             Arc::new(move || *clock_now.lock().unwrap()),
         );
@@ -230,7 +231,8 @@ async fn every_route_answers_every_caller_as_the_table_says() {
             .path
             .replace("{id}", &mention.0.to_string())
             .replace("{token}", "not-an-invite")
-            .replace("{reply}", "1");
+            .replace("{reply}", "1")
+            .replace("{rule}", "1");
         for caller in &callers {
             let mut headers: Vec<(String, String)> =
                 vec![("origin".into(), "http://earshot.test".into())];

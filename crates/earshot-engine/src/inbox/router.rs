@@ -13,6 +13,7 @@ use earshot_store::{Store, StoreResult};
 use tokio_util::sync::CancellationToken;
 
 use super::assign::Assigner;
+use super::live::LiveRules;
 use super::priority::decide_priority;
 use super::rules::{analyze_for_routing, RoutingInput, RoutingRules, RoutingSignals};
 use super::sla::Escalation;
@@ -98,7 +99,7 @@ impl InboxReport {
 
 pub struct InboxRouter {
     store: Arc<dyn Store>,
-    rules: Arc<RoutingRules>,
+    rules: Arc<LiveRules>,
     assigner: Assigner,
     signals: SignalSource,
     clock: Clock,
@@ -108,7 +109,13 @@ impl InboxRouter {
     /// A router over `store`; the configured teams are written to the store first, so that
     /// assignment and escalation find them.
     pub async fn new(store: Arc<dyn Store>, rules: Arc<RoutingRules>) -> StoreResult<Self> {
-        store.upsert_teams(&rules.team_records()).await?;
+        Self::with_live_rules(store, Arc::new(LiveRules::new(rules))).await
+    }
+
+    /// A router that routes by whatever `rules` holds when a batch arrives, so the rules
+    /// editor can change them while the server runs.
+    pub async fn with_live_rules(store: Arc<dyn Store>, rules: Arc<LiveRules>) -> StoreResult<Self> {
+        store.upsert_teams(&rules.current().team_records()).await?;
         Ok(InboxRouter {
             store,
             rules,
@@ -132,8 +139,9 @@ impl InboxRouter {
         self
     }
 
-    pub fn rules(&self) -> &RoutingRules {
-        &self.rules
+    /// The rules in force now.
+    pub fn rules(&self) -> Arc<RoutingRules> {
+        self.rules.current()
     }
 
     /// Thread or route new original mentions (the pipeline leaves near-duplicates out). Items
@@ -141,6 +149,8 @@ impl InboxRouter {
     pub async fn handle(&self, items: &[RouteItem<'_>]) -> StoreResult<InboxReport> {
         let now = (self.clock)();
         let stamp = Stamp::system(now);
+        // One set of rules for the whole batch, even if the editor swaps them meanwhile.
+        let rules = self.rules.current();
         let mut order: Vec<&RouteItem<'_>> = items.iter().collect();
         order.sort_by_key(|item| item.published_at);
         let mut report = InboxReport::default();
@@ -160,7 +170,7 @@ impl InboxRouter {
             }
             let signals = (self.signals)(item);
             let text = analyze_for_routing(item.title, item.text);
-            let decision = self.rules.route(&RoutingInput {
+            let decision = rules.route(&RoutingInput {
                 signals: &signals,
                 lang: item.lang,
                 source: item.source,
@@ -177,7 +187,7 @@ impl InboxRouter {
             let team = decision
                 .team
                 .as_deref()
-                .and_then(|name| self.rules.team(name));
+                .and_then(|name| rules.team(name));
             let mut assignee = None;
             if let (Some(team), Some(strategy), false) = (team, &decision.assign, decision.ignored)
             {
@@ -203,7 +213,7 @@ impl InboxRouter {
                 }
             }
             let deadlines = (!decision.ignored).then(|| {
-                self.rules
+                rules
                     .deadlines(decision.team.as_deref(), priority, now)
             });
             let state = if decision.ignored {

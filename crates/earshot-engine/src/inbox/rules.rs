@@ -244,6 +244,29 @@ pub struct InboxConfigError {
     pub problems: Vec<String>,
 }
 
+/// The rules a configuration routes by, in order: its `[[routing.rule]]`s, or the default
+/// rules when it has none. Default rules that route to a team the workspace does not have are
+/// left out, so configuring only some teams keeps the rest of the defaults working.
+pub fn rules_in_force(config: &Config) -> Vec<RuleConfig> {
+    if !config.routing.rules.is_empty() {
+        return config.routing.rules.clone();
+    }
+    let team_names: Vec<String> = if config.teams.is_empty() {
+        default_teams().into_iter().map(|t| t.name).collect()
+    } else {
+        config.teams.iter().map(|t| t.name.clone()).collect()
+    };
+    default_rules()
+        .into_iter()
+        .filter(|rule| {
+            rule.then
+                .team
+                .as_deref()
+                .is_none_or(|team| team_names.iter().any(|t| t == team))
+        })
+        .collect()
+}
+
 impl RoutingRules {
     /// Check and compile the `[[team]]`, `[[routing.rule]]` and `[sla]` sections, or their
     /// defaults. Every problem is reported, not only the first.
@@ -256,23 +279,7 @@ impl RoutingRules {
             default_teams()
         };
         let teams = compile_teams(&team_configs, &mut problems);
-        let team_names: HashSet<&str> = team_configs.iter().map(|t| t.name.as_str()).collect();
-
-        let rule_configs: Vec<RuleConfig> = if config.routing.rules.is_empty() {
-            // Default rules that route to a team the workspace does not have are left out, so
-            // configuring only some teams keeps the rest of the defaults working.
-            default_rules()
-                .into_iter()
-                .filter(|rule| {
-                    rule.then
-                        .team
-                        .as_deref()
-                        .is_none_or(|team| team_names.contains(team))
-                })
-                .collect()
-        } else {
-            config.routing.rules.clone()
-        };
+        let rule_configs = rules_in_force(config);
         let (rules, keyword_brands) =
             compile_rules(&rule_configs, &team_configs, config, &mut problems);
         let keywords = match BrandMatcher::new(&keyword_brands) {

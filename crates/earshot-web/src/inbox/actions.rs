@@ -311,3 +311,121 @@ pub async fn retry_reply(
     }
     Ok(())
 }
+
+/// The compiled inbox configuration: the server's live rules when it routes, else compiled
+/// from the configuration it loaded.
+pub(crate) fn routing_rules(
+    app: &AppState,
+) -> Result<std::sync::Arc<earshot_engine::inbox::RoutingRules>, WebError> {
+    if let Some(live) = &app.web.live_rules {
+        return Ok(live.current());
+    }
+    let config = app.web.config().clone();
+    earshot_engine::inbox::RoutingRules::compile(&config)
+        .map(std::sync::Arc::new)
+        .map_err(|error| WebError::Internal(error.to_string()))
+}
+
+/// Move a conversation to `team` (empty or `None`: the shared queue). The deadlines follow
+/// `earshot_engine::inbox::deadlines_after_move`: recomputed only when the new team works
+/// other hours.
+pub async fn set_team(
+    app: &AppState,
+    actor: &Actor,
+    id: ConversationId,
+    team: Option<&str>,
+) -> Result<Conversation, WebError> {
+    let team = team.map(str::trim).filter(|t| !t.is_empty());
+    let rules = routing_rules(app)?;
+    if let Some(name) = team {
+        if rules.team(name).is_none() {
+            let known: Vec<&str> = rules.teams().iter().map(|t| t.name.as_str()).collect();
+            return Err(super::params::bad(
+                "team",
+                format!("there is no team {name:?}; the teams are {}", known.join(", ")),
+            ));
+        }
+    }
+    let current = conversation(app, id).await?;
+    let deadlines = earshot_engine::inbox::deadlines_after_move(&rules, &current, team);
+    app.web
+        .store
+        .set_team(id, team, deadlines, &stamp(app, actor))
+        .await
+        .map_err(inbox_error)
+}
+
+/// A person's correction of one label of one mention of the conversation: stored for
+/// retraining and shown instead of the model's label (with who), and written to the
+/// conversation's history.
+pub async fn correct_label(
+    app: &AppState,
+    actor: &Actor,
+    id: ConversationId,
+    mention: earshot_core::MentionId,
+    field: &str,
+    label: &str,
+    present: bool,
+) -> Result<(), WebError> {
+    use earshot_core::{CorrectionField, LabelCorrection};
+    let current = conversation(app, id).await?;
+    let belongs = app
+        .web
+        .store
+        .conversation_for_mention(mention)
+        .await
+        .map_err(inbox_error)?;
+    if belongs != Some(id) {
+        return Err(WebError::NotFound(format!(
+            "mention {mention} is not part of conversation {id}"
+        )));
+    }
+    let field = CorrectionField::parse(field.trim())
+        .map_err(|e| super::params::bad("field", e.to_string()))?;
+    let correction = LabelCorrection::new(field, label.trim(), present)
+        .map_err(|e| super::params::bad("label", e.to_string()))?;
+    let before = app
+        .web
+        .store
+        .get(mention)
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("mention {mention} does not exist")))?
+        .shown_labels();
+    let presence = |present: bool| if present { "present" } else { "absent" }.to_string();
+    let (what, from, to) = match field {
+        CorrectionField::Sentiment => ("sentiment".to_string(), before.sentiment, correction.label.clone()),
+        CorrectionField::Offensive => ("offensive".to_string(), before.offensive, correction.label.clone()),
+        CorrectionField::Spam => ("spam".to_string(), before.spam, correction.label.clone()),
+        CorrectionField::Intent => {
+            let had = before.intents.iter().any(|i| i.label == correction.label);
+            (
+                format!("intent {}", correction.label),
+                Some(earshot_core::ShownLabel {
+                    label: presence(had),
+                    corrected: false,
+                }),
+                presence(present),
+            )
+        }
+    };
+    // The correction itself first: it is what retraining and every page read. The history
+    // line follows; should it fail, the label is still corrected and the error is shown.
+    if !app
+        .web
+        .store
+        .record_correction(mention, &correction, Some(&actor.name))
+        .await?
+    {
+        return Err(WebError::NotFound(format!("mention {mention} does not exist")));
+    }
+    let what = if mention == current.root_mention {
+        what
+    } else {
+        format!("{what} (mention {mention})")
+    };
+    app.web
+        .store
+        .correct_label(id, &what, from.as_ref().map(|l| l.label.as_str()), &to, &stamp(app, actor))
+        .await
+        .map_err(inbox_error)
+}

@@ -357,6 +357,36 @@ pub async fn assign(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+pub struct TeamBody {
+    /// The team to move the conversation to, or `null` for the shared queue (no team).
+    pub team: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{id}/team",
+    tag = "inbox",
+    params(("id" = i64, Path, description = "Conversation id")),
+    request_body = TeamBody,
+    responses(
+        (status = 200, description = "The conversation after the move: an assignee outside the new team is unassigned; SLA deadlines are recomputed when the new team works other hours", body = ConversationJson),
+        (status = 400, description = "No such team (the message lists the teams)", body = ApiErrorBody),
+        (status = 404, description = "No such conversation", body = ApiErrorBody),
+    )
+)]
+pub async fn set_team(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    actor: Actor,
+    payload: Result<Json<TeamBody>, JsonRejection>,
+) -> Result<Json<ConversationJson>, ApiError> {
+    let id = parse_conversation_id(&id)?;
+    let payload = body(payload)?;
+    let c = actions::set_team(&app, &actor, id, payload.team.as_deref()).await?;
+    Ok(Json((&c).into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct StateBody {
     /// `new`, `assigned`, `waiting`, `resolved`, `ignored`, or `reopen` (back to new or
     /// assigned, whichever fits the assignee).

@@ -7,9 +7,12 @@
 
 pub(crate) mod actions;
 pub(crate) mod api;
+pub(crate) mod labels;
 pub(crate) mod live;
 pub(crate) mod pages;
 pub(crate) mod params;
+pub(crate) mod rules;
+pub(crate) mod rules_file;
 pub(crate) mod view;
 
 use axum::extract::FromRequestParts;

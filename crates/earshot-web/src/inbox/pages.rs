@@ -324,6 +324,10 @@ struct ConversationPage {
     draft: ReplyDraft,
     elsewhere_key: String,
     priorities: Vec<SelectOption>,
+    /// Teams to move the conversation to (the current one selected).
+    teams: Vec<SelectOption>,
+    /// Agents and above see the correction forms.
+    can_correct: bool,
 }
 
 pub async fn conversation(
@@ -382,6 +386,15 @@ async fn render_conversation(
         draft.key = new_form_key();
     }
     let (_, members) = teams_and_members(app);
+    let team_names: Vec<String> = match actions::routing_rules(app) {
+        Ok(rules) => rules.teams().iter().map(|t| t.name.clone()).collect(),
+        Err(error) => return ctx.error_page(error),
+    };
+    let mention_ids: Vec<MentionId> = detail.mentions.iter().map(|m| m.id).collect();
+    let corrections = match app.web.store.corrections_of(&mention_ids).await {
+        Ok(found) => found,
+        Err(error) => return ctx.error_page(error.into()),
+    };
     let view = ConversationView {
         id: c.id.0,
         state: c.state.as_str(),
@@ -415,7 +428,11 @@ async fn render_conversation(
         thread: detail
             .mentions
             .iter()
-            .map(|m| ThreadItem::new(m, c.root_mention))
+            .map(|m| {
+                let mut item = ThreadItem::new(m, c.root_mention);
+                item.labels.credit(m.id, &corrections);
+                item
+            })
             .collect(),
         events: detail
             .events
@@ -440,6 +457,8 @@ async fn render_conversation(
         draft,
         elsewhere_key: new_form_key(),
         priorities: priority_options(tr, Some(c.priority.as_str())),
+        teams: select_options(team_names, c.team.as_deref()),
+        can_correct: actor.role >= earshot_core::Role::Agent,
         c: view,
     };
     ctx.respond(status, &page)
@@ -480,6 +499,88 @@ pub async fn assign(
     };
     let result = actions::assign(&app, &actor, id, form.member.as_deref()).await;
     form_result(&ctx, id, result).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TeamForm {
+    /// The team's name; empty for the shared queue.
+    #[serde(default)]
+    pub team: String,
+}
+
+pub async fn set_team(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ctx: PageContext,
+    actor: Actor,
+    Form(form): Form<TeamForm>,
+) -> Response {
+    let id = match parse_conversation_id(&id) {
+        Ok(id) => id,
+        Err(error) => return ctx.error_page(error),
+    };
+    let result = actions::set_team(&app, &actor, id, Some(&form.team)).await;
+    form_result(&ctx, id, result).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CorrectionForm {
+    pub mention: String,
+    pub field: String,
+    pub label: String,
+    /// For intents: `1` adds the intent, `0` removes it. Other fields are always present.
+    #[serde(default)]
+    pub present: Option<String>,
+}
+
+pub async fn correct(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ctx: PageContext,
+    actor: Actor,
+    Form(form): Form<CorrectionForm>,
+) -> Response {
+    let id = match parse_conversation_id(&id) {
+        Ok(id) => id,
+        Err(error) => return ctx.error_page(error),
+    };
+    let Some(mention) = form
+        .mention
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|m| *m > 0)
+        .map(MentionId)
+    else {
+        return ctx.error_page(super::params::bad(
+            "mention",
+            format!("{:?} is not a mention id", form.mention),
+        ));
+    };
+    let present = match form.present.as_deref().map(str::trim) {
+        None | Some("1") | Some("true") => true,
+        Some("0") | Some("false") => false,
+        Some(other) => {
+            return ctx.error_page(super::params::bad(
+                "present",
+                format!("{other:?} is neither 1 (add) nor 0 (remove)"),
+            ))
+        }
+    };
+    let result = actions::correct_label(
+        &app,
+        &actor,
+        id,
+        mention,
+        &form.field,
+        &form.label,
+        present,
+    )
+    .await;
+    match result {
+        Ok(()) => Redirect::to(&format!("/inbox/{id}#mention-{mention}")).into_response(),
+        Err(error) => ctx.error_page(error),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -194,6 +194,8 @@ pub struct ThreadItem {
     pub link: Option<String>,
     pub lang: String,
     pub is_root: bool,
+    /// The analysis labels as shown, and the choices of the correction forms.
+    pub labels: super::labels::MentionLabels,
 }
 
 impl ThreadItem {
@@ -216,6 +218,7 @@ impl ThreadItem {
                 .or_else(|| m.canonical_url.as_deref().and_then(safe_href)),
             lang: m.lang.clone(),
             is_root: m.id == root,
+            labels: super::labels::MentionLabels::new(m),
         }
     }
 }
@@ -407,6 +410,16 @@ impl EventView {
             ),
             EventKind::SentToProduct { theme, .. } => {
                 (tr.t("event.sent_to_product"), theme.clone())
+            }
+            EventKind::TeamChanged { from, to } => {
+                let team = |t: &Option<String>| {
+                    t.clone()
+                        .unwrap_or_else(|| tr.t("conversation.shared_queue").to_string())
+                };
+                (
+                    tr.t("event.team_changed"),
+                    format!("{} → {}", team(from), team(to)),
+                )
             }
         };
         EventView {
