@@ -98,6 +98,10 @@ before(async () => {
 name = "support"
 members = ["${AGENT}", "${MANAGER}"]
 manager = "${MANAGER}"
+
+[[team]]
+name = "sales"
+members = ["${MANAGER}"]
 `);
   const mentions = path.join(workspace, 'mentions.jsonl');
   const items = [
@@ -246,4 +250,93 @@ test('the metrics moved: one of three answered, with a first response time', asy
   assert.notEqual((await managerPage.locator('#m-first-response').textContent()).trim(), metricsBefore.first);
   assert.deepEqual(dialogs, [], 'no script ran');
   await managerPage.screenshot({ path: '/tmp/earshot-inbox-metrics.png', fullPage: true });
+});
+
+// Dmitri's question: corrected and moved by hand, then a rule added in the editor routes a
+// newly imported mention.
+async function openConversation(page, text) {
+  await page.goto(`${baseUrl}/inbox?state=all`);
+  const row = page.locator('#conversation-rows > tr', { hasText: text });
+  const id = await row.getAttribute('data-id');
+  await page.goto(`${baseUrl}/inbox/${id}`);
+  return id;
+}
+
+test('a label corrected on the conversation page shows as corrected, by whom', async () => {
+  const id = await openConversation(agentPage, 'available in blue');
+  const root = await agentPage.locator('#thread li.root').getAttribute('data-id');
+  await agentPage.locator(`#correct-${root} summary`).click();
+  await agentPage.locator(`#correct-${root} form.correct-sentiment select`).selectOption('positive');
+  await Promise.all([
+    agentPage.waitForURL((url) => url.pathname === `/inbox/${id}`),
+    agentPage.locator(`#correct-${root} form.correct-sentiment button`).click(),
+  ]);
+  const badge = agentPage.locator(`#labels-${root} [data-field=sentiment]`);
+  assert.equal(await badge.getAttribute('data-label'), 'positive');
+  assert.match(await badge.textContent(), new RegExp(`by ${AGENT}`));
+  // Add an intent; the button now offers to remove it.
+  await agentPage.locator(`#correct-${root} summary`).click();
+  await Promise.all([
+    agentPage.waitForURL((url) => url.pathname === `/inbox/${id}`),
+    agentPage.locator(`#correct-${root} button[data-intent=purchase_intent]`).click(),
+  ]);
+  assert.equal(await agentPage.locator(`#labels-${root} [data-field=intent][data-label=purchase_intent]`).count(), 1);
+  assert.equal(
+    await agentPage.locator(`#correct-${root} button[data-intent=purchase_intent]`).getAttribute('aria-pressed'),
+    'true',
+  );
+  assert.match(await agentPage.locator('#events').textContent(), /label corrected/);
+});
+
+test('a conversation moves to another team from its page', async () => {
+  const id = await openConversation(managerPage, 'available in blue');
+  // The default rules may have sent the question to either team: move it to the other.
+  const from = (await managerPage.locator('#team').textContent()).trim();
+  const to = from === 'sales' ? 'support' : 'sales';
+  await managerPage.locator('#team-form select').selectOption(to);
+  await Promise.all([
+    managerPage.waitForURL(`${baseUrl}/inbox/${id}`),
+    managerPage.locator('#team-form button').click(),
+  ]);
+  assert.equal((await managerPage.locator('#team').textContent()).trim(), to);
+  assert.match(await managerPage.locator('#events').textContent(), new RegExp(`moved to team\\s+\\S.*→ ${to}`));
+  await managerPage.goto(`${baseUrl}/inbox?team=${to}`);
+  assert.equal(await managerPage.locator(`#conversation-${id}`).count(), 1);
+});
+
+test('a rule added in the editor routes the next imported mention to its team', async () => {
+  await managerPage.goto(`${baseUrl}/inbox/rules`);
+  await Promise.all([managerPage.waitForURL(`${baseUrl}/inbox/rules/new`), managerPage.click('#add-rule')]);
+  await managerPage.fill('#rule-name', 'recalls <b>first</b>');
+  await managerPage.fill('#rule-keywords', 'recall* AND (Zeltron');
+  await managerPage.locator('#rule-team').selectOption('sales');
+  await managerPage.check('#rule-first');
+  await managerPage.click('#save-rule');
+  // The query does not parse: the form says where, and keeps what was typed.
+  assert.match(await managerPage.locator('#rule-problems').textContent(), /column/);
+  assert.equal(await managerPage.inputValue('#rule-name'), 'recalls <b>first</b>');
+  await managerPage.fill('#rule-keywords', 'recall*');
+  await Promise.all([
+    managerPage.waitForURL((url) => url.pathname === '/inbox/rules'),
+    managerPage.click('#save-rule'),
+  ]);
+  assert.equal((await managerPage.locator('#rule-1 .rule-name').textContent()).trim(), 'recalls <b>first</b>');
+  assert.equal(await managerPage.locator('#rules b').count(), 0, 'the name is text, not markup');
+
+  const more = path.join(workspace, 'more.jsonl');
+  await writeFile(more, JSON.stringify({
+    source: 'masto', external_id: '109900', lang: 'en',
+    text: 'Zeltron announced a recall of Z2 batteries, what now?',
+    published_at: '2026-01-11T09:00:00Z',
+    url: `${mastodonUrl}/@erin/109900`,
+    author: { handle: 'erin', name: 'Erin', followers: 50 },
+  }) + '\n');
+  await earshot('import', more);
+  await managerPage.goto(`${baseUrl}/inbox?team=sales`);
+  const row = managerPage.locator('#conversation-rows > tr', { hasText: 'recall of Z2' });
+  await row.waitFor({ timeout: 15_000 });
+  await Promise.all([managerPage.waitForURL(/\/inbox\/\d+$/), row.locator('a').first().click()]);
+  assert.equal((await managerPage.locator('#routed-by').textContent()).trim(), 'recalls <b>first</b>');
+  assert.equal((await managerPage.locator('#team').textContent()).trim(), 'sales');
+  assert.deepEqual(dialogs, [], 'no script ran');
 });

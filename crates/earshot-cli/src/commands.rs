@@ -590,8 +590,15 @@ pub async fn serve(workspace: &Workspace, addr: Option<String>, poll: bool) -> R
         None
     };
     let background = start_inbox_tasks(&config, store.clone(), shutdown.clone())?;
-    serve_routing_until_ctrl_c(workspace, config, store, listener, shutdown, Some(live_rules))
-        .await?;
+    serve_routing_until_ctrl_c(
+        workspace,
+        config,
+        store,
+        listener,
+        shutdown,
+        Some(live_rules),
+    )
+    .await?;
     if let Some(handle) = scheduler {
         let _ = handle.await;
     }

@@ -290,11 +290,10 @@ impl AnalysisStore for SqliteStore {
             ids.push_bind(mention.0);
         }
         sql.push(") ORDER BY c.id");
-        let rows = sql
-            .build()
-            .fetch_all(self.pool())
-            .await
-            .map_err(|e| StoreError::Database(format!("loading corrections of mentions: {e}")))?;
+        let rows =
+            sql.build().fetch_all(self.pool()).await.map_err(|e| {
+                StoreError::Database(format!("loading corrections of mentions: {e}"))
+            })?;
         rows.iter().map(correction_from_row).collect()
     }
 }

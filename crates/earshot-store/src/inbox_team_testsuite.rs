@@ -23,7 +23,10 @@ fn team(name: &str, members: &[&str]) -> TeamRecord {
 
 async fn stored_mention(store: &dyn Store, external: &str, minute: i64) -> MentionId {
     store
-        .write_batch(vec![mention("masto", external, "my order is late", minute)], None)
+        .write_batch(
+            vec![mention("masto", external, "my order is late", minute)],
+            None,
+        )
         .await
         .unwrap()
         .per_item[0]
@@ -76,7 +79,12 @@ pub async fn moving_to_another_team(store: &dyn Store) {
         resolution: Some(at_minute(61) + Duration::hours(20)),
     };
     let moved = store
-        .set_team(id, Some("billing"), Some(later), &Stamp::new("maria", at_minute(63)))
+        .set_team(
+            id,
+            Some("billing"),
+            Some(later),
+            &Stamp::new("maria", at_minute(63)),
+        )
         .await
         .unwrap();
     assert_eq!(moved.team.as_deref(), Some("billing"));
@@ -84,7 +92,10 @@ pub async fn moving_to_another_team(store: &dyn Store) {
     assert_eq!(moved.state, ConversationState::New);
     assert_eq!(moved.first_response_due, later.first_response);
     assert_eq!(moved.resolution_due, later.resolution);
-    assert!(!moved.first_response_overdue, "the new deadline has not passed");
+    assert!(
+        !moved.first_response_overdue,
+        "the new deadline has not passed"
+    );
 
     let detail = store.conversation_detail(id).await.unwrap().unwrap();
     let tail: Vec<(&str, &EventKind)> = detail
@@ -127,7 +138,12 @@ pub async fn moving_to_another_team(store: &dyn Store) {
         .await
         .unwrap();
     let back = store
-        .set_team(id, Some("support"), None, &Stamp::new("maria", at_minute(65)))
+        .set_team(
+            id,
+            Some("support"),
+            None,
+            &Stamp::new("maria", at_minute(65)),
+        )
         .await
         .unwrap();
     assert_eq!(back.assignee.as_deref(), Some("anna"));
@@ -135,12 +151,29 @@ pub async fn moving_to_another_team(store: &dyn Store) {
     assert_eq!(back.first_response_due, later.first_response);
 
     // Same team again: nothing changes, no event.
-    let events_before = store.conversation_detail(id).await.unwrap().unwrap().events.len();
+    let events_before = store
+        .conversation_detail(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .events
+        .len();
     store
-        .set_team(id, Some("support"), None, &Stamp::new("maria", at_minute(66)))
+        .set_team(
+            id,
+            Some("support"),
+            None,
+            &Stamp::new("maria", at_minute(66)),
+        )
         .await
         .unwrap();
-    let events_after = store.conversation_detail(id).await.unwrap().unwrap().events.len();
+    let events_after = store
+        .conversation_detail(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .events
+        .len();
     assert_eq!(events_before, events_after);
 
     // To the shared queue: nobody's team, so the assignee goes too.
@@ -179,11 +212,24 @@ pub async fn corrections_of_a_thread(store: &dyn Store) {
     let first = stored_mention(store, "c1", 0).await;
     let second = stored_mention(store, "c2", 1).await;
     let other = stored_mention(store, "c3", 2).await;
-    let correct = |field, label: &str, present| LabelCorrection::new(field, label, present).unwrap();
+    let correct =
+        |field, label: &str, present| LabelCorrection::new(field, label, present).unwrap();
     for (mention, correction, by) in [
-        (first, correct(CorrectionField::Sentiment, "neutral", true), "anna"),
-        (first, correct(CorrectionField::Sentiment, "negative", true), "boris"),
-        (first, correct(CorrectionField::Intent, "complaint", false), "anna"),
+        (
+            first,
+            correct(CorrectionField::Sentiment, "neutral", true),
+            "anna",
+        ),
+        (
+            first,
+            correct(CorrectionField::Sentiment, "negative", true),
+            "boris",
+        ),
+        (
+            first,
+            correct(CorrectionField::Intent, "complaint", false),
+            "anna",
+        ),
         (second, correct(CorrectionField::Spam, "ham", true), "anna"),
         (other, correct(CorrectionField::Spam, "spam", true), "anna"),
     ] {
@@ -195,13 +241,33 @@ pub async fn corrections_of_a_thread(store: &dyn Store) {
     let found = store.corrections_of(&[first, second]).await.unwrap();
     let summary: Vec<(MentionId, CorrectionField, &str, bool, Option<&str>)> = found
         .iter()
-        .map(|c| (c.mention_id, c.field, c.label.as_str(), c.present, c.by.as_deref()))
+        .map(|c| {
+            (
+                c.mention_id,
+                c.field,
+                c.label.as_str(),
+                c.present,
+                c.by.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
         vec![
-            (first, CorrectionField::Sentiment, "negative", true, Some("boris")),
-            (first, CorrectionField::Intent, "complaint", false, Some("anna")),
+            (
+                first,
+                CorrectionField::Sentiment,
+                "negative",
+                true,
+                Some("boris")
+            ),
+            (
+                first,
+                CorrectionField::Intent,
+                "complaint",
+                false,
+                Some("anna")
+            ),
             (second, CorrectionField::Spam, "ham", true, Some("anna")),
         ]
     );

@@ -1330,15 +1330,17 @@ impl InboxStore for SqliteStore {
         // A member of another team keeps nothing of this conversation: the new team's queue
         // decides who takes it.
         let keeps_assignee = match (&before.assignee, &team) {
-            (Some(member), Some(team)) => sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM team_members WHERE team = ?1 AND member = ?2",
-            )
-            .bind(team)
-            .bind(member)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("checking a team's members"))?
-                > 0,
+            (Some(member), Some(team)) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM team_members WHERE team = ?1 AND member = ?2",
+                )
+                .bind(team)
+                .bind(member)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("checking a team's members"))?
+                    > 0
+            }
             (Some(_), None) => false,
             (None, _) => true,
         };

@@ -9,11 +9,11 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use earshot_core::{
-    Analysis, Author, Config, ConversationId, EventKind, NewConversation, NewMention, Role,
-    Scored, Stamp,
+    Analysis, Author, Config, ConversationId, EventKind, NewConversation, NewMention, Role, Scored,
+    Stamp,
 };
 use earshot_engine::inbox::{InboxRouter, LiveRules, RouteItem, RoutingRules};
-use earshot_store::{AuthStore, InboxStore, NewUser, SqliteStore, Store};
+use earshot_store::{AnalysisStore, AuthStore, InboxStore, NewUser, SqliteStore, Store};
 use earshot_web::{router, WebState};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -115,7 +115,7 @@ async fn fixture() -> Fixture {
         RoutingRules::compile(&config).unwrap(),
     )));
     // The same live rules as `earshot serve` shares between its ingest and the web.
-    let router = InboxRouter::with_live_rules(store.clone(), live.clone())
+    let inbox_router = InboxRouter::with_live_rules(store.clone(), live.clone())
         .await
         .unwrap()
         .with_clock(Arc::new(opened));
@@ -130,7 +130,7 @@ async fn fixture() -> Fixture {
         store,
         app,
         live,
-        router,
+        router: inbox_router,
     }
 }
 
@@ -166,7 +166,10 @@ impl Fixture {
     async fn conversation(&self, id: usize, team: Option<&str>) -> (ConversationId, i64) {
         let mention = self
             .store
-            .write_batch(vec![mention(id, &format!("Zeltron broke, message {id}"))], None)
+            .write_batch(
+                vec![mention(id, &format!("Zeltron broke, message {id}"))],
+                None,
+            )
             .await
             .unwrap()
             .inserted[0];
@@ -248,7 +251,10 @@ impl Fixture {
     async fn version(&self, who: &Session) -> String {
         let (status, page) = self.get(who, "/inbox/rules").await;
         assert_eq!(status, StatusCode::OK);
-        let at = page.find("name=\"version\" value=\"").expect("a version field") + 22;
+        let at = page
+            .find("name=\"version\" value=\"")
+            .expect("a version field")
+            + 22;
         page[at..at + page[at..].find('"').unwrap()].to_string()
     }
 
@@ -256,16 +262,29 @@ impl Fixture {
     async fn route(&self, id: usize, text: &str) -> (Option<String>, Option<String>) {
         let mut new = mention(id, text);
         new.analysis = None;
-        let stored = self.store.write_batch(vec![new], None).await.unwrap().inserted[0];
+        let stored = self
+            .store
+            .write_batch(vec![new], None)
+            .await
+            .unwrap()
+            .inserted[0];
         let found = self.store.get(stored).await.unwrap().unwrap();
-        self.router.handle(&[RouteItem::stored(&found)]).await.unwrap();
+        self.router
+            .handle(&[RouteItem::stored(&found)])
+            .await
+            .unwrap();
         let conversation = self
             .store
             .conversation_for_mention(stored)
             .await
             .unwrap()
             .unwrap();
-        let c = self.store.conversation(conversation).await.unwrap().unwrap();
+        let c = self
+            .store
+            .conversation(conversation)
+            .await
+            .unwrap()
+            .unwrap();
         (c.team, c.routed_by)
     }
 }
@@ -278,14 +297,21 @@ async fn labels_are_corrected_from_the_conversation_page_and_show_who() {
     let root = root.to_string();
 
     let (_, page) = f.get(&anna, &format!("/inbox/{id}")).await;
-    assert!(page.contains(&format!("id=\"correct-{root}\"")), "agents see the forms");
+    assert!(
+        page.contains(&format!("id=\"correct-{root}\"")),
+        "agents see the forms"
+    );
     assert!(page.contains("data-field=\"sentiment\" data-label=\"negative\""));
 
     let (status, _, location) = f
         .form(
             &anna,
             &format!("/inbox/{id}/corrections"),
-            &[("mention", &root), ("field", "sentiment"), ("label", "positive")],
+            &[
+                ("mention", &root),
+                ("field", "sentiment"),
+                ("label", "positive"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -350,7 +376,11 @@ async fn labels_are_corrected_from_the_conversation_page_and_show_who() {
         .form(
             &anna,
             &format!("/inbox/{id}/corrections"),
-            &[("mention", &root), ("field", "sentiment"), ("label", "furious")],
+            &[
+                ("mention", &root),
+                ("field", "sentiment"),
+                ("label", "furious"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -444,7 +474,10 @@ async fn a_conversation_moves_to_another_team_by_form_and_api() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"].as_str().unwrap().contains("billing"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("billing"),
+        "{body}"
+    );
     let victor = f.session("victor", Role::Viewer).await;
     let (status, _) = f
         .api_post(
@@ -455,7 +488,11 @@ async fn a_conversation_moves_to_another_team_by_form_and_api() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, _) = f
-        .form(&victor, &format!("/inbox/{id}/team"), &[("team", "billing")])
+        .form(
+            &victor,
+            &format!("/inbox/{id}/team"),
+            &[("team", "billing")],
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
@@ -498,7 +535,12 @@ async fn a_rule_added_in_the_editor_lands_in_earshot_toml_and_routes_at_once() {
         assert!(file.contains(kept), "lost {kept:?}:\n{file}");
     }
     let config: Config = toml::from_str(&file).unwrap();
-    let names: Vec<&str> = config.routing.rules.iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = config
+        .routing
+        .rules
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
     assert_eq!(names, vec!["refunds", "complaints"]);
     assert_eq!(
         config.routing.rules[0].when.keywords.as_deref(),
@@ -559,8 +601,14 @@ async fn edits_from_a_stale_page_and_invalid_rules_are_refused_naming_the_proble
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(body.contains("earshot.toml changed since this page was loaded"), "{body}");
-    assert!(body.contains("value=\"late edit\""), "the edit stays in the form");
+    assert!(
+        body.contains("earshot.toml changed since this page was loaded"),
+        "{body}"
+    );
+    assert!(
+        body.contains("value=\"late edit\""),
+        "the edit stays in the form"
+    );
     assert_eq!(f.file(), hand_edited, "nothing written");
     let (status, _, _) = f
         .form(&maria, "/inbox/rules/1/delete", &[("version", &stale)])
@@ -609,7 +657,10 @@ async fn edits_from_a_stale_page_and_invalid_rules_are_refused_naming_the_proble
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let (_, page) = f.get(&maria, "/inbox/rules").await;
-    assert!(!page.contains("<script>alert"), "live script in the rules page");
+    assert!(
+        !page.contains("<script>alert"),
+        "live script in the rules page"
+    );
     assert!(!page.contains("<b>bold"), "live markup");
     assert!(!page.contains("<i>x</i>"), "live markup");
     assert!(page.contains("&#60;script&#62;alert("));
@@ -629,7 +680,10 @@ async fn everyone_reads_the_rules_only_managers_edit_them() {
     assert!(page.contains("id=\"rules-defaults\""));
     assert!(page.contains("<td class=\"rule-name\">billing words</td>"));
     assert!(!page.contains("id=\"add-rule\""), "viewers get no editor");
-    for (who, uri) in [(&victor, "/inbox/rules/new"), (&anna, "/inbox/rules/1/edit")] {
+    for (who, uri) in [
+        (&victor, "/inbox/rules/new"),
+        (&anna, "/inbox/rules/1/edit"),
+    ] {
         let (status, _) = f.get(who, uri).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
     }

@@ -19,8 +19,8 @@ pub use router::{
     check_sla, run_sla_checker, Clock, InboxReport, InboxRouter, RouteItem, SignalSource,
 };
 pub use rules::{
-    analyze_for_routing, rules_in_force, InboxConfigError, RoutingDecision, RoutingInput, RoutingRules,
-    RoutingSignals, Signal, Team,
+    analyze_for_routing, rules_in_force, InboxConfigError, RoutingDecision, RoutingInput,
+    RoutingRules, RoutingSignals, Signal, Team,
 };
-pub use team_move::deadlines_after_move;
 pub use sla::{due_at, due_escalations, is_overdue, Deadlines, Escalation, SlaPolicies, SlaPolicy};
+pub use team_move::deadlines_after_move;

@@ -114,7 +114,10 @@ impl InboxRouter {
 
     /// A router that routes by whatever `rules` holds when a batch arrives, so the rules
     /// editor can change them while the server runs.
-    pub async fn with_live_rules(store: Arc<dyn Store>, rules: Arc<LiveRules>) -> StoreResult<Self> {
+    pub async fn with_live_rules(
+        store: Arc<dyn Store>,
+        rules: Arc<LiveRules>,
+    ) -> StoreResult<Self> {
         store.upsert_teams(&rules.current().team_records()).await?;
         Ok(InboxRouter {
             store,
@@ -184,10 +187,7 @@ impl InboxRouter {
                 item.author_followers,
                 now - item.published_at,
             );
-            let team = decision
-                .team
-                .as_deref()
-                .and_then(|name| rules.team(name));
+            let team = decision.team.as_deref().and_then(|name| rules.team(name));
             let mut assignee = None;
             if let (Some(team), Some(strategy), false) = (team, &decision.assign, decision.ignored)
             {
@@ -212,10 +212,8 @@ impl InboxRouter {
                         .or_insert(0) += 1;
                 }
             }
-            let deadlines = (!decision.ignored).then(|| {
-                rules
-                    .deadlines(decision.team.as_deref(), priority, now)
-            });
+            let deadlines = (!decision.ignored)
+                .then(|| rules.deadlines(decision.team.as_deref(), priority, now));
             let state = if decision.ignored {
                 ConversationState::Ignored
             } else if assignee.is_some() {

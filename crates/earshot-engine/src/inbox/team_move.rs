@@ -49,7 +49,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     /// support and sales work the default office week in UTC; night works 22:00-24:00 UTC
@@ -57,7 +59,9 @@ mod tests {
     fn rules() -> RoutingRules {
         let mut night = TeamConfig::new("night");
         night.hours = vec![WorkingRangeConfig {
-            days: ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec(),
+            days: ["mon", "tue", "wed", "thu", "fri"]
+                .map(String::from)
+                .to_vec(),
             start: "22:00".into(),
             end: "24:00".into(),
         }];

@@ -342,7 +342,10 @@ pub async fn set_team(
             let known: Vec<&str> = rules.teams().iter().map(|t| t.name.as_str()).collect();
             return Err(super::params::bad(
                 "team",
-                format!("there is no team {name:?}; the teams are {}", known.join(", ")),
+                format!(
+                    "there is no team {name:?}; the teams are {}",
+                    known.join(", ")
+                ),
             ));
         }
     }
@@ -393,8 +396,16 @@ pub async fn correct_label(
         .shown_labels();
     let presence = |present: bool| if present { "present" } else { "absent" }.to_string();
     let (what, from, to) = match field {
-        CorrectionField::Sentiment => ("sentiment".to_string(), before.sentiment, correction.label.clone()),
-        CorrectionField::Offensive => ("offensive".to_string(), before.offensive, correction.label.clone()),
+        CorrectionField::Sentiment => (
+            "sentiment".to_string(),
+            before.sentiment,
+            correction.label.clone(),
+        ),
+        CorrectionField::Offensive => (
+            "offensive".to_string(),
+            before.offensive,
+            correction.label.clone(),
+        ),
         CorrectionField::Spam => ("spam".to_string(), before.spam, correction.label.clone()),
         CorrectionField::Intent => {
             let had = before.intents.iter().any(|i| i.label == correction.label);
@@ -416,7 +427,9 @@ pub async fn correct_label(
         .record_correction(mention, &correction, Some(&actor.name))
         .await?
     {
-        return Err(WebError::NotFound(format!("mention {mention} does not exist")));
+        return Err(WebError::NotFound(format!(
+            "mention {mention} does not exist"
+        )));
     }
     let what = if mention == current.root_mention {
         what
@@ -425,7 +438,13 @@ pub async fn correct_label(
     };
     app.web
         .store
-        .correct_label(id, &what, from.as_ref().map(|l| l.label.as_str()), &to, &stamp(app, actor))
+        .correct_label(
+            id,
+            &what,
+            from.as_ref().map(|l| l.label.as_str()),
+            &to,
+            &stamp(app, actor),
+        )
         .await
         .map_err(inbox_error)
 }

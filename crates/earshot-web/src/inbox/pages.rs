@@ -567,16 +567,8 @@ pub async fn correct(
             ))
         }
     };
-    let result = actions::correct_label(
-        &app,
-        &actor,
-        id,
-        mention,
-        &form.field,
-        &form.label,
-        present,
-    )
-    .await;
+    let result =
+        actions::correct_label(&app, &actor, id, mention, &form.field, &form.label, present).await;
     match result {
         Ok(()) => Redirect::to(&format!("/inbox/{id}#mention-{mention}")).into_response(),
         Err(error) => ctx.error_page(error),

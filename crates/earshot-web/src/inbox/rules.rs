@@ -208,11 +208,24 @@ impl RuleFields {
             sources: list(&when.sources),
             brands: list(&when.brands),
             keywords: when.keywords.clone().unwrap_or_default(),
-            min_followers: when.min_followers.map(|n| n.to_string()).unwrap_or_default(),
-            max_followers: when.max_followers.map(|n| n.to_string()).unwrap_or_default(),
+            min_followers: when
+                .min_followers
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            max_followers: when
+                .max_followers
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             team: then.team.clone().unwrap_or_default(),
-            assign: then.assign.as_ref().map(|a| a.to_string()).unwrap_or_default(),
-            priority: then.priority.map(|p| p.as_str().to_string()).unwrap_or_default(),
+            assign: then
+                .assign
+                .as_ref()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            priority: then
+                .priority
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
             tags: list(&then.tags),
             ignore: then.ignore,
             stop: flag(then.stop),
@@ -546,8 +559,8 @@ async fn save(
     text: &str,
     rules: &[RuleConfig],
 ) -> Result<(), Refused> {
-    let new_text = rules_file::replace_rules(path, text, rules)
-        .map_err(|e| Refused::Failed(file_error(e)))?;
+    let new_text =
+        rules_file::replace_rules(path, text, rules).map_err(|e| Refused::Failed(file_error(e)))?;
     let new_config = rules_file::parse_config(path, &new_text)
         .map_err(|e| Refused::Invalid(vec![e.to_string()]))?;
     let compiled = RoutingRules::compile(&new_config).map_err(|e| Refused::Invalid(e.problems))?;
@@ -559,8 +572,7 @@ async fn save(
         .upsert_teams(&compiled.team_records())
         .await
         .map_err(|e| Refused::Failed(e.into()))?;
-    *app
-        .web
+    *app.web
         .config
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = new_config;
@@ -601,11 +613,25 @@ pub async fn save_rule(
         }
     };
     let refuse = |status, problems, conflict, fields| {
-        let page = form_page(&app, &ctx, &actor, version.clone(), position, fields, problems, conflict);
+        let page = form_page(
+            &app,
+            &ctx,
+            &actor,
+            version.clone(),
+            position,
+            fields,
+            problems,
+            conflict,
+        );
         ctx.respond(status, &page)
     };
     if version != rules_file::version(&text) {
-        return refuse(StatusCode::CONFLICT, vec![CONFLICT.to_string()], true, fields);
+        return refuse(
+            StatusCode::CONFLICT,
+            vec![CONFLICT.to_string()],
+            true,
+            fields,
+        );
     }
     let rule = match fields.to_rule() {
         Ok(rule) => rule,
@@ -650,7 +676,9 @@ async fn change_list(
     }
     match save(app, &path, &text, &in_force).await {
         Ok(()) => saved(),
-        Err(Refused::Invalid(problems)) => ctx.error_page(WebError::BadRequest(problems.join("\n"))),
+        Err(Refused::Invalid(problems)) => {
+            ctx.error_page(WebError::BadRequest(problems.join("\n")))
+        }
         Err(Refused::Failed(error)) => ctx.error_page(error),
     }
 }

@@ -13,9 +13,15 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 #[derive(Debug, thiserror::Error)]
 pub enum RulesFileError {
     #[error("cannot read {path}: {error}")]
-    Read { path: PathBuf, error: std::io::Error },
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("cannot write {path}: {error}")]
-    Write { path: PathBuf, error: std::io::Error },
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{path} is not valid TOML: {error}")]
     Syntax { path: PathBuf, error: String },
     #[error("{path} does not load as an Earshot configuration: {error}")]
@@ -57,13 +63,17 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, RulesFileError> {
 /// already in the file reuse that table as written (comments, layout); new or changed ones
 /// are written fresh, their `when` and `then` as inline tables. No rules removes the list
 /// (the workspace is back on the default rules).
-pub fn replace_rules(path: &Path, text: &str, rules: &[RuleConfig]) -> Result<String, RulesFileError> {
-    let mut document: DocumentMut = text.parse().map_err(|error: toml_edit::TomlError| {
-        RulesFileError::Syntax {
-            path: path.to_path_buf(),
-            error: error.to_string(),
-        }
-    })?;
+pub fn replace_rules(
+    path: &Path,
+    text: &str,
+    rules: &[RuleConfig],
+) -> Result<String, RulesFileError> {
+    let mut document: DocumentMut =
+        text.parse()
+            .map_err(|error: toml_edit::TomlError| RulesFileError::Syntax {
+                path: path.to_path_buf(),
+                error: error.to_string(),
+            })?;
     let current = parse_config(path, text)?.routing.rules;
     let mut existing: Vec<Option<Table>> = match document
         .get("routing")
@@ -94,7 +104,10 @@ pub fn replace_rules(path: &Path, text: &str, rules: &[RuleConfig]) -> Result<St
         routing.set_implicit(true);
         document.insert("routing", Item::Table(routing));
     }
-    let Some(routing) = document.get_mut("routing").and_then(Item::as_table_like_mut) else {
+    let Some(routing) = document
+        .get_mut("routing")
+        .and_then(Item::as_table_like_mut)
+    else {
         return Err(RulesFileError::Config {
             path: path.to_path_buf(),
             error: "`routing` must be a table ([routing] or [[routing.rule]])".into(),
@@ -118,12 +131,12 @@ fn rule_table(path: &Path, rule: &RuleConfig) -> Result<Table, RulesFileError> {
         path: path.to_path_buf(),
         error: format!("rule {:?} cannot be written: {error}", rule.name),
     })?;
-    let parsed: DocumentMut = text.parse().map_err(|error: toml_edit::TomlError| {
-        RulesFileError::Syntax {
-            path: path.to_path_buf(),
-            error: error.to_string(),
-        }
-    })?;
+    let parsed: DocumentMut =
+        text.parse()
+            .map_err(|error: toml_edit::TomlError| RulesFileError::Syntax {
+                path: path.to_path_buf(),
+                error: error.to_string(),
+            })?;
     let mut table = Table::new();
     for (key, item) in parsed.as_table().iter() {
         let item = match item {
@@ -223,7 +236,10 @@ resolution = "4h"
     fn an_added_rule_keeps_the_comments_and_the_other_sections() {
         let before = parse_config(&path(), FILE).unwrap();
         let mut rules = before.routing.rules.clone();
-        rules.insert(1, rule("refunds", "refund* OR \"double charge\"", "billing"));
+        rules.insert(
+            1,
+            rule("refunds", "refund* OR \"double charge\"", "billing"),
+        );
         let written = replace_rules(&path(), FILE, &rules).unwrap();
         for kept in [
             "# Earshot workspace configuration.",
@@ -273,7 +289,10 @@ resolution = "4h"
         assert!(written.starts_with("languages = [\"en\"]\n"), "{written}");
         assert!(written.contains("[[routing.rule]]"), "{written}");
         assert!(!written.contains("[routing]\n"), "{written}");
-        assert_eq!(parse_config(&path(), &written).unwrap().routing.rules, rules);
+        assert_eq!(
+            parse_config(&path(), &written).unwrap().routing.rules,
+            rules
+        );
     }
 
     #[test]
