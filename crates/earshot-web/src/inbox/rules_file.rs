@@ -85,6 +85,13 @@ pub fn replace_rules(
         Some(tables) if tables.len() == current.len() => tables.iter().cloned().map(Some).collect(),
         _ => Vec::new(),
     };
+    // Where the rules stood in the file: the document is printed in the order of its tables'
+    // positions, so every rule table (kept, moved or new) takes the first one's, and the
+    // stable sort keeps them in list order there.
+    let first_position = existing
+        .iter()
+        .filter_map(|t| t.as_ref().and_then(Table::position))
+        .min();
     let mut list = ArrayOfTables::new();
     for rule in rules {
         let kept = current
@@ -93,10 +100,13 @@ pub fn replace_rules(
             .find(|(i, old)| *old == rule && existing.get(*i).is_some_and(Option::is_some))
             .map(|(i, _)| i)
             .and_then(|i| existing[i].take());
-        let table = match kept {
+        let mut table = match kept {
             Some(table) => table,
             None => rule_table(path, rule)?,
         };
+        if let Some(position) = first_position {
+            place(&mut table, position);
+        }
         list.push(table);
     }
     if !document.contains_key("routing") {
@@ -122,6 +132,16 @@ pub fn replace_rules(
         document.remove("routing");
     }
     Ok(document.to_string())
+}
+
+/// Put a table and the tables nested in it at one document position.
+fn place(table: &mut Table, position: usize) {
+    table.set_position(position);
+    for (_, item) in table.iter_mut() {
+        if let Item::Table(nested) = item {
+            place(nested, position);
+        }
+    }
 }
 
 /// One rule as a fresh table: `name`, then `when` and `then` inline, as docs/INBOX.md writes
