@@ -277,7 +277,7 @@ resolution = "4h"
         assert_eq!(after.languages, before.languages);
         // The new rule reads as the docs write rules.
         assert!(
-            written.contains("when = { keywords = \"refund* OR \\\"double charge\\\"\" }"),
+            written.contains("when = { keywords = 'refund* OR \"double charge\"' }"),
             "{written}"
         );
     }
