@@ -7,7 +7,9 @@
 pub mod analysis;
 pub mod auth;
 pub mod config;
+pub mod contact;
 pub mod inbox;
+pub mod inbox_batch;
 pub mod inbox_views;
 pub mod mention;
 pub mod outbox;
@@ -22,6 +24,7 @@ pub use auth::{
     throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
     UserId, UserNameError, THROTTLE_WINDOW,
 };
+pub use contact::{EmailAddress, EmailError, MAX_EMAIL_CHARS};
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
 pub use inbox::{
     Conversation, ConversationDetail, ConversationEvent, ConversationFilter, ConversationId,
@@ -29,6 +32,7 @@ pub use inbox::{
     InboxMetrics, InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply,
     ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
 };
+pub use inbox_batch::{ConversationTarget, InboxStep, InboxStepOutcome};
 pub use inbox_views::{SavedView, SavedViewId};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,

@@ -3,6 +3,7 @@
 //! docs/INBOX.md describes the semantics.
 
 pub mod assign;
+pub mod escalate;
 pub mod hours;
 pub mod priority;
 pub mod router;
@@ -10,6 +11,9 @@ pub mod rules;
 pub mod sla;
 
 pub use assign::Assigner;
+pub use escalate::{
+    enqueue_escalation, escalation_email, EmailRecipient, EscalationFanOut, EscalationSettings,
+};
 pub use hours::{parse_duration, HoursError, WorkingHours};
 pub use priority::{decide_priority, score_priority, PriorityScore};
 pub use router::{
