@@ -201,17 +201,18 @@ pub async fn a_batch_opens_and_threads_like_the_one_step_methods(store: &dyn Sto
     assert!(store.create_conversations(&[], &stamp).await.unwrap().is_empty());
 }
 
+async fn conversation_count(store: &dyn Store) -> usize {
+    store
+        .list_conversations(&earshot_core::ConversationFilter::default(), None, 50)
+        .await
+        .unwrap()
+        .conversations
+        .len()
+}
+
 pub async fn a_bad_step_stores_nothing_of_the_batch(store: &dyn Store) {
     let ids = seed(store, 4).await;
     let stamp = Stamp::system(at_minute(100));
-    let count = |store: &'_ dyn Store| async move {
-        store
-            .list_conversations(&earshot_core::ConversationFilter::default(), None, 50)
-            .await
-            .unwrap()
-            .conversations
-            .len()
-    };
     let unknown_member = store
         .create_conversations(
             &[
@@ -227,7 +228,7 @@ pub async fn a_bad_step_stores_nothing_of_the_batch(store: &dyn Store) {
         unknown_member.contains(&format!("mention {}", ids[1])) && unknown_member.contains("zed"),
         "{unknown_member}"
     );
-    assert_eq!(count(store).await, 0, "the first step was rolled back too");
+    assert_eq!(conversation_count(store).await, 0, "the first step was rolled back too");
 
     let missing_mention = store
         .create_conversations(
@@ -274,7 +275,7 @@ pub async fn a_bad_step_stores_nothing_of_the_batch(store: &dyn Store) {
         .unwrap_err()
         .to_string();
     assert!(gone.contains("77"), "{gone}");
-    assert_eq!(count(store).await, 0);
+    assert_eq!(conversation_count(store).await, 0);
     assert!(store.events_since(0, 10).await.unwrap().is_empty());
 }
 

@@ -10,7 +10,7 @@ use earshot_core::{
     Analysis, ConversationState, ConversationTarget, InboxStep, InboxStepOutcome, Mention,
     MentionId, NewConversation, NewMention, Stamp,
 };
-use earshot_store::{InboxBatchStore, Store, StoreResult};
+use earshot_store::{Store, StoreResult};
 use tokio_util::sync::CancellationToken;
 
 use super::assign::Assigner;
@@ -156,7 +156,7 @@ impl InboxRouter {
 
     /// Thread or route new original mentions (the pipeline leaves near-duplicates out). Items
     /// are taken oldest first, so a reply stored in the same batch as its parent joins it.
-    /// The whole batch is written in one transaction ([`InboxBatchStore::create_conversations`]),
+    /// The whole batch is written in one transaction ([`earshot_store::InboxBatchStore::create_conversations`]),
     /// with the lookups that decide between threading and opening done once for the batch.
     pub async fn handle(&self, items: &[RouteItem<'_>]) -> StoreResult<InboxReport> {
         if self.one_at_a_time {
