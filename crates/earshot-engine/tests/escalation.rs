@@ -157,6 +157,11 @@ async fn check_and_queue(setup: &Setup) -> Vec<earshot_engine::inbox::Escalation
     fanned
 }
 
+/// The message as written: folded header lines joined, quoted-printable soft breaks removed.
+fn unfolded(data: &str) -> String {
+    data.replace("=\n", "").replace("\n ", " ")
+}
+
 fn worker(setup: &Setup) -> OutboxWorker {
     OutboxWorker::new(
         setup.store.clone(),
@@ -208,7 +213,7 @@ async fn a_breach_is_mailed_once_to_the_teams_manager() {
     assert_eq!(delivered.len(), 1);
     let commands = delivered[0].commands.join("\n");
     assert!(commands.contains("RCPT TO:<maria@brand.example>"), "{commands}");
-    let data = &delivered[0].data;
+    let data = &unfolded(&delivered[0].data);
     assert!(
         data.contains("Subject: [Earshot] Conversation #1 (support): first response overdue by 1 h 30 min"),
         "{data}"
@@ -270,7 +275,7 @@ async fn a_manager_without_an_address_is_covered_by_the_fallback() {
         session.commands
     );
     assert!(
-        session.data.contains("manager maria has no e-mail address"),
+        unfolded(&session.data).contains("manager maria has no e-mail address"),
         "{}",
         session.data
     );

@@ -53,7 +53,7 @@ then = { team = "support", assign = "least_loaded" }
 
 [[routing.rule]]
 name = "buyers"
-when = { intents = ["purchase"] }
+when = { intents = ["purchase_intent"] }
 then = { team = "sales", assign = "round_robin", priority = "high", tags = ["lead"] }
 
 [[routing.rule]]
@@ -74,7 +74,7 @@ fn signals_by_text(item: &RouteItem<'_>) -> RoutingSignals {
         signals.sentiment = Some(Signal::new("negative", 0.9));
     }
     if item.text.contains("buy") {
-        signals.intents.push(Signal::new("purchase", 0.8));
+        signals.intents.push(Signal::new("purchase_intent", 0.8));
     }
     if item.text.contains("pills") {
         signals.spam = Some(0.99);
