@@ -203,9 +203,7 @@ pub(crate) enum UserAction {
         role: earshot_core::Role,
     },
     /// Disable a user: their sessions end and their tokens are revoked.
-    Disable {
-        name: String,
-    },
+    Disable { name: String },
 }
 
 #[derive(Subcommand)]

@@ -135,7 +135,10 @@ pub async fn user(workspace: &Workspace, action: UserAction) -> Result<()> {
                     user.name,
                     user.role,
                     user.display_name.as_deref().unwrap_or(""),
-                    emails.get(&user.name).map(EmailAddress::as_str).unwrap_or("")
+                    emails
+                        .get(&user.name)
+                        .map(EmailAddress::as_str)
+                        .unwrap_or("")
                 );
             }
         }

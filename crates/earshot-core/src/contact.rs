@@ -43,7 +43,10 @@ impl EmailAddress {
         if address.chars().any(|c| {
             c.is_whitespace()
                 || c.is_control()
-                || matches!(c, '"' | ',' | ';' | '<' | '>' | '(' | ')' | '[' | ']' | '\\')
+                || matches!(
+                    c,
+                    '"' | ',' | ';' | '<' | '>' | '(' | ')' | '[' | ']' | '\\'
+                )
         }) {
             return Err(EmailError::BadCharacter(address.to_string()));
         }
@@ -107,7 +110,10 @@ mod tests {
         let address = EmailAddress::parse("  Maria.Lead+sla@Brand.Example ").unwrap();
         assert_eq!(address.as_str(), "Maria.Lead+sla@brand.example");
         assert_eq!(
-            "ops@mail.brand.example".parse::<EmailAddress>().unwrap().to_string(),
+            "ops@mail.brand.example"
+                .parse::<EmailAddress>()
+                .unwrap()
+                .to_string(),
             "ops@mail.brand.example"
         );
     }
@@ -133,7 +139,11 @@ mod tests {
                 "{bad:?}"
             );
         }
-        for domain in ["maria@localhost", "maria@brand..example", "maria@-brand.example"] {
+        for domain in [
+            "maria@localhost",
+            "maria@brand..example",
+            "maria@-brand.example",
+        ] {
             assert!(
                 matches!(EmailAddress::parse(domain), Err(EmailError::BadDomain(_))),
                 "{domain}"
@@ -145,7 +155,10 @@ mod tests {
             Err(EmailError::TooLong(_))
         ));
         let message = EmailAddress::parse("maria").unwrap_err().to_string();
-        assert!(message.contains("\"maria\"") && message.contains('@'), "{message}");
+        assert!(
+            message.contains("\"maria\"") && message.contains('@'),
+            "{message}"
+        );
     }
 
     #[test]

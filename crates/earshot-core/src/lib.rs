@@ -24,8 +24,8 @@ pub use auth::{
     throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
     UserId, UserNameError, THROTTLE_WINDOW,
 };
-pub use contact::{EmailAddress, EmailError, MAX_EMAIL_CHARS};
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
+pub use contact::{EmailAddress, EmailError, MAX_EMAIL_CHARS};
 pub use inbox::{
     Conversation, ConversationDetail, ConversationEvent, ConversationFilter, ConversationId,
     ConversationSort, ConversationState, EventKind, FeedbackItem, FeedbackItemId, FeedbackTheme,

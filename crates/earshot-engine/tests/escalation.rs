@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use earshot_core::{
-    Author, Config, EmailAddress, IncomingMention, OutboxFilter, OutboxKind,
-    OutboxState, Role, SmtpConfig, SmtpSecurity, WebhookConfig,
+    Author, Config, EmailAddress, IncomingMention, OutboxFilter, OutboxKind, OutboxState, Role,
+    SmtpConfig, SmtpSecurity, WebhookConfig,
 };
 use earshot_engine::inbox::{
     check_sla, enqueue_escalation, EmailRecipient, EscalationSettings, InboxRouter, RouteItem,
@@ -198,7 +198,10 @@ async fn a_breach_is_mailed_once_to_the_teams_manager() {
         recipient,
         EmailRecipient::Manager(EmailAddress::parse("maria@brand.example").unwrap())
     );
-    assert_eq!(key, "sla-escalation-email:1:first_response:maria@brand.example");
+    assert_eq!(
+        key,
+        "sla-escalation-email:1:first_response:maria@brand.example"
+    );
     assert_eq!(fanned[0].webhook, None, "no [outbox.webhook] configured");
 
     let report = worker(&setup).run_once().await.unwrap();
@@ -212,10 +215,15 @@ async fn a_breach_is_mailed_once_to_the_teams_manager() {
         .collect();
     assert_eq!(delivered.len(), 1);
     let commands = delivered[0].commands.join("\n");
-    assert!(commands.contains("RCPT TO:<maria@brand.example>"), "{commands}");
+    assert!(
+        commands.contains("RCPT TO:<maria@brand.example>"),
+        "{commands}"
+    );
     let data = &unfolded(&delivered[0].data);
     assert!(
-        data.contains("Subject: [Earshot] Conversation #1 (support): first response overdue by 1 h 30 min"),
+        data.contains(
+            "Subject: [Earshot] Conversation #1 (support): first response overdue by 1 h 30 min"
+        ),
         "{data}"
     );
     assert!(
@@ -270,7 +278,10 @@ async fn a_manager_without_an_address_is_covered_by_the_fallback() {
     let sessions = sessions.lock().unwrap().clone();
     let session = sessions.iter().find(|s| !s.data.is_empty()).unwrap();
     assert!(
-        session.commands.join("\n").contains("RCPT TO:<ops@brand.example>"),
+        session
+            .commands
+            .join("\n")
+            .contains("RCPT TO:<ops@brand.example>"),
         "{:?}",
         session.commands
     );

@@ -223,7 +223,9 @@ async fn batches_route_exactly_as_one_mention_at_a_time() {
     assert!(threaded > 20, "{threaded} threads");
     for team in ["support", "sales", "billing"] {
         assert!(
-            conversations.iter().any(|c| c.team.as_deref() == Some(team)),
+            conversations
+                .iter()
+                .any(|c| c.team.as_deref() == Some(team)),
             "{team}"
         );
     }
@@ -233,9 +235,13 @@ async fn batches_route_exactly_as_one_mention_at_a_time() {
     assert!(conversations
         .iter()
         .any(|c| c.team.as_deref() == Some("support") && c.assignee.is_none()));
-    assert!(conversations.iter().any(|c| c.tags.contains(&"vip".to_string())));
-    let assigned: std::collections::BTreeSet<_> =
-        conversations.iter().filter_map(|c| c.assignee.as_deref()).collect();
+    assert!(conversations
+        .iter()
+        .any(|c| c.tags.contains(&"vip".to_string())));
+    let assigned: std::collections::BTreeSet<_> = conversations
+        .iter()
+        .filter_map(|c| c.assignee.as_deref())
+        .collect();
     assert!(assigned.len() >= 5, "{assigned:?}");
 }
 

@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use earshot_core::{
-    ConversationId, ConversationState, ConversationTarget, EventKind, InboxStep,
-    InboxStepOutcome, MentionId, Stamp,
+    ConversationId, ConversationState, ConversationTarget, EventKind, InboxStep, InboxStepOutcome,
+    MentionId, Stamp,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
@@ -73,7 +73,8 @@ impl InboxBatchStore for SqliteStore {
                         .map_err(|e| step_error(new.root_mention, e))?;
                     for tag in &new.tags {
                         tags.insert(
-                            clean_name("a tag", tag).map_err(|e| step_error(new.root_mention, e))?,
+                            clean_name("a tag", tag)
+                                .map_err(|e| step_error(new.root_mention, e))?,
                         );
                     }
                 }
@@ -94,12 +95,13 @@ impl InboxBatchStore for SqliteStore {
         }
         let at = micros(stamp.at);
         let mut tx = begin(self).await?;
-        let members: HashSet<String> = sqlx::query_scalar("SELECT DISTINCT member FROM team_members")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("loading team members"))?
-            .into_iter()
-            .collect();
+        let members: HashSet<String> =
+            sqlx::query_scalar("SELECT DISTINCT member FROM team_members")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("loading team members"))?
+                .into_iter()
+                .collect();
         let mut outcomes: Vec<InboxStepOutcome> = Vec::with_capacity(steps.len());
         // (conversation, kind) in the order the one-step methods would write them.
         let mut events: Vec<(ConversationId, EventKind)> = Vec::new();
@@ -256,8 +258,9 @@ impl InboxBatchStore for SqliteStore {
                             .fetch_optional(&mut *tx)
                             .await
                             .map_err(db("loading a mention"))?;
-                    let published = published
-                        .ok_or_else(|| step_error(*mention, InboxError::MentionNotFound(*mention)))?;
+                    let published = published.ok_or_else(|| {
+                        step_error(*mention, InboxError::MentionNotFound(*mention))
+                    })?;
                     sqlx::query(
                         "INSERT INTO conversation_mentions (mention_id, conversation_id, \
                             attached_at) VALUES (?1, ?2, ?3)",
@@ -394,7 +397,10 @@ impl InboxBatchStore for SqliteStore {
                 best.get(&(source.clone(), reference.trim().to_string()))
                     .map(|&(rank, id)| {
                         let rank = u8::try_from(rank).unwrap_or(u8::MAX);
-                        ((source.clone(), reference.clone()), (rank, ConversationId(id)))
+                        (
+                            (source.clone(), reference.clone()),
+                            (rank, ConversationId(id)),
+                        )
                     })
             })
             .collect())

@@ -43,7 +43,10 @@ pub async fn users_have_optional_checked_addresses(store: &dyn Store) {
         .await
         .unwrap();
     let taken = store
-        .create_user_with_email(new_user("maria", Role::Agent), Some(&address("x@brand.example")))
+        .create_user_with_email(
+            new_user("maria", Role::Agent),
+            Some(&address("x@brand.example")),
+        )
         .await
         .unwrap_err();
     assert!(matches!(taken, StoreError::Conflict(_)), "{taken}");
@@ -77,7 +80,10 @@ pub async fn users_have_optional_checked_addresses(store: &dyn Store) {
         "{missing}"
     );
     // Users made the old way have no address and are listed without one.
-    store.create_user(new_user("old", Role::Viewer)).await.unwrap();
+    store
+        .create_user(new_user("old", Role::Viewer))
+        .await
+        .unwrap();
     assert_eq!(store.user_email("old").await.unwrap(), None);
     assert_eq!(store.user_emails().await.unwrap().len(), 1);
 }
@@ -131,7 +137,11 @@ pub async fn a_batch_opens_and_threads_like_the_one_step_methods(store: &dyn Sto
         .await
         .unwrap();
     let steps = vec![
-        InboxStep::Open(routed(ids[1], Some("anna"), &["vip", " vip ", "billing words"])),
+        InboxStep::Open(routed(
+            ids[1],
+            Some("anna"),
+            &["vip", " vip ", "billing words"],
+        )),
         InboxStep::Attach {
             to: ConversationTarget::OpenedInBatch(0),
             mention: ids[2],
@@ -192,13 +202,20 @@ pub async fn a_batch_opens_and_threads_like_the_one_step_methods(store: &dyn Sto
     assert!(detail.events.iter().all(|e| e.at == at_minute(100)));
     let before_now = store.conversation(before.id).await.unwrap().unwrap();
     assert_eq!(before_now.mention_count, 2);
-    assert_eq!(before_now.assignee, None, "an existing conversation is left as it was");
+    assert_eq!(
+        before_now.assignee, None,
+        "an existing conversation is left as it was"
+    );
     assert_eq!(
         store.member_loads(Some("support")).await.unwrap()[1].member,
         "anna"
     );
     // An empty batch is fine.
-    assert!(store.create_conversations(&[], &stamp).await.unwrap().is_empty());
+    assert!(store
+        .create_conversations(&[], &stamp)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn conversation_count(store: &dyn Store) -> usize {
@@ -228,7 +245,11 @@ pub async fn a_bad_step_stores_nothing_of_the_batch(store: &dyn Store) {
         unknown_member.contains(&format!("mention {}", ids[1])) && unknown_member.contains("zed"),
         "{unknown_member}"
     );
-    assert_eq!(conversation_count(store).await, 0, "the first step was rolled back too");
+    assert_eq!(
+        conversation_count(store).await,
+        0,
+        "the first step was rolled back too"
+    );
 
     let missing_mention = store
         .create_conversations(
@@ -307,7 +328,12 @@ pub async fn batch_lookups_find_mentions_and_references(store: &dyn Store) {
 
     // A reply sent from the second conversation, known on the network by its id and URL.
     let reply = store
-        .queue_reply(second, "Thanks!", "reply-key-1", &Stamp::new("anna", at_minute(101)))
+        .queue_reply(
+            second,
+            "Thanks!",
+            "reply-key-1",
+            &Stamp::new("anna", at_minute(101)),
+        )
         .await
         .unwrap();
     store

@@ -95,12 +95,11 @@ impl UserContactStore for SqliteStore {
     }
 
     async fn user_emails(&self) -> StoreResult<Vec<(String, EmailAddress)>> {
-        let rows = sqlx::query(
-            "SELECT name, email FROM users WHERE email IS NOT NULL ORDER BY name",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_error("listing users' e-mail addresses"))?;
+        let rows =
+            sqlx::query("SELECT name, email FROM users WHERE email IS NOT NULL ORDER BY name")
+                .fetch_all(self.pool())
+                .await
+                .map_err(db_error("listing users' e-mail addresses"))?;
         rows.into_iter()
             .map(|row| {
                 let name: String = row.get("name");

@@ -111,7 +111,10 @@ pub fn escalation_email(
         SlaClock::FirstResponse => "first response",
         SlaClock::Resolution => "resolution",
     };
-    let holder = escalation.assignee.as_deref().unwrap_or("nobody (unassigned)");
+    let holder = escalation
+        .assignee
+        .as_deref()
+        .unwrap_or("nobody (unassigned)");
     let link = format!(
         "{}/inbox/{}",
         base_url.trim_end_matches('/'),
@@ -253,7 +256,10 @@ mod tests {
         assert_eq!(describe_lateness(Duration::minutes(120)), "2 h");
         assert_eq!(describe_lateness(Duration::minutes(150)), "2 h 30 min");
         assert_eq!(describe_lateness(Duration::hours(48)), "2 d");
-        assert_eq!(describe_lateness(Duration::minutes(3 * 1440 + 250)), "3 d 4 h");
+        assert_eq!(
+            describe_lateness(Duration::minutes(3 * 1440 + 250)),
+            "3 d 4 h"
+        );
     }
 
     #[test]
@@ -278,13 +284,30 @@ mod tests {
             email.body
         );
         assert!(email.body.contains("Assigned to: anna\n"), "{}", email.body);
-        assert!(email.body.contains("due 2026-03-04 14:00 UTC"), "{}", email.body);
-        assert!(email.body.contains("you manage the team support"), "{}", email.body);
+        assert!(
+            email.body.contains("due 2026-03-04 14:00 UTC"),
+            "{}",
+            email.body
+        );
+        assert!(
+            email.body.contains("you manage the team support"),
+            "{}",
+            email.body
+        );
 
         let fallback = EmailRecipient::Fallback(EmailAddress::parse("ops@brand.example").unwrap());
-        let email = escalation_email(&breach(), &fallback, "http://127.0.0.1:8080", at("2026-03-05T14:00:00Z"));
+        let email = escalation_email(
+            &breach(),
+            &fallback,
+            "http://127.0.0.1:8080",
+            at("2026-03-05T14:00:00Z"),
+        );
         assert_eq!(email.to, ["ops@brand.example"]);
-        assert!(email.subject.ends_with("overdue by 1 d"), "{}", email.subject);
+        assert!(
+            email.subject.ends_with("overdue by 1 d"),
+            "{}",
+            email.subject
+        );
         assert!(
             email.body.contains("manager maria has no e-mail address"),
             "{}",

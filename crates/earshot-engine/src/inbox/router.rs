@@ -177,10 +177,7 @@ impl InboxRouter {
                 references.push((item.source.to_string(), reference));
             }
         }
-        let stored = self
-            .store
-            .conversations_for_references(&references)
-            .await?;
+        let stored = self.store.conversations_for_references(&references).await?;
         // What mentions of this batch became, by the keys a reply names them with: (source,
         // external id) found at rank 1 and (source, canonical URL) at rank 2, as in the store.
         let mut in_batch: HashMap<(String, String), (u8, ConversationTarget)> = HashMap::new();

@@ -73,4 +73,3 @@ pub async fn smtp_server(rcpt_reply: &'static str) -> (u16, Arc<Mutex<Vec<Receiv
     });
     (port, sessions)
 }
-
