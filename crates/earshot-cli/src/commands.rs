@@ -656,26 +656,17 @@ fn start_inbox_tasks(
         )
         .await
     }));
-    let webhook = config.outbox.webhook.is_some();
+    let settings = earshot_engine::inbox::EscalationSettings::from_config(config);
     handles.push(tokio::spawn(async move {
         while let Some(escalation) = received.recv().await {
-            if !webhook {
-                continue;
-            }
-            // One webhook per breach: the key names the conversation and the clock.
-            let key = format!(
-                "sla-escalation:{}:{}",
-                escalation.conversation, escalation.kind
-            );
-            let payload = earshot_core::WebhookPayload {
-                event: "sla.overdue".into(),
-                data: serde_json::json!({
-                    "message": escalation.message(),
-                    "escalation": escalation,
-                }),
-            };
-            let message = earshot_core::NewOutboxMessage::webhook(key, &payload);
-            if let Err(error) = store.enqueue(message, chrono::Utc::now()).await {
+            let queued = earshot_engine::inbox::enqueue_escalation(
+                store.as_ref(),
+                &settings,
+                &escalation,
+                chrono::Utc::now(),
+            )
+            .await;
+            if let Err(error) = queued {
                 eprintln!("cannot queue the SLA escalation: {error}");
             }
         }

@@ -184,16 +184,26 @@ pub(crate) enum UserAction {
         /// Print a link (valid 7 days) where the user sets their own password.
         #[arg(long)]
         invite: bool,
+        /// Where SLA escalations of the teams this user manages are mailed (name@domain).
+        #[arg(long)]
+        email: Option<earshot_core::EmailAddress>,
     },
+    /// List users: name, role, display name, e-mail address.
     List,
+    /// Set (or with --clear remove) the user's e-mail address.
+    SetEmail {
+        name: String,
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        email: Option<earshot_core::EmailAddress>,
+        #[arg(long)]
+        clear: bool,
+    },
     SetRole {
         name: String,
         role: earshot_core::Role,
     },
     /// Disable a user: their sessions end and their tokens are revoked.
-    Disable {
-        name: String,
-    },
+    Disable { name: String },
 }
 
 #[derive(Subcommand)]

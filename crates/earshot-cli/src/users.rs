@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
-use earshot_core::{validate_user_name, Role, TokenId, User};
+use earshot_core::{validate_user_name, EmailAddress, Role, TokenId, User};
 use earshot_store::{NewUser, Store};
 use earshot_web::auth;
 
@@ -46,19 +46,34 @@ pub async fn add_user_with_password(
     role: Role,
     password: &str,
 ) -> Result<User> {
+    add_user(store, name, display_name, role, password, None).await
+}
+
+/// Create a user with a password and maybe an e-mail address, in one store write.
+async fn add_user(
+    store: &dyn Store,
+    name: &str,
+    display_name: Option<String>,
+    role: Role,
+    password: &str,
+    email: Option<&EmailAddress>,
+) -> Result<User> {
     validate_user_name(name)?;
     let password = password.to_string();
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await
         .context("hashing failed")??;
     Ok(store
-        .create_user(NewUser {
-            name: name.to_string(),
-            display_name,
-            role,
-            password_hash: Some(hash),
-            created_at: Utc::now(),
-        })
+        .create_user_with_email(
+            NewUser {
+                name: name.to_string(),
+                display_name,
+                role,
+                password_hash: Some(hash),
+                created_at: Utc::now(),
+            },
+            email,
+        )
         .await?)
 }
 
@@ -71,17 +86,21 @@ pub async fn user(workspace: &Workspace, action: UserAction) -> Result<()> {
             role,
             display_name,
             invite,
+            email,
         } => {
             validate_user_name(&name)?;
             if invite {
                 let user = store
-                    .create_user(NewUser {
-                        name: name.clone(),
-                        display_name,
-                        role,
-                        password_hash: None,
-                        created_at: Utc::now(),
-                    })
+                    .create_user_with_email(
+                        NewUser {
+                            name: name.clone(),
+                            display_name,
+                            role,
+                            password_hash: None,
+                            created_at: Utc::now(),
+                        },
+                        email.as_ref(),
+                    )
                     .await?;
                 let secret = auth::issue_invite(store.as_ref(), user.id, Utc::now()).await?;
                 println!(
@@ -90,8 +109,15 @@ pub async fn user(workspace: &Workspace, action: UserAction) -> Result<()> {
                 println!("{}", invite_link(workspace, &secret));
             } else {
                 let password = read_password()?;
-                add_user_with_password(store.as_ref(), &name, display_name, role, &password)
-                    .await?;
+                add_user(
+                    store.as_ref(),
+                    &name,
+                    display_name,
+                    role,
+                    &password,
+                    email.as_ref(),
+                )
+                .await?;
                 println!("User {name} ({role}) added.");
             }
         }
@@ -100,14 +126,28 @@ pub async fn user(workspace: &Workspace, action: UserAction) -> Result<()> {
             if users.is_empty() {
                 println!("No users yet: earshot user add NAME --role admin");
             }
+            let emails: std::collections::HashMap<String, EmailAddress> =
+                store.user_emails().await?.into_iter().collect();
             for user in users {
                 let state = if user.disabled { " (disabled)" } else { "" };
                 println!(
-                    "{}\t{}\t{}{state}",
+                    "{}\t{}\t{}\t{}{state}",
                     user.name,
                     user.role,
-                    user.display_name.as_deref().unwrap_or("")
+                    user.display_name.as_deref().unwrap_or(""),
+                    emails
+                        .get(&user.name)
+                        .map(EmailAddress::as_str)
+                        .unwrap_or("")
                 );
+            }
+        }
+        UserAction::SetEmail { name, email, clear } => {
+            let email = if clear { None } else { email };
+            store.set_user_email(&name, email.as_ref()).await?;
+            match email {
+                Some(address) => println!("User {name} now has the e-mail address {address}."),
+                None => println!("User {name} has no e-mail address now."),
             }
         }
         UserAction::SetRole { name, role } => {

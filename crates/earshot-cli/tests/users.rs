@@ -115,3 +115,64 @@ fn tokens_are_revoked_by_id() {
     let nobody = run_err(earshot(dir.path()).args(["token", "create", "ghost"]));
     assert!(nobody.contains("no user named \"ghost\""), "{nobody}");
 }
+
+#[test]
+fn users_get_checked_email_addresses_for_escalations() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(earshot(dir.path()).arg("init"));
+    run_ok(
+        earshot(dir.path())
+            .args([
+                "user",
+                "add",
+                "maria",
+                "--role",
+                "manager",
+                "--email",
+                "Maria@Brand.Example",
+            ])
+            .write_stdin("a long enough password\n"),
+    );
+    run_ok(earshot(dir.path()).args(["user", "add", "sam", "--role", "manager", "--invite"]));
+    let bad = run_err(
+        earshot(dir.path())
+            .args([
+                "user",
+                "add",
+                "eve",
+                "--role",
+                "agent",
+                "--email",
+                "eve at home",
+            ])
+            .write_stdin("a long enough password\n"),
+    );
+    assert!(bad.contains("eve at home"), "{bad}");
+    let list = run_ok(earshot(dir.path()).args(["user", "list"]));
+    assert!(
+        !list.contains("eve"),
+        "a refused address adds no user: {list}"
+    );
+    assert!(
+        list.contains("maria\tmanager\t\tMaria@brand.example"),
+        "{list}"
+    );
+
+    run_ok(earshot(dir.path()).args(["user", "set-email", "sam", "sam@brand.example"]));
+    let refused = run_err(earshot(dir.path()).args([
+        "user",
+        "set-email",
+        "sam",
+        "sam@brand.example\nBcc: x@evil.example",
+    ]));
+    assert!(refused.contains("may not hold"), "{refused}");
+    let ghost =
+        run_err(earshot(dir.path()).args(["user", "set-email", "ghost", "g@brand.example"]));
+    assert!(ghost.contains("ghost"), "{ghost}");
+    let list = run_ok(earshot(dir.path()).args(["user", "list"]));
+    assert!(list.contains("sam\tmanager\t\tsam@brand.example"), "{list}");
+
+    run_ok(earshot(dir.path()).args(["user", "set-email", "sam", "--clear"]));
+    let list = run_ok(earshot(dir.path()).args(["user", "list"]));
+    assert!(!list.contains("sam@brand.example"), "{list}");
+}

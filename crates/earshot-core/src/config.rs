@@ -67,6 +67,10 @@ pub struct ServerConfig {
     /// Whether `earshot serve` runs the polling scheduler.
     #[serde(default = "default_true")]
     pub poll: bool,
+    /// The address people reach this server at (`https://earshot.example.org`), for links
+    /// in e-mails. Without it links are built from `addr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +78,19 @@ impl Default for ServerConfig {
         ServerConfig {
             addr: default_addr(),
             poll: true,
+            public_url: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The start of links to this server: `public_url` without a trailing slash, else
+    /// `http://{addr}` (right on the machine itself, wrong for anyone else when `addr` is a
+    /// loopback address; set `public_url` for links that others follow).
+    pub fn base_url(&self) -> String {
+        match self.public_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
+            _ => format!("http://{}", self.addr),
         }
     }
 }
@@ -221,5 +238,18 @@ impl Config {
             return Err(ConfigError::UnknownSource(name.into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+
+    #[test]
+    fn links_start_at_the_public_url_else_at_the_listening_address() {
+        let mut server = ServerConfig::default();
+        assert_eq!(server.base_url(), "http://127.0.0.1:8080");
+        server.public_url = Some("https://earshot.brand.example/ ".into());
+        assert_eq!(server.base_url(), "https://earshot.brand.example");
     }
 }

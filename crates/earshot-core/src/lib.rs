@@ -7,8 +7,10 @@
 pub mod analysis;
 pub mod auth;
 pub mod config;
+pub mod contact;
 pub mod inbox;
 pub mod inbox_team;
+pub mod inbox_batch;
 pub mod inbox_views;
 pub mod mention;
 pub mod outbox;
@@ -24,6 +26,7 @@ pub use auth::{
     UserId, UserNameError, THROTTLE_WINDOW,
 };
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
+pub use contact::{EmailAddress, EmailError, MAX_EMAIL_CHARS};
 pub use inbox::{
     Conversation, ConversationDetail, ConversationEvent, ConversationFilter, ConversationId,
     ConversationSort, ConversationState, EventKind, FeedbackItem, FeedbackItemId, FeedbackTheme,
@@ -31,6 +34,7 @@ pub use inbox::{
     ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
 };
 pub use inbox_team::SlaDue;
+pub use inbox_batch::{ConversationTarget, InboxStep, InboxStepOutcome};
 pub use inbox_views::{SavedView, SavedViewId};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,

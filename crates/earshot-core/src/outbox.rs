@@ -285,6 +285,10 @@ pub struct OutboxConfig {
     pub webhook: Option<WebhookConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpConfig>,
+    /// Where SLA escalation e-mails go when the team's manager has no e-mail address (or the
+    /// team no manager). Checked when earshot.toml is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_email: Option<crate::contact::EmailAddress>,
 }
 
 impl Default for OutboxConfig {
@@ -296,6 +300,7 @@ impl Default for OutboxConfig {
             lease_secs: default_lease_secs(),
             webhook: None,
             smtp: None,
+            escalation_email: None,
         }
     }
 }

@@ -310,7 +310,8 @@ async fn main() {
             })
             .collect()
     };
-    for with_inbox in [false, true] {
+    // Without the hook; with it one conversation per transaction (before); batched (now).
+    for (with_inbox, one_at_a_time) in [(false, false), (true, true), (true, false)] {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("store"));
         let mut pipeline = Pipeline::new(store.clone(), &config.brands)
@@ -328,7 +329,8 @@ async fn main() {
                 .with_signals(Arc::new(move |item: &RouteItem<'_>| {
                     by_text.get(item.text).cloned().unwrap_or_default()
                 }))
-                .with_clock(Arc::new(move || published + Duration::hours(1)));
+                .with_clock(Arc::new(move || published + Duration::hours(1)))
+                .one_at_a_time(one_at_a_time);
             pipeline = pipeline.with_inbox(Arc::new(router));
         }
         let items = incoming("m");
@@ -346,7 +348,11 @@ async fn main() {
             .len();
         println!(
             "pipeline {} the inbox hook: {ingest_count} mentions in {seconds:.2} s = {:.0}/s{}",
-            if with_inbox { "with" } else { "without" },
+            match (with_inbox, one_at_a_time) {
+                (false, _) => "without",
+                (true, true) => "with (one conversation per transaction)",
+                (true, false) => "with (batched)",
+            },
             ingest_count as f64 / seconds,
             if with_inbox && conversations == 0 {
                 " (no conversations were opened!)"

@@ -12,6 +12,7 @@ mod cursor;
 pub mod fts5_baseline;
 pub mod inbox;
 pub mod inbox_team_testsuite;
+pub mod inbox_batch;
 pub mod inbox_testsuite;
 pub mod inbox_views;
 mod index;
@@ -20,13 +21,17 @@ mod sqlite;
 mod sqlite_inbox;
 pub mod testsuite;
 pub mod testsuite_auth;
+pub mod testsuite_inbox_ops;
+pub mod user_contacts;
 
 pub use analysis::AnalysisStore;
 pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
+pub use inbox_batch::InboxBatchStore;
 pub use inbox_views::SavedViewStore;
 pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
+pub use user_contacts::UserContactStore;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -111,7 +116,16 @@ pub struct StoreStats {
 
 #[async_trait]
 pub trait Store:
-    AuthStore + AnalysisStore + InboxStore + SavedViewStore + OutboxStore + Send + Sync + 'static
+    AuthStore
+    + AnalysisStore
+    + InboxStore
+    + InboxBatchStore
+    + SavedViewStore
+    + OutboxStore
+    + UserContactStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When

@@ -41,11 +41,11 @@ const CONVERSATION_COLUMNS: &str = "c.id, c.state, c.priority, c.team, c.assigne
 const REPLY_COLUMNS: &str = "id, conversation_id, body, author, idempotency_key, status, \
     network_id, network_url, error, attempts, created_at, sent_at";
 
-fn db(context: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+pub(crate) fn db(context: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| StoreError::Database(format!("{context}: {e}"))
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
@@ -182,7 +182,7 @@ fn feedback_item_from_row(row: &SqliteRow) -> StoreResult<FeedbackItem> {
 }
 
 /// A trimmed one-line name (tag, theme, saved reply) or a clear refusal.
-fn clean_name(what: &'static str, raw: &str) -> Result<String, InboxError> {
+pub(crate) fn clean_name(what: &'static str, raw: &str) -> Result<String, InboxError> {
     let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() {
         return Err(InboxError::Empty(what));
@@ -250,7 +250,7 @@ impl ListCursor {
     }
 }
 
-async fn begin(store: &SqliteStore) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+pub(crate) async fn begin(store: &SqliteStore) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
     store
         .pool
         .begin_with("BEGIN IMMEDIATE")
@@ -281,7 +281,7 @@ async fn existing_conversation(
         .ok_or_else(|| InboxError::ConversationNotFound(id).into())
 }
 
-async fn insert_event(
+pub(crate) async fn insert_event(
     conn: &mut SqliteConnection,
     conversation: ConversationId,
     stamp: &Stamp,
@@ -1975,7 +1975,7 @@ impl InboxStore for SqliteStore {
     }
 }
 
-async fn conversation_for_mention_in(
+pub(crate) async fn conversation_for_mention_in(
     conn: &mut SqliteConnection,
     mention: MentionId,
 ) -> StoreResult<Option<ConversationId>> {

@@ -3,6 +3,7 @@
 //! docs/INBOX.md describes the semantics.
 
 pub mod assign;
+pub mod escalate;
 pub mod hours;
 pub mod live;
 pub mod priority;
@@ -12,6 +13,9 @@ pub mod sla;
 pub mod team_move;
 
 pub use assign::Assigner;
+pub use escalate::{
+    enqueue_escalation, escalation_email, EmailRecipient, EscalationFanOut, EscalationSettings,
+};
 pub use hours::{parse_duration, HoursError, WorkingHours};
 pub use live::LiveRules;
 pub use priority::{decide_priority, score_priority, PriorityScore};

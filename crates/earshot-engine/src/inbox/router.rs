@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use earshot_core::{
-    Analysis, ConversationState, Mention, MentionId, NewConversation, NewMention, Stamp,
+    Analysis, ConversationState, ConversationTarget, InboxStep, InboxStepOutcome, Mention,
+    MentionId, NewConversation, NewMention, Stamp,
 };
 use earshot_store::{Store, StoreResult};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +24,10 @@ use super::sla::Escalation;
 pub struct RouteItem<'a> {
     pub id: MentionId,
     pub source: &'a str,
+    /// The mention's id on its network, and its canonical URL: what a later reply's
+    /// `in_reply_to` names, so a reply in the same batch finds its parent.
+    pub external_id: Option<&'a str>,
+    pub canonical_url: Option<&'a str>,
     pub in_reply_to: Option<&'a str>,
     pub lang: &'a str,
     pub brands: &'a [String],
@@ -39,6 +44,8 @@ impl<'a> RouteItem<'a> {
         RouteItem {
             id,
             source: &mention.source,
+            external_id: mention.external_id.as_deref(),
+            canonical_url: mention.canonical_url.as_deref(),
             in_reply_to: mention.in_reply_to.as_deref(),
             lang: &mention.lang,
             brands: &mention.brands,
@@ -54,6 +61,8 @@ impl<'a> RouteItem<'a> {
         RouteItem {
             id: mention.id,
             source: &mention.source,
+            external_id: mention.external_id.as_deref(),
+            canonical_url: mention.canonical_url.as_deref(),
             in_reply_to: mention.in_reply_to.as_deref(),
             lang: &mention.lang,
             brands: &mention.brands,
@@ -103,6 +112,7 @@ pub struct InboxRouter {
     assigner: Assigner,
     signals: SignalSource,
     clock: Clock,
+    one_at_a_time: bool,
 }
 
 impl InboxRouter {
@@ -129,7 +139,15 @@ impl InboxRouter {
                     .unwrap_or_default()
             }),
             clock: Arc::new(Utc::now),
+            one_at_a_time: false,
         })
+    }
+
+    /// Route with one store transaction per conversation (the hook before batching), for
+    /// benchmarks and for tests that check the batch path gives the same results.
+    pub fn one_at_a_time(mut self, yes: bool) -> Self {
+        self.one_at_a_time = yes;
+        self
     }
 
     pub fn with_signals(mut self, signals: SignalSource) -> Self {
@@ -149,7 +167,182 @@ impl InboxRouter {
 
     /// Thread or route new original mentions (the pipeline leaves near-duplicates out). Items
     /// are taken oldest first, so a reply stored in the same batch as its parent joins it.
+    /// The whole batch is written in one transaction ([`earshot_store::InboxBatchStore::create_conversations`]),
+    /// with the lookups that decide between threading and opening done once for the batch.
     pub async fn handle(&self, items: &[RouteItem<'_>]) -> StoreResult<InboxReport> {
+        if self.one_at_a_time {
+            return self.handle_each(items).await;
+        }
+        if items.is_empty() {
+            return Ok(InboxReport::default());
+        }
+        let now = (self.clock)();
+        let stamp = Stamp::system(now);
+        // One set of rules for the whole batch, even if the editor swaps them meanwhile.
+        let rules = self.rules.current();
+        let mut order: Vec<&RouteItem<'_>> = items.iter().collect();
+        order.sort_by_key(|item| item.published_at);
+        let ids: Vec<MentionId> = order.iter().map(|item| item.id).collect();
+        let had_conversation = self.store.conversations_for_mentions(&ids).await?;
+        let mut references: Vec<(String, String)> = Vec::new();
+        for item in &order {
+            for reference in reference_forms(item) {
+                references.push((item.source.to_string(), reference));
+            }
+        }
+        let stored = self.store.conversations_for_references(&references).await?;
+        // What mentions of this batch became, by the keys a reply names them with: (source,
+        // external id) found at rank 1 and (source, canonical URL) at rank 2, as in the store.
+        let mut in_batch: HashMap<(String, String), (u8, ConversationTarget)> = HashMap::new();
+        let mut steps: Vec<InboxStep> = Vec::new();
+        // Per step: (ignored, assigned) for the report.
+        let mut opened_flags: Vec<(bool, bool)> = Vec::new();
+        let mut report = InboxReport::default();
+        let mut loads: Option<HashMap<(String, String), u64>> = None;
+        for item in order {
+            let parent = reference_forms(item).into_iter().find_map(|reference| {
+                let key = (item.source.to_string(), reference);
+                let from_store = stored
+                    .get(&key)
+                    .map(|&(rank, id)| (rank, ConversationTarget::Stored(id)));
+                let from_batch = in_batch.get(&key).copied();
+                match (from_store, from_batch) {
+                    (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+                    (a, b) => a.or(b),
+                }
+                .map(|(_, target)| target)
+            });
+            if let Some(target) = parent {
+                if had_conversation.contains_key(&item.id) {
+                    report.already += 1;
+                } else {
+                    steps.push(InboxStep::Attach {
+                        to: target,
+                        mention: item.id,
+                    });
+                    opened_flags.push((false, false));
+                    remember(&mut in_batch, item, target);
+                }
+                continue;
+            }
+            let (new, ignored, assigned) = self.decide(&rules, item, now, &mut loads).await?;
+            if had_conversation.contains_key(&item.id) {
+                report.already += 1;
+                continue;
+            }
+            remember(
+                &mut in_batch,
+                item,
+                ConversationTarget::OpenedInBatch(steps.len()),
+            );
+            steps.push(InboxStep::Open(new));
+            opened_flags.push((ignored, assigned));
+        }
+        if steps.is_empty() {
+            return Ok(report);
+        }
+        let outcomes = self.store.create_conversations(&steps, &stamp).await?;
+        for (outcome, (ignored, assigned)) in outcomes.iter().zip(opened_flags) {
+            match outcome {
+                InboxStepOutcome::Opened(_) => {
+                    report.opened += 1;
+                    report.ignored += u64::from(ignored);
+                    report.assigned += u64::from(assigned);
+                }
+                InboxStepOutcome::Attached(_) => report.threaded += 1,
+                InboxStepOutcome::AlreadyOpen(_) | InboxStepOutcome::AlreadyAttached(_) => {
+                    report.already += 1
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Route one mention that opens a conversation: rules, priority, assignment (counting
+    /// the new conversation into `loads`, read once per batch) and deadlines. Returns the
+    /// conversation to open and whether it is ignored and assigned.
+    async fn decide(
+        &self,
+        rules: &RoutingRules,
+        item: &RouteItem<'_>,
+        now: DateTime<Utc>,
+        loads: &mut Option<HashMap<(String, String), u64>>,
+    ) -> StoreResult<(NewConversation, bool, bool)> {
+        let signals = (self.signals)(item);
+        let text = analyze_for_routing(item.title, item.text);
+        let decision = rules.route(&RoutingInput {
+            signals: &signals,
+            lang: item.lang,
+            source: item.source,
+            brands: item.brands,
+            text: &text,
+            author_followers: item.author_followers,
+        });
+        let priority = decide_priority(
+            decision.priority,
+            &signals,
+            item.author_followers,
+            now - item.published_at,
+        );
+        let team = decision
+            .team
+            .as_deref()
+            .and_then(|name| rules.team(name));
+        let mut assignee = None;
+        if let (Some(team), Some(strategy), false) = (team, &decision.assign, decision.ignored) {
+            if loads.is_none() {
+                let mut known = HashMap::new();
+                for load in self.store.member_loads(None).await? {
+                    known.insert((load.team.clone(), load.member.clone()), load.open());
+                }
+                *loads = Some(known);
+            }
+            let known = loads.as_mut().expect("filled above");
+            let load_of = |member: &str| {
+                known
+                    .get(&(team.name.clone(), member.to_string()))
+                    .copied()
+                    .unwrap_or(0)
+            };
+            assignee = self.assigner.choose(team, strategy, &load_of, now);
+            if let Some(member) = &assignee {
+                *known
+                    .entry((team.name.clone(), member.clone()))
+                    .or_insert(0) += 1;
+            }
+        }
+        let deadlines = (!decision.ignored).then(|| {
+            rules
+                .deadlines(decision.team.as_deref(), priority, now)
+        });
+        let state = if decision.ignored {
+            ConversationState::Ignored
+        } else if assignee.is_some() {
+            ConversationState::Assigned
+        } else {
+            ConversationState::New
+        };
+        let assigned = assignee.is_some();
+        let new = NewConversation {
+            root_mention: item.id,
+            state,
+            priority,
+            team: decision.team.clone(),
+            assignee,
+            tags: decision.tags.clone(),
+            routed_by: decision.rule.clone(),
+            routing_reason: Some(decision.reason.clone()),
+            negative: signals.is_negative(),
+            first_response_due: deadlines.map(|d| d.first_response),
+            resolution_due: deadlines.map(|d| d.resolution),
+        };
+        Ok((new, decision.ignored, assigned))
+    }
+
+    /// [`InboxRouter::handle`] one mention at a time: each conversation its own transaction,
+    /// each reply's parent looked up on its own. Kept as the reference the batch path is
+    /// tested against, and as the "before" of the routing benchmark.
+    pub async fn handle_each(&self, items: &[RouteItem<'_>]) -> StoreResult<InboxReport> {
         let now = (self.clock)();
         let stamp = Stamp::system(now);
         // One set of rules for the whole batch, even if the editor swaps them meanwhile.
@@ -171,79 +364,17 @@ impl InboxRouter {
                 }
                 continue;
             }
-            let signals = (self.signals)(item);
-            let text = analyze_for_routing(item.title, item.text);
-            let decision = rules.route(&RoutingInput {
-                signals: &signals,
-                lang: item.lang,
-                source: item.source,
-                brands: item.brands,
-                text: &text,
-                author_followers: item.author_followers,
-            });
-            let priority = decide_priority(
-                decision.priority,
-                &signals,
-                item.author_followers,
-                now - item.published_at,
-            );
-            let team = decision.team.as_deref().and_then(|name| rules.team(name));
-            let mut assignee = None;
-            if let (Some(team), Some(strategy), false) = (team, &decision.assign, decision.ignored)
-            {
-                if loads.is_none() {
-                    let mut known = HashMap::new();
-                    for load in self.store.member_loads(None).await? {
-                        known.insert((load.team.clone(), load.member.clone()), load.open());
-                    }
-                    loads = Some(known);
-                }
-                let known = loads.as_mut().expect("filled above");
-                let load_of = |member: &str| {
-                    known
-                        .get(&(team.name.clone(), member.to_string()))
-                        .copied()
-                        .unwrap_or(0)
-                };
-                assignee = self.assigner.choose(team, strategy, &load_of, now);
-                if let Some(member) = &assignee {
-                    *known
-                        .entry((team.name.clone(), member.clone()))
-                        .or_insert(0) += 1;
-                }
-            }
-            let deadlines = (!decision.ignored)
-                .then(|| rules.deadlines(decision.team.as_deref(), priority, now));
-            let state = if decision.ignored {
-                ConversationState::Ignored
-            } else if assignee.is_some() {
-                ConversationState::Assigned
-            } else {
-                ConversationState::New
-            };
-            let new = NewConversation {
-                root_mention: item.id,
-                state,
-                priority,
-                team: decision.team.clone(),
-                assignee: assignee.clone(),
-                tags: decision.tags.clone(),
-                routed_by: decision.rule.clone(),
-                routing_reason: Some(decision.reason.clone()),
-                negative: signals.is_negative(),
-                first_response_due: deadlines.map(|d| d.first_response),
-                resolution_due: deadlines.map(|d| d.resolution),
-            };
+            let (new, ignored, assigned) = self.decide(&rules, item, now, &mut loads).await?;
             let (_, created) = self.store.create_conversation(&new, &stamp).await?;
             if !created {
                 report.already += 1;
                 continue;
             }
             report.opened += 1;
-            if decision.ignored {
+            if ignored {
                 report.ignored += 1;
             }
-            if assignee.is_some() {
+            if assigned {
                 report.assigned += 1;
             }
         }
@@ -306,6 +437,39 @@ impl InboxRouter {
             }
             report.add(&self.handle(&pending).await?);
         }
+    }
+}
+
+/// The forms of a reply's `in_reply_to` the store is asked about, in the order they are
+/// tried: as given (trimmed), then its canonical URL when that differs.
+fn reference_forms(item: &RouteItem<'_>) -> Vec<String> {
+    let Some(reference) = item.in_reply_to.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Vec::new();
+    };
+    let mut forms = vec![reference.to_string()];
+    if let Some(canonical) = earshot_text::canonical_url(reference) {
+        if canonical != reference {
+            forms.push(canonical);
+        }
+    }
+    forms
+}
+
+/// Note where a mention of the batch went, under the keys a later reply may name it by.
+fn remember(
+    in_batch: &mut HashMap<(String, String), (u8, ConversationTarget)>,
+    item: &RouteItem<'_>,
+    target: ConversationTarget,
+) {
+    if let Some(external) = item.external_id {
+        in_batch
+            .entry((item.source.to_string(), external.to_string()))
+            .or_insert((1, target));
+    }
+    if let Some(canonical) = item.canonical_url {
+        in_batch
+            .entry((item.source.to_string(), canonical.to_string()))
+            .or_insert((2, target));
     }
 }
 
