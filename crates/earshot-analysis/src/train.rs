@@ -1173,6 +1173,206 @@ mod tests {
         assert_eq!(slow.learning_rate, 0.001);
     }
 
+    /// Label noise, so that settings reach different validation scores.
+    fn noisy_spam() -> Vec<Example> {
+        let mut examples = toy_spam();
+        for (i, e) in examples.iter_mut().enumerate() {
+            if i % 7 == 0 {
+                e.label = if e.label == "spam" { "ham" } else { "spam" }.to_owned();
+            }
+        }
+        examples
+    }
+
+    #[test]
+    fn l2_and_class_weights_are_chosen_on_validation() {
+        let examples = noisy_spam();
+        let run = |l2s: Vec<f32>, weightings: Vec<ClassWeights>| {
+            let options = TrainOptions {
+                l2_candidates: l2s,
+                class_weight_candidates: weightings,
+                validation_fraction: 0.3,
+                ..small_options()
+            };
+            train_examples(&Task::Spam, &examples, &options).unwrap().1
+        };
+        let all = run(
+            vec![1e-5, 0.05],
+            vec![ClassWeights::Balanced, ClassWeights::Uniform],
+        );
+        assert_eq!(all.candidates.len(), 4);
+        let best = all
+            .candidates
+            .iter()
+            .map(|c| c.validation_macro_f1)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(all.validation_macro_f1, Some(best));
+        let winner = all
+            .candidates
+            .iter()
+            .find(|c| c.validation_macro_f1 == best)
+            .unwrap();
+        assert_eq!(
+            (all.l2, all.class_weights),
+            (winner.l2, winner.class_weights)
+        );
+        // Each candidate's run is the one it has when tried alone.
+        for candidate in &all.candidates {
+            let alone = run(vec![candidate.l2], vec![candidate.class_weights]);
+            assert_eq!(
+                alone.validation_macro_f1,
+                Some(candidate.validation_macro_f1)
+            );
+        }
+    }
+
+    #[test]
+    fn the_exact_fit_learns_and_is_deterministic() {
+        let options = TrainOptions {
+            optimizer: Optimizer::Lbfgs,
+            c_candidates: vec![0.5, 8.0],
+            ..small_options()
+        };
+        let (model, summary) = train_examples(&Task::Spam, &toy_spam(), &options).unwrap();
+        assert!(summary.c.is_some());
+        assert_eq!(summary.candidates.len(), 2);
+        let mut extractor = FeatureExtractor::new(model.feature_config());
+        let mut features = SparseVector::default();
+        extractor.extract("claim your free prize, click now", &mut features);
+        assert_eq!(model.predict(&features).0, "spam");
+        extractor.extract("see you at lunch when I get home", &mut features);
+        assert_eq!(model.predict(&features).0, "ham");
+        let (again, _) = train_examples(&Task::Spam, &toy_spam(), &options).unwrap();
+        assert_eq!(model.to_bytes(), again.to_bytes());
+        let refused = TrainOptions { c: 0.0, ..options };
+        let error = train_examples(&Task::Spam, &toy_spam(), &refused).unwrap_err();
+        assert!(error.to_string().contains("C must be positive"), "{error}");
+    }
+
+    #[test]
+    fn both_optimisers_compete_on_validation() {
+        let examples = noisy_spam();
+        let run = |optimizer| {
+            let options = TrainOptions {
+                optimizer,
+                validation_fraction: 0.3,
+                ..small_options()
+            };
+            train_examples(&Task::Spam, &examples, &options).unwrap().1
+        };
+        let stochastic = run(Optimizer::AdaGrad).validation_macro_f1.unwrap();
+        let exact = run(Optimizer::Lbfgs).validation_macro_f1.unwrap();
+        let both = run(Optimizer::BestOnValidation);
+        assert_eq!(both.validation_macro_f1, Some(stochastic.max(exact)));
+        assert_eq!(both.c.is_some(), exact > stochastic);
+    }
+
+    #[test]
+    fn the_objective_gradient_matches_finite_differences() {
+        let mut extractor = FeatureExtractor::new(small_options().features);
+        let mut features = SparseVector::default();
+        let mut rows = Rows::default();
+        let texts = [
+            "free prize now",
+            "lunch at home",
+            "call now for cash",
+            "see you",
+        ];
+        for text in texts {
+            extractor.extract(text, &mut features);
+            rows.push(&features);
+        }
+        let labels = [0, 1, 0, 2];
+        let classes = 3;
+        let buckets = small_options().features.buckets();
+        let parameters = buckets * classes + classes;
+        // Weights on the buckets the rows use, deterministic but not symmetric.
+        let mut x = vec![0.0f64; parameters];
+        let mut used: Vec<usize> = rows.indices.iter().map(|&i| i as usize).collect();
+        used.sort_unstable();
+        used.dedup();
+        for (k, &b) in used.iter().enumerate() {
+            for c in 0..classes {
+                x[b * classes + c] = ((k * 7 + c * 3) % 11) as f64 / 10.0 - 0.5;
+            }
+        }
+        x[buckets * classes + 1] = 0.3;
+        let subset = [0, 1, 2, 3];
+        let weights = [1.5f32, 1.0, 0.5];
+        let mut scores = vec![0.0; classes];
+        let mut gradient = vec![0.0; parameters];
+        let mut objective = |x: &[f64], g: &mut [f64]| {
+            softmax_objective(
+                &rows,
+                &labels,
+                &subset,
+                &weights,
+                2.0,
+                classes,
+                &mut scores,
+                x,
+                g,
+            )
+        };
+        objective(&x, &mut gradient);
+        let mut scratch = vec![0.0; parameters];
+        let probes = [
+            used[0] * classes,
+            used[1] * classes + 2,
+            buckets * classes + 1,
+        ];
+        for &p in &probes {
+            let h = 1e-5;
+            let mut plus = x.clone();
+            plus[p] += h;
+            let mut minus = x.clone();
+            minus[p] -= h;
+            let numeric =
+                (objective(&plus, &mut scratch) - objective(&minus, &mut scratch)) / (2.0 * h);
+            assert!(
+                (numeric - gradient[p]).abs() < 1e-5,
+                "{p}: {numeric} vs {}",
+                gradient[p]
+            );
+        }
+    }
+
+    #[test]
+    fn idf_counts_each_row_once() {
+        let mut rows = Rows::default();
+        rows.push(&SparseVector {
+            indices: vec![1, 1, 2],
+            values: vec![1.0, 1.0, 1.0],
+        });
+        rows.push(&SparseVector {
+            indices: vec![2],
+            values: vec![1.0],
+        });
+        let idf = inverse_document_frequencies(&rows, 4);
+        // n = 2: bucket 1 in one row, bucket 2 in both, 0 and 3 in none.
+        let expected = |df: f32| (3.0f32 / (1.0 + df)).ln() + 1.0;
+        assert_eq!(
+            idf,
+            vec![expected(0.0), expected(1.0), expected(2.0), expected(0.0)]
+        );
+        assert_eq!(idf[2], 1.0);
+    }
+
+    #[test]
+    fn idf_training_still_learns() {
+        let options = TrainOptions {
+            idf: true,
+            ..small_options()
+        };
+        let (model, _) = train_examples(&Task::Spam, &toy_spam(), &options).unwrap();
+        let (plain, _) = train_examples(&Task::Spam, &toy_spam(), &small_options()).unwrap();
+        assert_ne!(model.to_bytes(), plain.to_bytes());
+        let mut extractor = FeatureExtractor::new(model.feature_config());
+        let mut features = SparseVector::default();
+        extractor.extract("claim your free prize, click now", &mut features);
+        assert_eq!(model.predict(&features).0, "spam");
+    }
+
     #[test]
     fn zero_epochs_are_refused() {
         let options = TrainOptions {
