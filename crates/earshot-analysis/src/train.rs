@@ -372,7 +372,12 @@ pub fn train_examples(
         };
         Some(search.run(&order, training, validation, &mut candidates)?)
     };
-    let mut fit = if let (Optimizer::Lbfgs, Some(outcome)) = (options.optimizer, exact.take()) {
+    let exact_only = if options.optimizer == Optimizer::Lbfgs {
+        exact.take()
+    } else {
+        None
+    };
+    let mut fit = if let Some(outcome) = exact_only {
         chosen.class_weights = outcome.class_weights;
         chosen_c = Some(outcome.c);
         validation_macro_f1 = outcome.validation_macro_f1;
@@ -1252,19 +1257,28 @@ mod tests {
     #[test]
     fn both_optimisers_compete_on_validation() {
         let examples = noisy_spam();
-        let run = |optimizer| {
-            let options = TrainOptions {
-                optimizer,
-                validation_fraction: 0.3,
-                ..small_options()
+        let mut exact_wins = 0;
+        // As set up for the shipped models, and with a stochastic search crippled to one tiny
+        // step, so that both outcomes of the comparison are exercised.
+        for (learning_rate, max_epochs) in [(0.05, 5), (1e-4, 1)] {
+            let run = |optimizer| {
+                let options = TrainOptions {
+                    optimizer,
+                    validation_fraction: 0.3,
+                    learning_rate,
+                    max_epochs,
+                    ..small_options()
+                };
+                train_examples(&Task::Spam, &examples, &options).unwrap().1
             };
-            train_examples(&Task::Spam, &examples, &options).unwrap().1
-        };
-        let stochastic = run(Optimizer::AdaGrad).validation_macro_f1.unwrap();
-        let exact = run(Optimizer::Lbfgs).validation_macro_f1.unwrap();
-        let both = run(Optimizer::BestOnValidation);
-        assert_eq!(both.validation_macro_f1, Some(stochastic.max(exact)));
-        assert_eq!(both.c.is_some(), exact > stochastic);
+            let stochastic = run(Optimizer::AdaGrad).validation_macro_f1.unwrap();
+            let exact = run(Optimizer::Lbfgs).validation_macro_f1.unwrap();
+            let both = run(Optimizer::BestOnValidation);
+            assert_eq!(both.validation_macro_f1, Some(stochastic.max(exact)));
+            assert_eq!(both.c.is_some(), exact > stochastic);
+            exact_wins += usize::from(exact > stochastic);
+        }
+        assert!(exact_wins >= 1);
     }
 
     #[test]
