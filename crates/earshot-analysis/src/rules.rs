@@ -587,7 +587,8 @@ impl IntentRules {
             }
             scores.add(intent, miss, text, lang);
         }
-        scores.finish_spam(joined.split(' '));
+        // The words are separated by spaces, so a run of digits never spans two of them.
+        scores.finish_spam([joined]);
         scores
     }
 
@@ -652,19 +653,32 @@ impl RuleScores {
         *slot = 1.0 - (1.0 - *slot) * miss;
     }
 
-    /// Adds the signals that are not words: a phone number or short code.
-    fn finish_spam<'a>(&mut self, words: impl Iterator<Item = &'a str>) {
+    /// Adds the signal that is not a word: a phone number or short code (a run of digits).
+    fn finish_spam<'a>(&mut self, words: impl IntoIterator<Item = &'a str>) {
         let Some(spam) = self.spam.as_mut() else {
             return;
         };
-        let mut words = words;
-        let has_number = words.any(|w| {
-            w.len() >= PHONE_DIGITS && w.bytes().filter(u8::is_ascii_digit).count() >= PHONE_DIGITS
-        });
-        if has_number {
+        if words.into_iter().any(has_digit_run) {
             *spam = 1.0 - (1.0 - *spam) * (1.0 - PHONE_WEIGHT);
         }
     }
+}
+
+/// Whether `text` holds [`PHONE_DIGITS`] ASCII digits in a row: one byte loop, since it runs on
+/// every analysed text.
+fn has_digit_run(text: &str) -> bool {
+    let mut run = 0;
+    for &byte in text.as_bytes() {
+        if byte.is_ascii_digit() {
+            run += 1;
+            if run >= PHONE_DIGITS {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 /// A question mark is the strongest sign of a question; Greek writes it as `;` (or U+037E).
