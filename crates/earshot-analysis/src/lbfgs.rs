@@ -36,7 +36,7 @@ where
     let mut direction = vec![0.0; n];
     let mut x_next = vec![0.0; n];
     let mut gradient_next = vec![0.0; n];
-    let mut alphas = vec![0.0; MEMORY];
+    let mut alphas = [0.0; MEMORY];
     let mut iterations = 0;
     while iterations < max_iterations {
         let gradient_norm = dot(&gradient, &gradient).sqrt();
