@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the shipped models into models/ from ../shared/data (docs/MODELS.md), with the options of
 # TrainOptions::for_task, and prints each test report (and the cross-domain ones). Not shipped but
-# reported: RuSentiment (non-commercial licence), the 5-class Russian models, YouTube spam.
+# reported: RuSentiment (non-commercial licence), the 5-class Russian models, spam trained on
+# YouTube alone and on SMS alone (each compared with the baselines of its own split).
 #   scripts/train-models.sh [DATA_DIR] [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ EXTRA_OUT=${EXTRA_OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 cargo build --release -p earshot-analysis --example train_eval
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/train_eval
-run() { echo "== $*"; "$BIN" "$@"; }
+run() { echo "== $*"; nice -n 10 "$BIN" "$@"; }
 run sentiment "$DATA/sentiment/en-semeval2017" --task-defaults en --save "$OUT/sentiment-en.esm"
 run sentiment "$DATA/sentiment/ru-rusentitweet" --task-defaults ru --save "$OUT/sentiment-ru.esm" \
     --eval-also "$DATA/sentiment/ru-rusentiment"
@@ -19,8 +20,9 @@ run sentiment "$DATA/sentiment/el-politics" --task-defaults el --save "$OUT/sent
 run offensive "$DATA/offensive/en-olid" --task-defaults en --save "$OUT/offensive-en.esm"
 run offensive "$DATA/offensive/ru-2ch-pikabu" --task-defaults ru --save "$OUT/offensive-ru.esm"
 run offensive "$DATA/offensive/el-ogtd" --task-defaults el --save "$OUT/offensive-el.esm"
-run spam "$DATA/spam/en-sms" --task-defaults en --save "$OUT/spam-en.esm" \
-    --eval-also "$DATA/spam/en-youtube"
+# English spam: SMS and YouTube comments together (each alone transfers poorly to the other).
+run spam "$DATA/spam/en-sms" --task-defaults en --train-also "$DATA/spam/en-youtube" \
+    --save "$OUT/spam-en.esm" --eval-also "$DATA/spam/en-youtube"
 run complaint "$DATA/intent/en-complaints" --task-defaults en --save "$OUT/complaint-en.esm"
 # Reported, not shipped.
 run sentiment "$DATA/sentiment/ru-rusentiment" --task-defaults ru --save "$EXTRA_OUT/sentiment-ru-rusentiment.esm" \
@@ -31,3 +33,5 @@ run sentiment5 "$DATA/sentiment/ru-rusentiment" --task-defaults ru --save "$EXTR
     --eval-also "$DATA/sentiment/ru-rusentitweet"
 run spam "$DATA/spam/en-youtube" --task-defaults en --save "$EXTRA_OUT/spam-en-youtube.esm" \
     --eval-also "$DATA/spam/en-sms"
+run spam "$DATA/spam/en-sms" --task-defaults en --save "$EXTRA_OUT/spam-en-sms.esm" \
+    --eval-also "$DATA/spam/en-youtube"

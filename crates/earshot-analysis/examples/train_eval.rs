@@ -6,13 +6,16 @@
 //!     [--epochs 20] [--uniform] [--prune 1] [--word-only] [--save models/sentiment-en.esm]
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use earshot_analysis::analyzer::combine_spam;
+use earshot_analysis::eval::argmax;
+use earshot_analysis::rules::{IntentRules, RuleScratch};
 use earshot_analysis::{
-    evaluate, read_examples, ClassWeights, FeatureExtractor, Model, SparseVector, Task,
-    TrainOptions,
+    evaluate, read_examples, ClassWeights, FeatureExtractor, Model, Report, Scored, SparseVector,
+    Task, TrainOptions,
 };
 
 fn main() -> ExitCode {
@@ -27,13 +30,14 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--epochs N] \
-                 [--uniform] [--no-average] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--save PATH]";
+    let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
+                 [--uniform] [--no-average] [--idf|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
     let mut save = None;
     let mut also = Vec::new();
+    let mut train_also = Vec::new();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -44,10 +48,27 @@ fn run() -> Result<(), String> {
                     value()?.split(',').map(parse).collect::<Result<_, _>>()?
             }
             "--l2" => options.l2 = parse(&value()?)?,
+            "--tune-l2" => {
+                options.l2_candidates = value()?.split(',').map(parse).collect::<Result<_, _>>()?
+            }
+            "--tune-weights" => {
+                options.class_weight_candidates =
+                    vec![ClassWeights::Balanced, ClassWeights::Uniform]
+            }
             "--epochs" => options.max_epochs = parse(&value()?)?,
             "--prune" => options.prune_below = parse(&value()?)?,
             "--uniform" => options.class_weights = ClassWeights::Uniform,
             "--no-average" => options.average = false,
+            "--idf" => options.idf = true,
+            "--lbfgs" => options.optimizer = earshot_analysis::Optimizer::Lbfgs,
+            "--adagrad" => options.optimizer = earshot_analysis::Optimizer::AdaGrad,
+            "--both" => options.optimizer = earshot_analysis::Optimizer::BestOnValidation,
+            "--c" => options.c = parse(&value()?)?,
+            "--tune-c" => {
+                options.c_candidates = value()?.split(',').map(parse).collect::<Result<_, _>>()?
+            }
+            "--iterations" => options.max_iterations = parse(&value()?)?,
+            "--no-idf" => options.idf = false,
             "--word-only" => options.features.char_max = 0,
             "--chars" => {
                 let range = value()?;
@@ -59,6 +80,7 @@ fn run() -> Result<(), String> {
             }
             "--save" => save = Some(PathBuf::from(value()?)),
             "--eval-also" => also.push(PathBuf::from(value()?)),
+            "--train-also" => train_also.push(PathBuf::from(value()?).join("train.jsonl")),
             "--task-defaults" => {
                 let lang = value()?;
                 options = TrainOptions::for_task(&task, Some(&lang));
@@ -67,10 +89,11 @@ fn run() -> Result<(), String> {
         }
     }
 
+    let mut train_files = vec![dir.join("train.jsonl")];
+    train_files.extend(train_also);
     let started = Instant::now();
     let (model, summary) =
-        earshot_analysis::train::train(&task, &[dir.join("train.jsonl")], &options)
-            .map_err(|e| e.to_string())?;
+        earshot_analysis::train::train(&task, &train_files, &options).map_err(|e| e.to_string())?;
     let train_seconds = started.elapsed().as_secs_f64();
     for skipped in &summary.skipped {
         eprintln!("skipped {skipped}");
@@ -99,6 +122,21 @@ fn run() -> Result<(), String> {
             .map_or("-".to_owned(), |f| format!("{f:.4}"))
     );
     println!(
+        "chosen: learning rate {}, l2 {}, C {:?}, class weights {:?}",
+        summary.learning_rate, summary.l2, summary.c, summary.class_weights
+    );
+    for candidate in &summary.candidates {
+        println!(
+            "  candidate C {:?} lr {} l2 {} {:?}: validation macro-F1 {:.4} at epoch/iteration {}",
+            candidate.c,
+            candidate.learning_rate,
+            candidate.l2,
+            candidate.class_weights,
+            candidate.validation_macro_f1,
+            candidate.best_epoch
+        );
+    }
+    println!(
         "train time {train_seconds:.1} s, model {} bytes ({:.2} MB, {} of {} buckets), load {load_ms:.1} ms",
         bytes.len(),
         bytes.len() as f64 / 1e6,
@@ -113,6 +151,17 @@ fn run() -> Result<(), String> {
             other.display(),
             report.to_text().lines().next().unwrap_or("")
         );
+    }
+    if task == Task::Spam {
+        // What the analyzer reports: the model together with the spam rules of its language.
+        for test_dir in std::iter::once(&dir).chain(&also) {
+            let report = evaluate_with_spam_rules(&reloaded, &test_dir.join("test.jsonl"))?;
+            println!(
+                "model + spam rules on {}: {}",
+                test_dir.display(),
+                report.to_text().lines().next().unwrap_or("")
+            );
+        }
     }
 
     // Single-thread speed of features + prediction over the test texts, for orientation only.
@@ -136,6 +185,39 @@ fn run() -> Result<(), String> {
         println!("saved {}", path.display());
     }
     Ok(())
+}
+
+fn evaluate_with_spam_rules(model: &Model, test_file: &Path) -> Result<Report, String> {
+    let test = read_examples(test_file).map_err(|e| e.to_string())?;
+    let rules = IntentRules::new();
+    let mut scratch = RuleScratch::default();
+    let mut extractor = FeatureExtractor::new(model.feature_config());
+    let mut features = SparseVector::default();
+    let mut probabilities = Vec::new();
+    let lang = model.lang().unwrap_or("en");
+    let spam_class = model
+        .class_of_label("spam")
+        .ok_or("the model has no spam label")?;
+    let (mut gold, mut predicted) = (Vec::new(), Vec::new());
+    for example in &test.examples {
+        let Some(gold_class) = model.class_of_label(&example.label) else {
+            continue;
+        };
+        extractor.extract(&example.text, &mut features);
+        model.predict_into(&features, &mut probabilities);
+        let best = argmax(&probabilities);
+        let scored = Scored {
+            label: model.labels()[best].clone(),
+            score: probabilities[best],
+        };
+        let rule_scores =
+            rules.all_scores_joined(extractor.joined_words(), &example.text, lang, &mut scratch);
+        let verdict = combine_spam(Some((scored, probabilities[spam_class])), rule_scores.spam)
+            .ok_or("no spam verdict")?;
+        gold.push(gold_class);
+        predicted.push(model.class_of_label(&verdict.label).unwrap_or(best));
+    }
+    Ok(Report::from_predictions(model.labels(), &gold, &predicted))
 }
 
 fn parse<T: std::str::FromStr>(value: &str) -> Result<T, String> {

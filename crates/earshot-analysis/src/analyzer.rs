@@ -7,7 +7,7 @@ use earshot_text::{fold, tokenize};
 use crate::eval::argmax;
 use crate::features::{clean_and_fold, FeatureConfig, FeatureExtractor, SparseVector};
 use crate::model::{Model, ModelError};
-use crate::rules::{IntentRules, RuleScratch, INTENT_THRESHOLD};
+use crate::rules::{IntentRules, RuleScratch, INTENT_THRESHOLD, SPAM_THRESHOLD};
 
 /// Text beyond this many bytes is not analysed (the cut falls on a character boundary): a 1 MB
 /// post is judged by its first 16 KiB.
@@ -406,23 +406,26 @@ impl Analyzer {
 
         let sentiment = classify("sentiment").map(|(s, _)| s);
         let offensive = classify("offensive").map(|(s, _)| s);
-        let spam = classify("spam").map(|(s, _)| s);
+        let spam_model = classify("spam");
         let complaint_model = classify("complaint").map(|(_, p)| p);
 
         // Every extractor split the same words; without one, fold the text here.
         let rule_scores = match scratch.extractors.first() {
-            Some(extractor) => {
-                self.rules
-                    .scores_joined(extractor.joined_words(), text, &lang, &mut scratch.rules)
-            }
+            Some(extractor) => self.rules.all_scores_joined(
+                extractor.joined_words(),
+                text,
+                &lang,
+                &mut scratch.rules,
+            ),
             None => {
                 clean_and_fold(text, &mut scratch.folded);
                 self.rules
-                    .scores_folded(&scratch.folded, text, &lang, &mut scratch.rules)
+                    .all_scores_folded(&scratch.folded, text, &lang, &mut scratch.rules)
             }
         };
+        let spam = combine_spam(spam_model, rule_scores.spam);
         let mut intents = Vec::new();
-        for (intent, rule_score) in rule_scores {
+        for (intent, rule_score) in rule_scores.intents {
             let score = match (intent, complaint_model) {
                 ("complaint", Some(model_score)) => model_score.max(rule_score),
                 _ => rule_score,
@@ -512,9 +515,41 @@ impl Analyzer {
 }
 
 /// The label whose probability is the intent score of a classifier used as an intent.
+/// The spam verdict from the model (its label, and the probability of `spam`) and the rules:
+/// a rule score at the threshold overrides a model that says `ham`, as the complaint rules do;
+/// without a model (Russian, Greek) the rules decide alone.
+pub fn combine_spam(model: Option<(Scored, f32)>, rules: Option<f32>) -> Option<Scored> {
+    let verdict = |spam_score: f32| {
+        if spam_score >= SPAM_THRESHOLD {
+            Scored {
+                label: "spam".to_owned(),
+                score: spam_score,
+            }
+        } else {
+            Scored {
+                label: "ham".to_owned(),
+                score: 1.0 - spam_score,
+            }
+        }
+    };
+    match (model, rules) {
+        (Some((scored, model_spam)), Some(rule_spam)) => {
+            if rule_spam >= SPAM_THRESHOLD && rule_spam > model_spam {
+                Some(verdict(rule_spam))
+            } else {
+                Some(scored)
+            }
+        }
+        (Some((scored, _)), None) => Some(scored),
+        (None, Some(rule_spam)) => Some(verdict(rule_spam)),
+        (None, None) => None,
+    }
+}
+
 fn task_positive_label(task: &str) -> &str {
     match task {
         "complaint" => "complaint",
+        "spam" => "spam",
         _ => "",
     }
 }
@@ -747,6 +782,16 @@ mod tests {
                 ("offensive", &analysis.offensive),
                 ("spam", &analysis.spam),
             ] {
+                // Spam: the model's verdict combined with the spam rules of the language.
+                let rule_spam = (task == "spam")
+                    .then(|| {
+                        let mut folded = String::new();
+                        clean_and_fold(text, &mut folded);
+                        IntentRules::new()
+                            .all_scores_folded(&folded, text, lang, &mut RuleScratch::default())
+                            .spam
+                    })
+                    .flatten();
                 let Some(model) = models
                     .iter()
                     .find(|m| m.task() == task && m.lang() == Some(lang))
@@ -756,7 +801,7 @@ mod tests {
                             .find(|m| m.task() == task && m.lang().is_none())
                     })
                 else {
-                    assert_eq!(got, &None, "{task} {lang}");
+                    assert_eq!(got, &combine_spam(None, rule_spam), "{task} {lang}");
                     continue;
                 };
                 model.predict_into(&features, &mut alone);
@@ -765,10 +810,19 @@ mod tests {
                     label: model.labels()[best].clone(),
                     score: alone[best],
                 };
+                let expected = if task == "spam" {
+                    let spam = alone[model.class_of_label("spam").unwrap()];
+                    combine_spam(Some((expected, spam)), rule_spam)
+                } else {
+                    Some(expected)
+                };
                 // Bit for bit: the same sums in the same order.
-                assert_eq!(got.as_ref(), Some(&expected), "{task} on {text:?}");
+                assert_eq!(got, &expected, "{task} on {text:?}");
             }
         }
+        // The third text is spam by the rules whatever the random model says.
+        let spam = analyzer.analyze("win a free prize now http://t.co/x", Some("en"));
+        assert_eq!(spam.spam.map(|s| s.label).as_deref(), Some("spam"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod analyzer;
 pub mod data;
 pub mod eval;
 pub mod features;
+mod lbfgs;
 pub mod model;
 pub mod rules;
 pub mod train;
@@ -30,5 +31,6 @@ pub use eval::{evaluate, ClassMetrics, Report};
 pub use features::{FeatureConfig, FeatureExtractor, SparseVector};
 pub use model::{Model, ModelError};
 pub use train::{
-    train, train_examples, ClassWeights, Task, TrainError, TrainOptions, TrainSummary,
+    train, train_examples, CandidateScore, ClassWeights, Optimizer, Task, TrainError, TrainOptions,
+    TrainSummary,
 };

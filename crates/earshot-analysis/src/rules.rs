@@ -1,5 +1,7 @@
 //! Transparent cue rules for the intents without labelled data (question, praise, purchase
-//! intent, feedback) and for complaints in Russian and Greek.
+//! intent, feedback), for complaints in Russian and Greek, and for spam: alone in Russian and
+//! Greek (no labelled spam data exists), next to the model in English, where they add the
+//! comment spam of video sites ("check out my channel") that the SMS data lacks.
 //!
 //! A cue is a phrase of folded words; a word ending in `*` matches any word it begins, which
 //! covers Russian and Greek endings (`купи*` matches `купить`, `куплю` does not: cues list the
@@ -25,8 +27,156 @@ pub const INTENTS: [&str; 5] = [
 
 type CueList = &'static [(&'static str, f32)];
 
+/// Spam scores are reported as `spam` at or above this score.
+pub const SPAM_THRESHOLD: f32 = 0.5;
+
+/// A word of at least this many digits looks like a phone number or a short code to text.
+const PHONE_DIGITS: usize = 7;
+/// The weight of such a number as a spam cue.
+const PHONE_WEIGHT: f32 = 0.3;
+
+/// Spam cues written the same in every language we analyse: links (every link is the one token
+/// `httplink` after cleaning) and English promotion words that Russian and Greek spam borrows.
+const SPAM_ANY: CueList = &[
+    ("httplink", 0.3),
+    ("subscribe", 0.5),
+    ("giveaway", 0.5),
+    ("promo code", 0.5),
+    ("promocode", 0.5),
+    ("bitcoin", 0.3),
+    ("crypto", 0.3),
+    ("casino", 0.6),
+    ("onlyfans", 0.6),
+    ("whatsapp", 0.2),
+    ("telegram", 0.2),
+];
+
+/// Self-promotion in comments (the YouTube spam of the UCI collection: "check out my channel",
+/// "please subscribe") and the offers of SMS spam.
+const SPAM_EN: CueList = &[
+    ("check out my", 0.6),
+    ("check my", 0.4),
+    ("my channel", 0.4),
+    ("my new video", 0.5),
+    ("my youtube", 0.5),
+    ("my playlist", 0.5),
+    ("visit my", 0.5),
+    ("subscribe to my", 0.6),
+    ("sub to my", 0.7),
+    ("please subscribe", 0.6),
+    ("sub for sub", 0.8),
+    ("follow me", 0.4),
+    ("like this comment", 0.5),
+    ("so others can see", 0.6),
+    ("click here", 0.6),
+    ("click the link", 0.6),
+    ("free", 0.2),
+    ("win", 0.2),
+    ("winner", 0.4),
+    ("prize", 0.4),
+    ("claim", 0.3),
+    ("cash", 0.2),
+    ("gift card", 0.5),
+    ("make money", 0.6),
+    ("earn money", 0.6),
+    ("work from home", 0.6),
+    ("per day", 0.2),
+    ("call now", 0.5),
+    ("txt", 0.3),
+    ("text stop", 0.6),
+    ("limited time", 0.4),
+    ("limited offer", 0.5),
+    ("discount", 0.3),
+    ("followers", 0.3),
+];
+
+/// Russian spam: channel promotion, easy money, bets and loans, "link in the profile".
+const SPAM_RU: CueList = &[
+    ("подпис*", 0.4),
+    ("подписывайтесь", 0.6),
+    ("подпишись*", 0.6),
+    ("мой канал", 0.6),
+    ("на мой канал", 0.7),
+    ("заходите на канал", 0.7),
+    ("заходи на канал", 0.7),
+    ("по ссылке", 0.4),
+    ("переходи по ссылке", 0.7),
+    ("переходите по ссылке", 0.7),
+    ("ссылка в профиле", 0.7),
+    ("ссылка в описании", 0.7),
+    ("ссылка в био", 0.7),
+    ("жми", 0.4),
+    ("кликай", 0.4),
+    ("заработ*", 0.4),
+    ("заработок в интернете", 0.8),
+    ("без вложений", 0.7),
+    ("пассивный доход", 0.7),
+    ("доход от", 0.4),
+    ("работа на дому", 0.6),
+    ("в день", 0.2),
+    ("бесплатн*", 0.3),
+    ("скидк*", 0.3),
+    ("промокод*", 0.5),
+    ("акция", 0.3),
+    ("выигра*", 0.4),
+    ("розыгрыш*", 0.4),
+    ("приз", 0.3),
+    ("призы", 0.3),
+    ("казино", 0.6),
+    ("ставк*", 0.3),
+    ("займ*", 0.4),
+    ("кредит без", 0.6),
+    ("пиши в лс", 0.6),
+    ("пишите в лс", 0.6),
+    ("пиши в директ", 0.6),
+    ("звоните", 0.3),
+    ("только сегодня", 0.5),
+    ("успей*", 0.4),
+    ("ставьте лайк*", 0.4),
+];
+
+/// Greek spam: the same kinds of offers and self-promotion.
+const SPAM_EL: CueList = &[
+    ("εγγραφειτε", 0.6),
+    ("κανε εγγραφη", 0.6),
+    ("καντε εγγραφη", 0.6),
+    ("το καναλι μου", 0.7),
+    ("στο καναλι μου", 0.7),
+    ("κερδισ*", 0.4),
+    ("κερδιστε", 0.5),
+    ("δωρο", 0.3),
+    ("δωρα", 0.3),
+    ("δωρεαν", 0.3),
+    ("προσφορα*", 0.3),
+    ("εκπτωσ*", 0.3),
+    ("διαγωνισμ*", 0.4),
+    ("πατηστε εδω", 0.6),
+    ("πατα εδω", 0.6),
+    ("κλικ εδω", 0.6),
+    ("στο λινκ", 0.5),
+    ("λινκ στο", 0.5),
+    ("βγαλε χρηματα", 0.7),
+    ("βγαλτε χρηματα", 0.7),
+    ("χρηματα απο το σπιτι", 0.7),
+    ("δουλεια απο το σπιτι", 0.7),
+    ("την ημερα", 0.2),
+    ("καζινο", 0.6),
+    ("στοιχημα*", 0.3),
+    ("δανει*", 0.3),
+    ("μονο σημερα", 0.5),
+    ("περιορισμενη προσφορα", 0.6),
+    ("καλεστε", 0.3),
+    ("στειλτε μηνυμα", 0.5),
+];
+
 /// `(intent, lang, cues)`.
 const CUES: &[(&str, &str, CueList)] = &[
+    ("spam", "en", SPAM_EN),
+    ("spam", "en", SPAM_ANY),
+    ("spam", "ru", SPAM_RU),
+    ("spam", "ru", SPAM_ANY),
+    ("spam", "el", SPAM_EL),
+    ("spam", "el", SPAM_ANY),
     (
         "complaint",
         "en",
@@ -371,6 +521,17 @@ impl IntentRules {
         lang: &str,
         scratch: &mut RuleScratch,
     ) -> [(&'static str, f32); 5] {
+        self.all_scores_folded(folded, text, lang, scratch).intents
+    }
+
+    /// Intent and spam scores from the folded text, in one pass.
+    pub fn all_scores_folded(
+        &self,
+        folded: &str,
+        text: &str,
+        lang: &str,
+        scratch: &mut RuleScratch,
+    ) -> RuleScores {
         let mut joined = std::mem::take(&mut scratch.joined);
         joined.clear();
         for word in folded_words(folded) {
@@ -378,7 +539,7 @@ impl IntentRules {
             joined.push_str(word);
         }
         joined.push(' ');
-        let scores = self.scores_joined(&joined, text, lang, scratch);
+        let scores = self.all_scores_joined(&joined, text, lang, scratch);
         scratch.joined = joined;
         scores
     }
@@ -392,7 +553,18 @@ impl IntentRules {
         lang: &str,
         scratch: &mut RuleScratch,
     ) -> [(&'static str, f32); 5] {
-        let mut scores = INTENTS.map(|intent| (intent, 0.0f32));
+        self.all_scores_joined(joined, text, lang, scratch).intents
+    }
+
+    /// Intent and spam scores from the joined words (` word word `), in one pass.
+    pub fn all_scores_joined(
+        &self,
+        joined: &str,
+        text: &str,
+        lang: &str,
+        scratch: &mut RuleScratch,
+    ) -> RuleScores {
+        let mut scores = RuleScores::empty();
         let Some(language) = self.automata.iter().find(|a| a.lang == lang) else {
             return scores;
         };
@@ -413,20 +585,23 @@ impl IntentRules {
                 }
                 pattern += 1;
             }
-            if *intent == "question" {
-                miss *= 1.0 - question_mark_weight(text, lang);
-            }
-            if let Some(slot) = scores.iter_mut().find(|(name, _)| name == intent) {
-                slot.1 = 1.0 - miss;
-            }
+            scores.add(intent, miss, text, lang);
         }
+        // The words are separated by spaces, so a run of digits never spans two of them.
+        scores.finish_spam([joined]);
         scores
     }
 
     /// Rule scores of every intent with cues in `lang`, from the folded words of the text and the
     /// text itself (for question marks). Intents without cues for `lang` score 0.
     pub fn scores(&self, words: &[&str], text: &str, lang: &str) -> [(&'static str, f32); 5] {
-        let mut scores = INTENTS.map(|intent| (intent, 0.0f32));
+        self.all_scores(words, text, lang).intents
+    }
+
+    /// Intent and spam scores by a scan of every cue: the reference the automaton is tested
+    /// against.
+    pub fn all_scores(&self, words: &[&str], text: &str, lang: &str) -> RuleScores {
+        let mut scores = RuleScores::empty();
         for (intent, cue_lang, cues) in &self.cues {
             if *cue_lang != lang {
                 continue;
@@ -437,15 +612,73 @@ impl IntentRules {
                     miss *= 1.0 - cue.weight;
                 }
             }
-            if *intent == "question" {
-                miss *= 1.0 - question_mark_weight(text, lang);
-            }
-            if let Some(slot) = scores.iter_mut().find(|(name, _)| name == intent) {
-                slot.1 = 1.0 - miss;
-            }
+            scores.add(intent, miss, text, lang);
         }
+        scores.finish_spam(words.iter().copied());
         scores
     }
+}
+
+/// What the rules say about one text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuleScores {
+    /// Every intent of [`INTENTS`], in that order, with its score (0 without cues).
+    pub intents: [(&'static str, f32); 5],
+    /// The spam score, or `None` where the language has no spam rules.
+    pub spam: Option<f32>,
+}
+
+impl RuleScores {
+    fn empty() -> RuleScores {
+        RuleScores {
+            intents: INTENTS.map(|intent| (intent, 0.0f32)),
+            spam: None,
+        }
+    }
+
+    /// Adds one cue list's `Π(1 - weight)` of matched cues to its intent: a language may have
+    /// several lists for one intent (its own and the shared spam cues).
+    fn add(&mut self, intent: &str, mut miss: f32, text: &str, lang: &str) {
+        if intent == "question" {
+            miss *= 1.0 - question_mark_weight(text, lang);
+        }
+        let slot = if intent == "spam" {
+            self.spam.get_or_insert(0.0)
+        } else {
+            match self.intents.iter_mut().find(|(name, _)| *name == intent) {
+                Some(slot) => &mut slot.1,
+                None => return,
+            }
+        };
+        *slot = 1.0 - (1.0 - *slot) * miss;
+    }
+
+    /// Adds the signal that is not a word: a phone number or short code (a run of digits).
+    fn finish_spam<'a>(&mut self, words: impl IntoIterator<Item = &'a str>) {
+        let Some(spam) = self.spam.as_mut() else {
+            return;
+        };
+        if words.into_iter().any(has_digit_run) {
+            *spam = 1.0 - (1.0 - *spam) * (1.0 - PHONE_WEIGHT);
+        }
+    }
+}
+
+/// Whether `text` holds [`PHONE_DIGITS`] ASCII digits in a row: one byte loop, since it runs on
+/// every analysed text.
+fn has_digit_run(text: &str) -> bool {
+    let mut run = 0;
+    for &byte in text.as_bytes() {
+        if byte.is_ascii_digit() {
+            run += 1;
+            if run >= PHONE_DIGITS {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 /// A question mark is the strongest sign of a question; Greek writes it as `;` (or U+037E).
@@ -662,6 +895,10 @@ mod tests {
         "Διορθώστε το σφάλμα στην εφαρμογή",
         "Απαράδεκτη εξυπηρέτηση, ακόμα περιμένω",
         "Σήμερα βρέχει.",
+        "Check out my channel and subscribe, new video every day",
+        "call 08712460324 now to claim your prize",
+        "Подписывайтесь на мой канал, заработок без вложений",
+        "Κάντε εγγραφή στο κανάλι μου, δώρα και προσφορές",
         "",
         "😀😀 ???",
     ];
@@ -678,18 +915,115 @@ mod tests {
             crate::features::fold_into(text, &mut folded);
             let words: Vec<&str> = tokenize(&folded).map(|t| t.text).collect();
             for lang in ["en", "ru", "el", "de"] {
-                let scan = rules.scores(&words, text, lang);
-                let automaton = rules.scores_folded(&folded, text, lang, &mut scratch);
+                let scan = rules.all_scores(&words, text, lang);
+                let automaton = rules.all_scores_folded(&folded, text, lang, &mut scratch);
                 assert_eq!(scan, automaton, "{text:?} in {lang}");
                 extractor.extract(text, &mut features);
                 let joined = extractor.joined_words().to_owned();
-                let shared = rules.scores_joined(&joined, text, lang, &mut scratch);
+                let shared = rules.all_scores_joined(&joined, text, lang, &mut scratch);
                 assert_eq!(scan, shared, "{text:?} in {lang}, words from the extractor");
-                fired += scan.iter().filter(|(_, s)| *s >= INTENT_THRESHOLD).count();
+                assert_eq!(
+                    rules.scores(&words, text, lang),
+                    scan.intents,
+                    "{text:?} in {lang}"
+                );
+                fired += scan
+                    .intents
+                    .iter()
+                    .filter(|(_, s)| *s >= INTENT_THRESHOLD)
+                    .count();
+                fired += usize::from(scan.spam.is_some_and(|s| s >= SPAM_THRESHOLD));
             }
         }
         // The comparison covers texts where cues fire, not only zeros.
         assert!(fired >= 20, "{fired}");
+    }
+
+    /// The spam score as the analyzer computes it: links become `httplink` while cleaning.
+    fn spam(text: &str, lang: &str) -> Option<f32> {
+        let mut folded = String::new();
+        crate::features::clean_and_fold(text, &mut folded);
+        IntentRules::new()
+            .all_scores_folded(&folded, text, lang, &mut RuleScratch::default())
+            .spam
+    }
+
+    fn is_spam(text: &str, lang: &str) -> bool {
+        spam(text, lang).is_some_and(|s| s >= SPAM_THRESHOLD)
+    }
+
+    #[test]
+    fn english_comment_spam() {
+        for text in [
+            "Check out my channel, I make music videos!",
+            "Hey guys please subscribe to my channel :)",
+            "sub to my channel and I'll sub back",
+            "If you like this song, give this comment a thumbs up so others can see",
+            "Win a free iPhone, click here https://bit.ly/x1",
+            "Make money from home, $500 per day https://example.com",
+            "URGENT! call 09061701461 to claim your cash prize",
+        ] {
+            assert!(is_spam(text, "en"), "{text}: {:?}", spam(text, "en"));
+        }
+        for text in [
+            "This song brings back memories, love it",
+            "I'll call you when I get home",
+            "Check the link I sent you yesterday https://example.com/notes",
+            "Is the new update free?",
+            "My channel lineup changed after the update",
+        ] {
+            assert!(!is_spam(text, "en"), "{text}: {:?}", spam(text, "en"));
+        }
+    }
+
+    #[test]
+    fn russian_spam() {
+        for text in [
+            "Подписывайтесь на мой канал, там много интересного!",
+            "Заработок в интернете без вложений, пиши в лс",
+            "Переходи по ссылке и получи промокод на скидку https://t.me/x",
+            "Казино онлайн, бонус только сегодня",
+            "Пассивный доход от 5000 рублей в день, звоните 89991234567",
+        ] {
+            assert!(is_spam(text, "ru"), "{text}: {:?}", spam(text, "ru"));
+        }
+        for text in [
+            "Подписал договор, теперь жду доставку",
+            "Сегодня идёт дождь, сижу дома",
+            "Оператор опять не работает, верните деньги",
+            "Вот ссылка на статью https://example.ru/a",
+        ] {
+            assert!(!is_spam(text, "ru"), "{text}: {:?}", spam(text, "ru"));
+        }
+    }
+
+    #[test]
+    fn greek_spam() {
+        for text in [
+            "Κάντε εγγραφή στο κανάλι μου για καθημερινά βίντεο!",
+            "Κερδίστε δωρεάν δώρα, πατήστε εδώ https://bit.ly/x",
+            "Βγάλε χρήματα από το σπίτι, 200 ευρώ την ημέρα",
+            "Περιορισμένη προσφορά, μόνο σήμερα! Καλέστε 2101234567",
+        ] {
+            assert!(is_spam(text, "el"), "{text}: {:?}", spam(text, "el"));
+        }
+        for text in [
+            "Σήμερα βρέχει, μένω σπίτι",
+            "Η κυβέρνηση ανακοίνωσε νέα μέτρα",
+            "Δείτε το άρθρο https://example.gr/a",
+        ] {
+            assert!(!is_spam(text, "el"), "{text}: {:?}", spam(text, "el"));
+        }
+    }
+
+    #[test]
+    fn spam_rules_exist_for_our_languages_only() {
+        assert_eq!(spam("subscribe to my channel", "de"), None);
+        assert_eq!(spam("", "ru"), Some(0.0));
+        // A link alone is not spam; with a promotion it is.
+        let link = spam("https://example.com", "en").unwrap();
+        assert!((link - 0.3).abs() < 1e-6, "{link}");
+        assert!(is_spam("giveaway https://example.com check my page", "el"));
     }
 
     #[test]

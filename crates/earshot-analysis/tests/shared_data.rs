@@ -63,10 +63,13 @@ fn sms_spam_model_beats_the_majority_class_by_far_and_survives_a_round_trip() {
         .spam
         .unwrap();
     assert_eq!(ham.label, "ham");
-    // No Russian spam model: no answer rather than a guess from the English one.
+    // No Russian spam model: the Russian rules answer, not the English model.
     let russian = analyzer.analyze("Выиграй миллион прямо сейчас, звони", None);
     assert_eq!(russian.lang, "ru");
-    assert_eq!(russian.spam, None);
+    let russian_spam = russian.spam.expect("the Russian spam rules answer");
+    assert_eq!(russian_spam.label, "ham");
+    let russian = analyzer.analyze("Казино онлайн, выиграй миллион, пиши в лс", None);
+    assert_eq!(russian.spam.map(|s| s.label).as_deref(), Some("spam"));
 }
 
 #[test]

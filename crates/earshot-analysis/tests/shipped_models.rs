@@ -95,8 +95,30 @@ fn shipped_models_judge_clear_cut_texts() {
         label("see you tomorrow at the office", "en", "offensive"),
         "NOT"
     );
-    // No Greek spam model is shipped: no answer rather than a guess.
-    assert_eq!(label("Κέρδισε ένα δώρο τώρα", "el", "spam"), "");
+    // No Greek or Russian spam model is shipped (no data): the spam rules answer instead.
+    assert_eq!(
+        label(
+            "Κέρδισε δωρεάν δώρα, πάτησε εδώ https://bit.ly/x",
+            "el",
+            "spam"
+        ),
+        "spam"
+    );
+    assert_eq!(label("Σήμερα βρέχει, μένω σπίτι", "el", "spam"), "ham");
+    assert_eq!(
+        label(
+            "Подписывайтесь на мой канал, заработок без вложений",
+            "ru",
+            "spam"
+        ),
+        "spam"
+    );
+    assert_eq!(label("Сегодня идёт дождь, сижу дома", "ru", "spam"), "ham");
+    // English: the rules add comment spam that the SMS model was never shown.
+    assert_eq!(
+        label("Check out my channel and please subscribe!", "en", "spam"),
+        "spam"
+    );
 }
 
 #[test]
