@@ -230,7 +230,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 
     println!("## Import (parse, normalize, match, language, dedup, store, index)");
     println!();
-    println!("| engine | seconds | mentions/s | CPU s (user+sys) | CPU µs per mention | peak RSS MiB |");
+    println!(
+        "| engine | seconds | mentions/s | CPU s (user+sys) | CPU µs per mention | peak RSS MiB |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     print_import(
         "(stages before the store only: parse, normalize, match, language, fingerprint)",

@@ -88,7 +88,11 @@ impl KnownKeys {
     /// Adds the keys of rows with `rev` above the covered one (all rows when not loaded yet)
     /// and records `up_to_rev`, the database's highest `rev`, as covered. The caller holds the
     /// write transaction, so no row can appear between this read and its commit.
-    pub async fn catch_up(&mut self, conn: &mut SqliteConnection, up_to_rev: i64) -> StoreResult<()> {
+    pub async fn catch_up(
+        &mut self,
+        conn: &mut SqliteConnection,
+        up_to_rev: i64,
+    ) -> StoreResult<()> {
         let from = self.covered_rev.unwrap_or(i64::MIN);
         if from >= up_to_rev {
             return Ok(());
@@ -142,7 +146,8 @@ impl KnownKeys {
         }
         for mention in mentions {
             if let Some(external_id) = &mention.external_id {
-                self.hashes.insert(external_key(&mention.source, external_id));
+                self.hashes
+                    .insert(external_key(&mention.source, external_id));
             }
             if let Some(url) = &mention.canonical_url {
                 self.hashes.insert(url_key(url));
@@ -172,7 +177,10 @@ mod tests {
     fn key_kinds_and_parts_do_not_collide() {
         assert_ne!(external_key("a", "bc"), external_key("ab", "c"));
         assert_ne!(external_key("feed", "x"), url_key("x"));
-        assert_eq!(url_key("https://a.example/1"), url_key("https://a.example/1"));
+        assert_eq!(
+            url_key("https://a.example/1"),
+            url_key("https://a.example/1")
+        );
     }
 
     #[test]

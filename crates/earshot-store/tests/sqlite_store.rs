@@ -367,12 +367,20 @@ async fn large_batches_still_find_keys_written_by_another_process() {
     other.write_batch(later.clone(), None).await.unwrap();
     let mut by_url = mention("elsewhere", "x", "same post", 0);
     by_url.canonical_url = Some("https://feed.example/post/20000".into());
-    let url_owner = other.write_batch(vec![by_url], None).await.unwrap().inserted[0];
+    let url_owner = other
+        .write_batch(vec![by_url], None)
+        .await
+        .unwrap()
+        .inserted[0];
 
     let mut second_batch = numbered("feed", 20_000, LARGE_BATCH);
     second_batch.extend(later);
     let second = importer.write_batch(second_batch, None).await.unwrap();
-    assert_eq!(second.updated.len(), 4, "3 by external id and 1 by canonical URL");
+    assert_eq!(
+        second.updated.len(),
+        4,
+        "3 by external id and 1 by canonical URL"
+    );
     assert!(second.updated.contains(&url_owner));
     assert_eq!(second.inserted.len(), LARGE_BATCH - 1);
 
