@@ -34,12 +34,64 @@ pub struct BenchArgs {
     /// Skip the FTS5 side (only Earshot's figures).
     #[arg(long)]
     no_fts5: bool,
+    /// Also import the same file into a second workspace with the analysis stage (the
+    /// shipped models: sentiment, offensive, spam, intents), to show what it costs.
+    #[arg(long)]
+    with_analysis: bool,
+    /// Keep the generated file and the workspaces (default: removed when done, they are large).
+    #[arg(long)]
+    keep: bool,
 }
 
 struct ImportFigures {
     seconds: f64,
     per_second: f64,
     peak_rss_mib: f64,
+    /// User + system CPU seconds of the whole process over the phase: the machine is shared,
+    /// so wall-clock time counts other jobs too; CPU time per mention does not.
+    cpu_seconds: f64,
+}
+
+/// What the process has used of the CPU so far (user + system), in seconds.
+fn process_cpu_seconds() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat are utime and stime in clock ticks (100 per second
+    // on Linux). The command name (field 2) may contain spaces, so count after its ')'.
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let after_name = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// Wall clock, CPU and peak memory of one timed phase.
+struct Phase {
+    started: Instant,
+    cpu_at_start: f64,
+}
+
+impl Phase {
+    fn start() -> Phase {
+        reset_peak_rss();
+        Phase {
+            started: Instant::now(),
+            cpu_at_start: process_cpu_seconds(),
+        }
+    }
+
+    fn finish(self, count: usize) -> ImportFigures {
+        let seconds = self.started.elapsed().as_secs_f64();
+        ImportFigures {
+            seconds,
+            per_second: count as f64 / seconds,
+            peak_rss_mib: peak_rss_mib(),
+            cpu_seconds: process_cpu_seconds() - self.cpu_at_start,
+        }
+    }
 }
 
 /// The earliest generated timestamp; queries filter relative to it.
@@ -95,7 +147,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 
     // The CPU-bound stages alone (parse, normalize, match, language, fingerprint), to show
     // where the end-to-end time goes.
-    let started = Instant::now();
+    let phase = Phase::start();
     let reader = BufReader::with_capacity(1 << 20, std::fs::File::open(&input)?);
     let mut lines = files::read_jsonl(reader, "bench");
     let mut prepared_count = 0usize;
@@ -106,11 +158,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         }
         prepared_count += pipeline.prepare(batch).mentions.len();
     }
-    let prepare_seconds = started.elapsed().as_secs_f64();
+    let prepare_only = phase.finish(args.count);
     anyhow::ensure!(prepared_count > 0, "no generated mention matched a brand");
 
-    reset_peak_rss();
-    let started = Instant::now();
+    let phase = Phase::start();
     let reader = BufReader::with_capacity(1 << 20, std::fs::File::open(&input)?);
     let report = import_items(
         pipeline.clone(),
@@ -118,12 +169,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         Arc::new(()),
     )
     .await?;
-    let seconds = started.elapsed().as_secs_f64();
-    let earshot_import = ImportFigures {
-        seconds,
-        per_second: args.count as f64 / seconds,
-        peak_rss_mib: peak_rss_mib(),
-    };
+    let earshot_import = phase.finish(args.count);
     anyhow::ensure!(
         report.error_count == 0,
         "the generated file had bad lines: {:?}",
@@ -133,8 +179,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let fts5 = if args.no_fts5 {
         None
     } else {
-        reset_peak_rss();
-        let started = Instant::now();
+        let phase = Phase::start();
         let baseline = Fts5Baseline::open(&dir.join("fts5.db")).await?;
         let reader = BufReader::with_capacity(1 << 20, std::fs::File::open(&input)?);
         let mut batch = Vec::with_capacity(5_000);
@@ -153,32 +198,64 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 break;
             }
         }
-        let seconds = started.elapsed().as_secs_f64();
-        Some((
-            baseline,
-            ImportFigures {
-                seconds,
-                per_second: args.count as f64 / seconds,
-                peak_rss_mib: peak_rss_mib(),
-            },
-        ))
+        Some((baseline, phase.finish(args.count)))
+    };
+
+    let with_analysis = if args.with_analysis {
+        let analysed_workspace = Workspace {
+            dir: dir.join("earshot-analysis"),
+        };
+        analysed_workspace.init(&config).await?;
+        let analysed_store = analysed_workspace.open_store().await?;
+        let analyzer = crate::models::load_for_analysis(None)?;
+        let analysed_pipeline = Arc::new(
+            Pipeline::new(analysed_store.clone(), &config.brands)
+                .await?
+                .with_analyzer(Some(Arc::new(analyzer))),
+        );
+        let phase = Phase::start();
+        let reader = BufReader::with_capacity(1 << 20, std::fs::File::open(&input)?);
+        import_items(
+            analysed_pipeline,
+            files::read_jsonl(reader, "bench"),
+            Arc::new(()),
+        )
+        .await?;
+        let figures = phase.finish(args.count);
+        analysed_store.flush().await?;
+        Some(figures)
+    } else {
+        None
     };
 
     println!("## Import (parse, normalize, match, language, dedup, store, index)");
     println!();
-    println!("| engine | seconds | mentions/s | peak RSS MiB |");
-    println!("|---|---:|---:|---:|");
     println!(
-        "| (stages before the store only: parse, normalize, match, language, fingerprint) | {prepare_seconds:.1} | {:.0} | |",
-        args.count as f64 / prepare_seconds
+        "| engine | seconds | mentions/s | CPU s (user+sys) | CPU µs per mention | peak RSS MiB |"
     );
-    print_import("Earshot (SQLite + tantivy)", &earshot_import);
+    println!("|---|---:|---:|---:|---:|---:|");
+    print_import(
+        "(stages before the store only: parse, normalize, match, language, fingerprint)",
+        &prepare_only,
+        args.count,
+    );
+    print_import("Earshot (SQLite + tantivy)", &earshot_import, args.count);
     if let Some((_, figures)) = &fts5 {
-        print_import("SQLite FTS5", figures);
+        print_import("SQLite FTS5", figures, args.count);
+    }
+    if let Some(figures) = &with_analysis {
+        print_import(
+            "Earshot with the analysis stage (not part of issue 2's pipeline)",
+            figures,
+            args.count,
+        );
+    }
+    if let Some((_, figures)) = &fts5 {
         println!();
         println!(
-            "Earshot/FTS5 import speed ratio: {:.2}",
-            earshot_import.per_second / figures.per_second
+            "Earshot/FTS5 import speed ratio: {:.2} (wall clock), {:.2} (CPU per mention, FTS5/Earshot)",
+            earshot_import.per_second / figures.per_second,
+            figures.cpu_seconds / earshot_import.cpu_seconds
         );
     }
     println!();
@@ -224,13 +301,28 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 / percentile(&earshot_times, 0.95).as_secs_f64()
         );
     }
+    if args.dir.is_some() && !args.keep {
+        // A million mentions take gigabytes across the file, the two databases and the index.
+        drop(fts5);
+        store.flush().await?;
+        for name in ["mentions.jsonl", "fts5.db", "fts5.db-wal", "fts5.db-shm"] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        for name in ["earshot", "earshot-analysis"] {
+            let _ = std::fs::remove_dir_all(dir.join(name));
+        }
+    }
     Ok(())
 }
 
-fn print_import(name: &str, figures: &ImportFigures) {
+fn print_import(name: &str, figures: &ImportFigures, count: usize) {
     println!(
-        "| {name} | {:.1} | {:.0} | {:.0} |",
-        figures.seconds, figures.per_second, figures.peak_rss_mib
+        "| {name} | {:.1} | {:.0} | {:.1} | {:.1} | {:.0} |",
+        figures.seconds,
+        figures.per_second,
+        figures.cpu_seconds,
+        figures.cpu_seconds * 1e6 / count.max(1) as f64,
+        figures.peak_rss_mib
     );
 }
 

@@ -53,29 +53,23 @@ thread_local! {
     static WORD_CACHE: RefCell<HashMap<String, (String, String)>> = RefCell::new(HashMap::new());
 }
 
-/// The folded and stemmed forms of a word, from the cache when it was seen before.
-fn analyse_word(word: &str, stemmed: bool) -> String {
+/// Writes the folded (or folded and stemmed) form of a word into `term`, from the cache when
+/// the word was seen before.
+fn analyse_word_into(word: &str, stemmed: bool, term: &mut String) {
+    term.clear();
     WORD_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some((folded, stem)) = cache.get(word) {
-            return if stemmed {
-                stem.clone()
-            } else {
-                folded.clone()
-            };
+            term.push_str(if stemmed { stem } else { folded });
+            return;
         }
         if cache.len() >= WORD_CACHE_ENTRIES {
             cache.clear();
         }
         let folded = earshot_text::analysis::fold(word);
         let stem = earshot_text::analysis::stem(&folded);
-        let wanted = if stemmed {
-            stem.clone()
-        } else {
-            folded.clone()
-        };
+        term.push_str(if stemmed { &stem } else { &folded });
         cache.insert(word.to_owned(), (folded, stem));
-        wanted
     })
 }
 
@@ -125,22 +119,26 @@ impl Tokenizer for EarshotTokenizer {
     type TokenStream<'a> = BufferedTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> BufferedTokenStream<'a> {
-        self.tokens.clear();
+        // The tokens of earlier texts are overwritten in place: their strings keep their
+        // buffers, so indexing a text allocates nothing for words seen before.
+        let mut used = 0;
         for word in earshot_text::analysis::tokenize(text) {
-            let term = analyse_word(word.text, self.stemmed);
-            if term.is_empty() || term.len() > MAX_TERM_BYTES {
+            if used == self.tokens.len() {
+                self.tokens.push(Token::default());
+            }
+            let token = &mut self.tokens[used];
+            analyse_word_into(word.text, self.stemmed, &mut token.text);
+            if token.text.is_empty() || token.text.len() > MAX_TERM_BYTES {
                 continue;
             }
-            self.tokens.push(Token {
-                offset_from: word.offset,
-                offset_to: word.offset + word.text.len(),
-                position: word.position,
-                text: term,
-                position_length: 1,
-            });
+            token.offset_from = word.offset;
+            token.offset_to = word.offset + word.text.len();
+            token.position = word.position;
+            token.position_length = 1;
+            used += 1;
         }
         BufferedTokenStream {
-            tokens: &mut self.tokens,
+            tokens: &mut self.tokens[..used],
             next: 0,
         }
     }
@@ -221,8 +219,11 @@ pub(crate) struct SearchIndex {
 }
 
 /// Batches written within this long of the last commit wait for the next one (or for a search,
-/// which commits whatever is waiting first).
-const COMMIT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// which commits whatever is waiting first, so searches in this process never see less). Each
+/// commit turns the segments being built into small segments that later merges rewrite; at
+/// 2 s an import made ~60 small segments per million mentions. Another process reading the
+/// index sees new documents up to this late; a crash loses nothing (catch-up on open).
+const COMMIT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn index_error(context: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Index(format!("{context}: {error}"))

@@ -16,6 +16,7 @@ pub mod inbox_batch;
 pub mod inbox_testsuite;
 pub mod inbox_views;
 mod index;
+mod known_keys;
 pub mod outbox;
 mod sqlite;
 mod sqlite_inbox;

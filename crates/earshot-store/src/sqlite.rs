@@ -16,7 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::analysis::analysis_columns;
 use crate::analysis::{
@@ -24,6 +24,7 @@ use crate::analysis::{
 };
 use crate::cursor::PageCursor;
 use crate::index::{IndexDoc, SearchHit, SearchIndex, SearchPosition};
+use crate::known_keys::{KnownKeys, KNOWN_KEYS_MIN_BATCH};
 use crate::{
     BatchOutcome, Fingerprint, Page, SourceProgress, Store, StoreError, StoreResult, StoreStats,
 };
@@ -63,8 +64,22 @@ pub struct SqliteStore {
     /// work. Searches, catch-ups and `close` wait for it.
     pending_index: std::sync::Mutex<Option<tokio::task::JoinHandle<StoreResult<bool>>>>,
     skip_indexing: AtomicBool,
+    /// The dedup keys the database holds, once a large batch has loaded them: items whose
+    /// keys are certainly new skip the lookup in the unique indexes.
+    known_keys: tokio::sync::Mutex<KnownKeys>,
+    /// The connection every `write_batch` uses, with a page cache of its own
+    /// ([`WRITER_CACHE_KIB`]): the unique indexes on random keys are touched all over by each
+    /// batch, and a connection's cache survives from one transaction to the next only while no
+    /// other connection of the process writes in between, which pooled connections taking
+    /// turns would break.
+    mention_writer: tokio::sync::Mutex<SqliteConnection>,
     db_path: PathBuf,
 }
+
+/// Page cache of the mention-writing connection, in KiB (SQLite's negative `cache_size`).
+/// About what the unique indexes and the hot end of the others take at a million mentions;
+/// the pooled readers keep the smaller default.
+const WRITER_CACHE_KIB: i64 = 256 * 1024;
 
 pub(crate) fn db_error(context: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
     move |e| StoreError::Database(format!("{context}: {e}"))
@@ -288,11 +303,17 @@ impl SqliteStore {
             StoreError::Database(format!("creating {}: {e}", workspace_dir.display()))
         })?;
         let db_path = workspace_dir.join("earshot.db");
-        let pool = open_pool(&db_path).await?;
+        let options = connect_options(&db_path)?;
+        let pool = open_pool(options.clone(), &db_path).await?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(format!("migrating {}: {e}", db_path.display())))?;
+        let mention_writer = SqliteConnection::connect_with(
+            &options.pragma("cache_size", format!("-{WRITER_CACHE_KIB}")),
+        )
+        .await
+        .map_err(|e| StoreError::Database(format!("opening {}: {e}", db_path.display())))?;
         let index_dir = workspace_dir.join("index");
         let index = tokio::task::spawn_blocking(move || SearchIndex::open(&index_dir))
             .await
@@ -303,6 +324,8 @@ impl SqliteStore {
             write_lock: tokio::sync::Mutex::new(()),
             pending_index: std::sync::Mutex::new(None),
             skip_indexing: AtomicBool::new(false),
+            known_keys: tokio::sync::Mutex::new(KnownKeys::new()),
+            mention_writer: tokio::sync::Mutex::new(mention_writer),
             db_path,
         };
         let _write = store.write_lock.lock().await;
@@ -344,6 +367,7 @@ impl SqliteStore {
             tracing::error!(error = %e, "committing the search index failed; the next open catches up");
         }
         drop(write);
+        let _ = self.mention_writer.into_inner().close().await;
         self.pool.close().await;
         let index = self.index.clone();
         let _ = tokio::task::spawn_blocking(move || index.release_writer()).await;
@@ -688,8 +712,8 @@ impl SqliteStore {
     }
 }
 
-async fn open_pool(db_path: &Path) -> StoreResult<SqlitePool> {
-    let options = SqliteConnectOptions::from_str("sqlite://")
+fn connect_options(db_path: &Path) -> StoreResult<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str("sqlite://")
         .map_err(db_error("building connection options"))?
         .filename(db_path)
         .create_if_missing(true)
@@ -698,7 +722,10 @@ async fn open_pool(db_path: &Path) -> StoreResult<SqlitePool> {
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT)
         .pragma("temp_store", "memory")
-        .pragma("cache_size", "-65536");
+        .pragma("cache_size", "-65536"))
+}
+
+async fn open_pool(options: SqliteConnectOptions, db_path: &Path) -> StoreResult<SqlitePool> {
     SqlitePoolOptions::new()
         .max_connections(POOL_SIZE)
         .min_connections(1)
@@ -755,7 +782,7 @@ async fn load_index_docs(
 /// Looks up, with one query per key kind, which batch items already exist.
 async fn find_existing(
     conn: &mut SqliteConnection,
-    mentions: &[NewMention],
+    mentions: &[&NewMention],
 ) -> StoreResult<(
     HashMap<(String, String), ExistingRow>,
     HashMap<String, ExistingRow>,
@@ -842,8 +869,8 @@ impl Store for SqliteStore {
 
         // IMMEDIATE takes the write lock up front: the ids and revs read next stay ours until
         // commit, and a concurrent writer waits (busy timeout) instead of failing mid-way.
-        let mut tx = self
-            .pool
+        let mut writer = self.mention_writer.lock().await;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_error("starting the batch transaction"))?;
@@ -853,7 +880,17 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error("reading the id and change counters"))?;
-        let (by_external, by_canonical) = find_existing(&mut tx, &merged).await?;
+        let mut known_keys = self.known_keys.lock().await;
+        if known_keys.is_loaded() || merged.len() >= KNOWN_KEYS_MIN_BATCH {
+            known_keys.catch_up(&mut tx, max_rev).await?;
+        }
+        let may_exist: Vec<&NewMention> = if known_keys.is_loaded() {
+            merged.iter().filter(|m| known_keys.may_exist(m)).collect()
+        } else {
+            merged.iter().collect()
+        };
+        let (by_external, by_canonical) = find_existing(&mut tx, &may_exist).await?;
+        drop(may_exist);
 
         // Resolve every item to an existing row or a new one; two items resolving to the same
         // row are the same mention, and the later one wins.
@@ -1036,15 +1073,19 @@ impl Store for SqliteStore {
                 ))
             })?;
         }
-        tx.commit()
-            .await
-            .map_err(db_error("committing the batch"))?;
+        if let Err(e) = tx.commit().await {
+            // Whether the rows made it is unknown: the set is rebuilt rather than trusted.
+            known_keys.reset();
+            return Err(db_error("committing the batch")(e));
+        }
+        let batch_rev = max_rev + writes.len() as i64;
+        known_keys.add_committed(writes.iter().map(|w| &w.mention), batch_rev);
+        drop(known_keys);
         outcome.per_item = per_item_outcome(&input_keys, &writes);
 
         if writes.is_empty() || self.skip_indexing.load(Ordering::SeqCst) {
             return Ok(outcome);
         }
-        let batch_rev = max_rev + writes.len() as i64;
         if let Err(e) = self.index_batch(writes, max_rev, batch_rev).await {
             // The batch is safely in the database; the index takes the rows on its next
             // catch-up (the next write, search or open), since its recorded rev stays behind.

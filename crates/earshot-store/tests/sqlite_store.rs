@@ -328,3 +328,72 @@ async fn concurrent_workers_never_claim_one_outbox_message_twice() {
     }
     assert_eq!(total, 200);
 }
+
+/// A batch this large makes the store keep its dedup keys in memory (`KNOWN_KEYS_MIN_BATCH`).
+const LARGE_BATCH: usize = 1_500;
+
+fn numbered(source: &str, from: usize, count: usize) -> Vec<earshot_core::NewMention> {
+    (from..from + count)
+        .map(|n| {
+            let mut m = mention(source, &format!("{n}"), &format!("item {n}"), n as i64);
+            m.canonical_url = Some(format!("https://{source}.example/post/{n}"));
+            m
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn large_batches_still_find_keys_written_by_another_process() {
+    let root = TempDir::new().unwrap();
+    let importer = SqliteStore::open(root.path()).await.unwrap();
+    let other = SqliteStore::open(root.path()).await.unwrap();
+
+    // The first large batch loads the keys; the rows written before it must be found.
+    let early = other
+        .write_batch(numbered("feed", 0, 10), None)
+        .await
+        .unwrap();
+    assert_eq!(early.inserted.len(), 10);
+    let first = importer
+        .write_batch(numbered("feed", 5, LARGE_BATCH), None)
+        .await
+        .unwrap();
+    assert_eq!(first.updated.len(), 5, "items 5..10 existed");
+    assert_eq!(first.inserted.len(), LARGE_BATCH - 5);
+
+    // Another process writes after the keys were loaded: by external id, and a mention of
+    // another source under a canonical URL the importer will meet again.
+    let later = numbered("feed", 10_000, 3);
+    other.write_batch(later.clone(), None).await.unwrap();
+    let mut by_url = mention("elsewhere", "x", "same post", 0);
+    by_url.canonical_url = Some("https://feed.example/post/20000".into());
+    let url_owner = other
+        .write_batch(vec![by_url], None)
+        .await
+        .unwrap()
+        .inserted[0];
+
+    let mut second_batch = numbered("feed", 20_000, LARGE_BATCH);
+    second_batch.extend(later);
+    let second = importer.write_batch(second_batch, None).await.unwrap();
+    assert_eq!(
+        second.updated.len(),
+        4,
+        "3 by external id and 1 by canonical URL"
+    );
+    assert!(second.updated.contains(&url_owner));
+    assert_eq!(second.inserted.len(), LARGE_BATCH - 1);
+
+    // Importing everything again stores nothing new.
+    let mut again = numbered("feed", 5, LARGE_BATCH);
+    again.extend(numbered("feed", 20_000, LARGE_BATCH));
+    let repeated = importer.write_batch(again, None).await.unwrap();
+    assert!(repeated.inserted.is_empty());
+    assert_eq!(repeated.updated.len(), 2 * LARGE_BATCH);
+    assert_eq!(
+        importer.stats().await.unwrap().mentions as usize,
+        10 + (LARGE_BATCH - 5) + 3 + 1 + (LARGE_BATCH - 1)
+    );
+    other.close().await;
+    importer.close().await;
+}
