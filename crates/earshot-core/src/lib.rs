@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod inbox_views;
 pub mod mention;
 pub mod outbox;
+pub mod publication;
 pub mod routing;
 pub mod source;
 
@@ -38,6 +39,10 @@ pub use outbox::{
     EmailPayload, NewOutboxMessage, OutboxClaim, OutboxConfig, OutboxFilter, OutboxId, OutboxKind,
     OutboxMessage, OutboxState, PublishPayload, ReplyTarget, SmtpConfig, SmtpSecurity,
     WebhookConfig, WebhookPayload,
+};
+pub use publication::{
+    publication_key, NewPublication, Publication, PublicationClaim, PublicationFilter, PublicationId,
+    PublicationState,
 };
 pub use routing::{
     AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,

@@ -226,11 +226,19 @@ impl InboxRouter {
                 first_response_due: deadlines.map(|d| d.first_response),
                 resolution_due: deadlines.map(|d| d.resolution),
             };
-            let (_, created) = self.store.create_conversation(&new, &stamp).await?;
+            let (conversation, created) = self.store.create_conversation(&new, &stamp).await?;
             if !created {
                 report.already += 1;
                 continue;
             }
+            // A reply to one of our published posts: the conversation belongs to that post.
+            crate::publishing::link_reply_to_publication(
+                self.store.as_ref(),
+                conversation.id,
+                item.in_reply_to,
+                now,
+            )
+            .await?;
             report.opened += 1;
             if decision.ignored {
                 report.ignored += 1;

@@ -324,6 +324,14 @@ struct ConversationPage {
     draft: ReplyDraft,
     elsewhere_key: String,
     priorities: Vec<SelectOption>,
+    /// The post of ours this conversation replies to.
+    answers_post: Option<AnsweredPost>,
+}
+
+/// Our published post a conversation answers (a reply to it opened the conversation).
+struct AnsweredPost {
+    post_id: i64,
+    link: Option<String>,
 }
 
 pub async fn conversation(
@@ -368,6 +376,13 @@ async fn render_conversation(
     };
     let saved = match app.web.store.saved_replies().await {
         Ok(saved) => saved,
+        Err(error) => return ctx.error_page(inbox_error(error)),
+    };
+    let answers_post = match app.web.store.publication_for_conversation(id).await {
+        Ok(found) => found.map(|p| AnsweredPost {
+            post_id: p.post_id,
+            link: p.url.as_deref().and_then(crate::view::safe_href),
+        }),
         Err(error) => return ctx.error_page(inbox_error(error)),
     };
     let c = &detail.conversation;
@@ -440,6 +455,7 @@ async fn render_conversation(
         draft,
         elsewhere_key: new_form_key(),
         priorities: priority_options(tr, Some(c.priority.as_str())),
+        answers_post,
         c: view,
     };
     ctx.respond(status, &page)
