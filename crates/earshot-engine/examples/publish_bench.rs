@@ -8,17 +8,21 @@
 //! COUNT publications (default 2000) are all due at once; LATENCY_MS (default 0) delays every
 //! answer of the server, standing in for the network; CONCURRENCY (default 1) is how many
 //! calls one worker has in flight. Each run checks that the server holds exactly COUNT
-//! statuses.
+//! statuses. Beside each run, the same posts as outbox `publish` messages through the
+//! `OutboxWorker` (the path replies take), for comparison.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use earshot_core::{NewPublication, OutboxConfig, PublicationFilter, PublicationState};
-use earshot_engine::{PublicationWorker, PublisherMap};
+use earshot_core::{
+    NewOutboxMessage, NewPublication, OutboxConfig, PublicationFilter, PublicationState,
+    PublishPayload,
+};
+use earshot_engine::{OutboxWorker, PublicationWorker, PublisherMap};
 use earshot_sources::mastodon::publish::MastodonPublisher;
-use earshot_sources::HttpClient;
+use earshot_sources::{HttpClient, Publisher};
 use earshot_store::{SqliteStore, Store};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
@@ -58,17 +62,7 @@ impl Respond for Statuses {
 }
 
 async fn run(count: usize, workers: usize, latency: Duration, concurrency: usize) -> f64 {
-    let server = MockServer::start().await;
-    let statuses = Arc::new(Statuses {
-        base: server.uri(),
-        latency,
-        by_key: Mutex::new(HashMap::new()),
-    });
-    Mock::given(method("POST"))
-        .and(path("/api/v1/statuses"))
-        .respond_with(SharedStatuses(statuses.clone()))
-        .mount(&server)
-        .await;
+    let (server, statuses) = start_server(latency).await;
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
     let now = Utc::now();
@@ -138,6 +132,80 @@ async fn run(count: usize, workers: usize, latency: Duration, concurrency: usize
     count as f64 / elapsed.as_secs_f64()
 }
 
+/// The alternative already in the code base: the same posts as outbox `publish` messages,
+/// delivered by the `OutboxWorker` (no outcome reporting, no attempt record, no late flag).
+async fn run_outbox(count: usize, workers: usize, latency: Duration) -> f64 {
+    let (server, statuses) = start_server(latency).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let now = Utc::now();
+    for post_id in 0..count {
+        let message = NewOutboxMessage::publish(
+            format!("pub:{post_id}:1:1"),
+            &PublishPayload {
+                account: "bench".into(),
+                text: format!("Benchmark post number {post_id}"),
+                reply_to: None,
+                language: Some("en".into()),
+                created_at: now,
+            },
+        );
+        store.enqueue(message, now).await.unwrap();
+    }
+    let publisher: Arc<dyn Publisher> = Arc::new(MastodonPublisher::new(
+        "bench",
+        url::Url::parse(&server.uri()).unwrap(),
+        "tok",
+        HttpClient::new(Duration::from_secs(30)).unwrap(),
+    ));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let worker = OutboxWorker::new(
+                store.clone(),
+                HttpClient::new(Duration::from_secs(30)).unwrap(),
+                &OutboxConfig::default(),
+            )
+            .unwrap()
+            .with_publisher(publisher.clone())
+            .with_batch(20);
+            tokio::spawn(async move {
+                let mut delivered = 0;
+                loop {
+                    let report = worker.run_once().await.unwrap();
+                    delivered += report.delivered;
+                    if report.claimed == 0 {
+                        return delivered;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut delivered = 0;
+    for task in tasks {
+        delivered += task.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(delivered, count);
+    assert_eq!(statuses.by_key.lock().unwrap().len(), count);
+    count as f64 / elapsed.as_secs_f64()
+}
+
+async fn start_server(latency: Duration) -> (MockServer, Arc<Statuses>) {
+    let server = MockServer::start().await;
+    let statuses = Arc::new(Statuses {
+        base: server.uri(),
+        latency,
+        by_key: Mutex::new(HashMap::new()),
+    });
+    Mock::given(method("POST"))
+        .and(path("/api/v1/statuses"))
+        .respond_with(SharedStatuses(statuses.clone()))
+        .mount(&server)
+        .await;
+    (server, statuses)
+}
+
 struct SharedStatuses(Arc<Statuses>);
 
 impl Respond for SharedStatuses {
@@ -161,9 +229,10 @@ async fn main() {
         "{count} publications, server latency {} ms, {concurrency} call(s) in flight per worker",
         latency.as_millis()
     );
-    println!("workers  publications/s");
+    println!("workers  PublicationWorker/s  OutboxWorker publish/s");
     for workers in [1, 2, 4] {
         let rate = run(count, workers, latency, concurrency).await;
-        println!("{workers:>7}  {rate:>14.0}");
+        let outbox = run_outbox(count, workers, latency).await;
+        println!("{workers:>7}  {rate:>19.0}  {outbox:>22.0}");
     }
 }

@@ -19,7 +19,7 @@ use earshot_core::{
 };
 use earshot_engine::inbox::{InboxRouter, RoutingRules};
 use earshot_engine::{
-    Attempt, ManualClock, Pipeline, PublicationOutcomes, PublicationWorker, PublisherMap,
+    Attempt, Clock as _, ManualClock, Pipeline, PublicationOutcomes, PublicationWorker, PublisherMap,
 };
 use earshot_sources::bluesky::publish::BlueskyPublisher;
 use earshot_sources::mastodon::publish::MastodonPublisher;
@@ -601,7 +601,6 @@ async fn server_errors_back_off_and_the_attempts_run_out() {
     assert_eq!(network.posts(), 0);
 }
 
-use earshot_engine::Clock as _;
 
 // ------------------------------------------------------------------ exactly once
 
@@ -779,7 +778,7 @@ async fn publishing_child_process() {
     let dir = std::env::var(CHILD_DIR).expect("started by the kill test");
     let server = std::env::var(CHILD_SERVER).unwrap();
     let now: DateTime<Utc> = std::env::var(CHILD_NOW).unwrap().parse().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.as_ref()).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(std::path::Path::new(&dir)).await.unwrap());
     let http = HttpClient::new(Duration::from_secs(120)).unwrap();
     let publisher = MastodonPublisher::new(
         "brand-masto",
