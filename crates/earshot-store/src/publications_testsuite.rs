@@ -190,7 +190,18 @@ pub async fn claims_only_due_rows_once_and_in_time_order(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(limited.len(), 1);
-    assert_eq!(limited[0].publication.id, later.id);
+    assert_eq!(
+        limited[0].publication.id, soon.id,
+        "leases that ended at t(90) come before a row due at t(120); equal ones by id"
+    );
+    let rest: Vec<_> = store
+        .claim_due_publications(t(200), 10, LEASE)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.publication.id)
+        .collect();
+    assert_eq!(rest, vec![sooner.id, later.id]);
 }
 
 pub async fn a_dead_workers_row_is_taken_over_after_its_lease(store: &dyn Store) {
