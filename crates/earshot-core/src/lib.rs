@@ -41,8 +41,8 @@ pub use outbox::{
     WebhookConfig, WebhookPayload,
 };
 pub use publication::{
-    publication_key, NewPublication, Publication, PublicationClaim, PublicationFilter, PublicationId,
-    PublicationState,
+    publication_key, NewPublication, Publication, PublicationClaim, PublicationFilter,
+    PublicationId, PublicationState,
 };
 pub use routing::{
     AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,

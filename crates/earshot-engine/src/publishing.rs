@@ -217,15 +217,14 @@ impl PublicationWorker {
         };
         let claims = self.claim().await?;
         report.claimed = claims.len();
-        let results: Vec<Result<PublishingReport, PublishingError>> =
-            futures::stream::iter(claims)
-                .map(|claim| async move {
-                    let attempt = self.attempt(&claim).await?;
-                    self.record(&claim, attempt).await
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+        let results: Vec<Result<PublishingReport, PublishingError>> = futures::stream::iter(claims)
+            .map(|claim| async move {
+                let attempt = self.attempt(&claim).await?;
+                self.record(&claim, attempt).await
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         for result in results {
             report.add(result?);
         }
@@ -330,8 +329,7 @@ impl PublicationWorker {
             Attempt::Published(published) => {
                 let late_by = now - publication.scheduled_at;
                 let late = late_by
-                    > chrono::Duration::from_std(self.late_after)
-                        .unwrap_or(chrono::Duration::MAX);
+                    > chrono::Duration::from_std(self.late_after).unwrap_or(chrono::Duration::MAX);
                 if late {
                     tracing::info!(
                         id = %publication.id,

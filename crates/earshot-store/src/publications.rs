@@ -12,8 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use earshot_core::{
-    ConversationId, NewOutboxMessage, NewPublication, Publication, PublicationClaim, PublicationFilter,
-    PublicationId, PublicationState, ReplyTarget,
+    ConversationId, NewOutboxMessage, NewPublication, Publication, PublicationClaim,
+    PublicationFilter, PublicationId, PublicationState, ReplyTarget,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use earshot_core::{
-    NewConversation, NewOutboxMessage, NewPublication, PublicationFilter, PublicationId, PublicationState,
-    ReplyTarget, Stamp, WebhookPayload,
+    NewConversation, NewOutboxMessage, NewPublication, PublicationFilter, PublicationId,
+    PublicationState, ReplyTarget, Stamp, WebhookPayload,
 };
 
 use crate::testsuite::mention;
@@ -298,7 +298,13 @@ pub async fn marks_follow_the_claim_and_publishing_is_a_fact(store: &dyn Store) 
         .await
         .unwrap());
     assert!(store
-        .mark_publication_published(row.id, "110001", Some("https://m.example/@b/110001"), true, t(31))
+        .mark_publication_published(
+            row.id,
+            "110001",
+            Some("https://m.example/@b/110001"),
+            true,
+            t(31)
+        )
         .await
         .unwrap());
     let done = store.publication(row.id).await.unwrap().unwrap();
@@ -348,7 +354,13 @@ pub async fn marks_follow_the_claim_and_publishing_is_a_fact(store: &dyn Store) 
         },
     );
     assert!(store
-        .mark_publication_failed(other.id, claim.claim, "HTTP 422: Validation failed", Some(&notice), t(41))
+        .mark_publication_failed(
+            other.id,
+            claim.claim,
+            "HTTP 422: Validation failed",
+            Some(&notice),
+            t(41)
+        )
         .await
         .unwrap());
     let queued = store
@@ -359,7 +371,14 @@ pub async fn marks_follow_the_claim_and_publishing_is_a_fact(store: &dyn Store) 
     assert_eq!(queued.payload["event"], "publication.failed");
     assert!(
         !store
-            .mark_publication_retry(other.id, claim.claim, "again", t(50), Some(&retry_notice(other.id)), t(42))
+            .mark_publication_retry(
+                other.id,
+                claim.claim,
+                "again",
+                t(50),
+                Some(&retry_notice(other.id)),
+                t(42)
+            )
             .await
             .unwrap(),
         "a mark that does not apply queues no notice"
@@ -419,10 +438,7 @@ pub async fn cancel_and_reschedule_only_before_a_claim(store: &dyn Store) {
         .await
         .unwrap()
         .0;
-    store
-        .claim_due_publications(t(0), 10, LEASE)
-        .await
-        .unwrap();
+    store.claim_due_publications(t(0), 10, LEASE).await.unwrap();
     let error = store.cancel_publication(held.id, t(1)).await.unwrap_err();
     assert!(matches!(error, StoreError::Conflict(_)), "{error}");
     assert!(error.to_string().contains("is publishing"), "{error}");
@@ -453,13 +469,16 @@ pub async fn outcomes_are_reported_once(store: &dyn Store) {
         .enqueue_publication(&variant(1, 3, 1, 500), t(0))
         .await
         .unwrap();
-    let claims = store
-        .claim_due_publications(t(0), 10, LEASE)
-        .await
-        .unwrap();
+    let claims = store.claim_due_publications(t(0), 10, LEASE).await.unwrap();
     assert!(store.unreported_publications(10).await.unwrap().is_empty());
     store
-        .mark_publication_published(good.id, "at://did:plc:x/app.bsky.feed.post/3k", None, false, t(1))
+        .mark_publication_published(
+            good.id,
+            "at://did:plc:x/app.bsky.feed.post/3k",
+            None,
+            false,
+            t(1),
+        )
         .await
         .unwrap();
     let bad_claim = claims
@@ -479,8 +498,14 @@ pub async fn outcomes_are_reported_once(store: &dyn Store) {
         .map(|p| p.id)
         .collect();
     assert_eq!(due, vec![good.id, bad.id]);
-    assert!(store.mark_publication_reported(good.id, t(2)).await.unwrap());
-    assert!(!store.mark_publication_reported(good.id, t(3)).await.unwrap());
+    assert!(store
+        .mark_publication_reported(good.id, t(2))
+        .await
+        .unwrap());
+    assert!(!store
+        .mark_publication_reported(good.id, t(3))
+        .await
+        .unwrap());
     let due: Vec<_> = store
         .unreported_publications(10)
         .await
@@ -571,12 +596,15 @@ pub async fn replies_find_their_publication_and_conversations_link_to_it(store: 
         .await
         .unwrap()
         .is_none());
+    store.claim_due_publications(t(0), 1, LEASE).await.unwrap();
     store
-        .claim_due_publications(t(0), 1, LEASE)
-        .await
-        .unwrap();
-    store
-        .mark_publication_published(row.id, "110001", Some("https://m.example/@brand/110001"), false, t(1))
+        .mark_publication_published(
+            row.id,
+            "110001",
+            Some("https://m.example/@brand/110001"),
+            false,
+            t(1),
+        )
         .await
         .unwrap();
     for reference in ["110001", " https://m.example/@brand/110001 "] {
@@ -591,15 +619,15 @@ pub async fn replies_find_their_publication_and_conversations_link_to_it(store: 
         .is_none());
 
     let outcome = store
-        .write_batch(vec![mention("masto", "ext-1", "Does the sale include shoes?", 5)], None)
+        .write_batch(
+            vec![mention("masto", "ext-1", "Does the sale include shoes?", 5)],
+            None,
+        )
         .await
         .unwrap();
     let root = outcome.inserted[0];
     let (conversation, _) = store
-        .create_conversation(
-            &NewConversation::for_mention(root),
-            &Stamp::system(t(2)),
-        )
+        .create_conversation(&NewConversation::for_mention(root), &Stamp::system(t(2)))
         .await
         .unwrap();
     assert!(store

@@ -18,7 +18,8 @@ use crate::{parse_base_url, resolve_secret};
 
 /// How long Mastodon answers a repeated `Idempotency-Key` with the status it created (an hour),
 /// less five minutes of margin.
-pub const MASTODON_IDEMPOTENCY_WINDOW: std::time::Duration = std::time::Duration::from_secs(55 * 60);
+pub const MASTODON_IDEMPOTENCY_WINDOW: std::time::Duration =
+    std::time::Duration::from_secs(55 * 60);
 
 pub struct MastodonPublisher {
     account: String,
