@@ -14,6 +14,7 @@ pub mod inbox_batch;
 pub mod inbox_views;
 pub mod mention;
 pub mod outbox;
+pub mod publication;
 pub mod routing;
 pub mod source;
 
@@ -44,6 +45,10 @@ pub use outbox::{
     EmailPayload, NewOutboxMessage, OutboxClaim, OutboxConfig, OutboxFilter, OutboxId, OutboxKind,
     OutboxMessage, OutboxState, PublishPayload, ReplyTarget, SmtpConfig, SmtpSecurity,
     WebhookConfig, WebhookPayload,
+};
+pub use publication::{
+    publication_key, NewPublication, Publication, PublicationClaim, PublicationFilter,
+    PublicationId, PublicationState,
 };
 pub use routing::{
     AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,

@@ -6,6 +6,7 @@ pub mod import;
 pub mod inbox;
 pub mod outbox;
 pub mod pipeline;
+pub mod publishing;
 pub mod replies;
 pub mod scheduler;
 
@@ -14,4 +15,8 @@ pub use outbox::{
     Clock, Delivery, ManualClock, OutboxError, OutboxReport, OutboxWorker, RetryPolicy, SystemClock,
 };
 pub use pipeline::{IngestReport, Pipeline, PipelineError};
+pub use publishing::{
+    link_reply_to_publication, Attempt, NoOutcomeListener, PublicationOutcomes, PublicationWorker,
+    PublisherDirectory, PublisherMap, PublishingError, PublishingReport,
+};
 pub use scheduler::{poll_source_once, PollError, PollReport, Scheduled, Scheduler};

@@ -124,6 +124,14 @@ pub trait Publisher: Send + Sync {
     /// The account's name (its `[[source]]` name).
     fn account(&self) -> &str;
     async fn publish(&self, request: &PublishRequest) -> Result<Published, PublishError>;
+
+    /// How long after a request the network still recognises its idempotency key, when that
+    /// is limited. Past it, resending a request whose outcome is unknown could post twice, so
+    /// the publishing worker asks a person instead. `None`: recognised for good (Bluesky's
+    /// record key is checked on every attempt).
+    fn idempotency_window(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Build the publisher for an account described like a source: Mastodon needs `url` and

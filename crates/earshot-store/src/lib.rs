@@ -18,6 +18,8 @@ pub mod inbox_views;
 mod index;
 mod known_keys;
 pub mod outbox;
+pub mod publications;
+pub mod publications_testsuite;
 mod sqlite;
 mod sqlite_inbox;
 pub mod testsuite;
@@ -31,6 +33,7 @@ pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE}
 pub use inbox_batch::InboxBatchStore;
 pub use inbox_views::SavedViewStore;
 pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
+pub use publications::{PublicationStore, MAX_PUBLICATION_PAGE};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 pub use user_contacts::UserContactStore;
 
@@ -124,6 +127,7 @@ pub trait Store:
     + SavedViewStore
     + OutboxStore
     + UserContactStore
+    + PublicationStore
     + Send
     + Sync
     + 'static

@@ -773,3 +773,64 @@ async fn the_live_stream_sends_changed_rows_and_drops_those_leaving_the_filter()
     assert!(seen.contains(&format!("data: {}\n", ids[0])));
     assert!(!seen.contains("<script>alert"));
 }
+
+#[tokio::test]
+async fn a_conversation_replying_to_our_post_names_the_post_with_a_safe_link() {
+    use earshot_core::NewPublication;
+    use earshot_store::PublicationStore;
+    let (fixture, ids) = fixture(2).await;
+    let store = &fixture.store;
+    let mut published = Vec::new();
+    for (post, url) in [
+        (31, "https://social.example/@brand/11001"),
+        (32, "javascript:alert(1)"),
+    ] {
+        let (row, _) = store
+            .enqueue_publication(
+                &NewPublication {
+                    account_id: 1,
+                    post_id: post,
+                    variant_id: 1,
+                    revision: 1,
+                    text: "Spring sale".into(),
+                    language: None,
+                    reply_to: None,
+                    scheduled_at: opened(),
+                },
+                opened(),
+            )
+            .await
+            .unwrap();
+        store
+            .claim_due_publications(opened(), 1, Duration::from_secs(60))
+            .await
+            .unwrap();
+        store
+            .mark_publication_published(row.id, &format!("1100{post}"), Some(url), false, opened())
+            .await
+            .unwrap();
+        published.push(row.id);
+    }
+    store
+        .link_conversation_to_publication(ids[0], published[0], opened())
+        .await
+        .unwrap();
+    store
+        .link_conversation_to_publication(ids[1], published[1], opened())
+        .await
+        .unwrap();
+    let agent = fixture.session("anna", Role::Agent).await;
+
+    let (status, page) = fixture.get(&agent, &format!("/inbox/{}", ids[0])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"answers-post\""), "{page}");
+    assert!(page.contains("A reply to our post #31"), "{page}");
+    assert!(page.contains("href=\"https://social.example/@brand/11001\""));
+
+    let (_, page) = fixture.get(&agent, &format!("/inbox/{}", ids[1])).await;
+    assert!(page.contains("A reply to our post #32"));
+    assert!(
+        !page.contains("javascript:alert"),
+        "an unsafe link from the network is not shown"
+    );
+}

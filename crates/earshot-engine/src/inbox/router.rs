@@ -195,8 +195,8 @@ impl InboxRouter {
         // external id) found at rank 1 and (source, canonical URL) at rank 2, as in the store.
         let mut in_batch: HashMap<(String, String), (u8, ConversationTarget)> = HashMap::new();
         let mut steps: Vec<InboxStep> = Vec::new();
-        // Per step: (ignored, assigned) for the report.
-        let mut opened_flags: Vec<(bool, bool)> = Vec::new();
+        // Per step: (ignored, assigned) for the report, and what an opened one replies to.
+        let mut opened_flags: Vec<(bool, bool, Option<&str>)> = Vec::new();
         let mut report = InboxReport::default();
         let mut loads: Option<HashMap<(String, String), u64>> = None;
         for item in order {
@@ -220,7 +220,7 @@ impl InboxRouter {
                         to: target,
                         mention: item.id,
                     });
-                    opened_flags.push((false, false));
+                    opened_flags.push((false, false, None));
                     remember(&mut in_batch, item, target);
                 }
                 continue;
@@ -236,15 +236,23 @@ impl InboxRouter {
                 ConversationTarget::OpenedInBatch(steps.len()),
             );
             steps.push(InboxStep::Open(new));
-            opened_flags.push((ignored, assigned));
+            opened_flags.push((ignored, assigned, item.in_reply_to));
         }
         if steps.is_empty() {
             return Ok(report);
         }
         let outcomes = self.store.create_conversations(&steps, &stamp).await?;
-        for (outcome, (ignored, assigned)) in outcomes.iter().zip(opened_flags) {
+        for (outcome, (ignored, assigned, in_reply_to)) in outcomes.iter().zip(opened_flags) {
             match outcome {
-                InboxStepOutcome::Opened(_) => {
+                InboxStepOutcome::Opened(conversation) => {
+                    // A reply to one of our published posts: the conversation belongs to it.
+                    crate::publishing::link_reply_to_publication(
+                        self.store.as_ref(),
+                        *conversation,
+                        in_reply_to,
+                        now,
+                    )
+                    .await?;
                     report.opened += 1;
                     report.ignored += u64::from(ignored);
                     report.assigned += u64::from(assigned);
@@ -365,11 +373,19 @@ impl InboxRouter {
                 continue;
             }
             let (new, ignored, assigned) = self.decide(&rules, item, now, &mut loads).await?;
-            let (_, created) = self.store.create_conversation(&new, &stamp).await?;
+            let (conversation, created) = self.store.create_conversation(&new, &stamp).await?;
             if !created {
                 report.already += 1;
                 continue;
             }
+            // A reply to one of our published posts: the conversation belongs to that post.
+            crate::publishing::link_reply_to_publication(
+                self.store.as_ref(),
+                conversation.id,
+                item.in_reply_to,
+                now,
+            )
+            .await?;
             report.opened += 1;
             if ignored {
                 report.ignored += 1;

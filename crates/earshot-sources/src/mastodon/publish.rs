@@ -16,6 +16,11 @@ use crate::http::HttpClient;
 use crate::publish::{error_for_status, PublishError, PublishRequest, Published, Publisher};
 use crate::{parse_base_url, resolve_secret};
 
+/// How long Mastodon answers a repeated `Idempotency-Key` with the status it created (an hour),
+/// less five minutes of margin.
+pub const MASTODON_IDEMPOTENCY_WINDOW: std::time::Duration =
+    std::time::Duration::from_secs(55 * 60);
+
 pub struct MastodonPublisher {
     account: String,
     base_url: url::Url,
@@ -153,6 +158,11 @@ impl MastodonPublisher {
 impl Publisher for MastodonPublisher {
     fn account(&self) -> &str {
         &self.account
+    }
+
+    /// Mastodon keeps an `Idempotency-Key` for an hour; a little less leaves room for clocks.
+    fn idempotency_window(&self) -> Option<std::time::Duration> {
+        Some(MASTODON_IDEMPOTENCY_WINDOW)
     }
 
     async fn publish(&self, request: &PublishRequest) -> Result<Published, PublishError> {

@@ -328,6 +328,14 @@ struct ConversationPage {
     teams: Vec<SelectOption>,
     /// Agents and above see the correction forms.
     can_correct: bool,
+    /// The post of ours this conversation replies to.
+    answers_post: Option<AnsweredPost>,
+}
+
+/// Our published post a conversation answers (a reply to it opened the conversation).
+struct AnsweredPost {
+    post_id: i64,
+    link: Option<String>,
 }
 
 pub async fn conversation(
@@ -372,6 +380,13 @@ async fn render_conversation(
     };
     let saved = match app.web.store.saved_replies().await {
         Ok(saved) => saved,
+        Err(error) => return ctx.error_page(inbox_error(error)),
+    };
+    let answers_post = match app.web.store.publication_for_conversation(id).await {
+        Ok(found) => found.map(|p| AnsweredPost {
+            post_id: p.post_id,
+            link: p.url.as_deref().and_then(crate::view::safe_href),
+        }),
         Err(error) => return ctx.error_page(inbox_error(error)),
     };
     let c = &detail.conversation;
@@ -459,6 +474,7 @@ async fn render_conversation(
         priorities: priority_options(tr, Some(c.priority.as_str())),
         teams: select_options(team_names, c.team.as_deref()),
         can_correct: actor.role >= earshot_core::Role::Agent,
+        answers_post,
         c: view,
     };
     ctx.respond(status, &page)
