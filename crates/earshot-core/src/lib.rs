@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod inbox_views;
 pub mod mention;
 pub mod outbox;
+pub mod publishing;
 pub mod routing;
 pub mod source;
 
@@ -38,6 +39,12 @@ pub use outbox::{
     EmailPayload, NewOutboxMessage, OutboxClaim, OutboxConfig, OutboxFilter, OutboxId, OutboxKind,
     OutboxMessage, OutboxState, PublishPayload, ReplyTarget, SmtpConfig, SmtpSecurity,
     WebhookConfig, WebhookPayload,
+};
+pub use publishing::{
+    Account, AccountCredentials, AccountId, AccountStatus, Actor, CheckMode, ChecksPolicy,
+    Network, NetworkRules, NewAccount, Post, PostAction, PostApproval, PostDetail, PostEvent,
+    PostEventKind, PostId, PostState, PublishingConfig, RuleViolation, Variant, VariantDraft,
+    VariantId, VariantState, WorkflowError, WorkflowState,
 };
 pub use routing::{
     AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,

@@ -6,6 +6,7 @@ pub mod import;
 pub mod inbox;
 pub mod outbox;
 pub mod pipeline;
+pub mod publishing;
 pub mod replies;
 pub mod scheduler;
 

@@ -15,6 +15,8 @@ pub mod inbox_testsuite;
 pub mod inbox_views;
 mod index;
 pub mod outbox;
+pub mod publishing;
+pub mod publishing_testsuite;
 mod sqlite;
 mod sqlite_inbox;
 pub mod testsuite;
@@ -25,6 +27,7 @@ pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session}
 pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
 pub use inbox_views::SavedViewStore;
 pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
+pub use publishing::{AccountPost, PostFilter, PublishingStore};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
 use async_trait::async_trait;
@@ -110,7 +113,15 @@ pub struct StoreStats {
 
 #[async_trait]
 pub trait Store:
-    AuthStore + AnalysisStore + InboxStore + SavedViewStore + OutboxStore + Send + Sync + 'static
+    AuthStore
+    + AnalysisStore
+    + InboxStore
+    + SavedViewStore
+    + OutboxStore
+    + PublishingStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
