@@ -958,6 +958,9 @@ pub struct PublishingConfig {
     /// The company's own domains (links to them are "our links").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub own_domains: Vec<String>,
+    /// IANA time zone the pages show and take publishing times in (default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     #[serde(default)]
     pub checks: ChecksPolicy,
 }

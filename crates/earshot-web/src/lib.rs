@@ -13,6 +13,7 @@ mod live;
 mod login;
 mod pages;
 mod params;
+mod publishing;
 mod routes;
 mod view;
 
@@ -37,6 +38,8 @@ pub struct WebState {
     pub store: Arc<dyn earshot_store::Store>,
     pub config: Arc<RwLock<earshot_core::Config>>,
     pub workspace: PathBuf,
+    /// The models the pre-publish policy check scores posts with.
+    pub analyzer: Arc<earshot_analysis::Analyzer>,
 }
 
 impl WebState {

@@ -149,6 +149,7 @@ async fn fixture(count: usize) -> (Fixture, Vec<ConversationId>) {
         store: store.clone(),
         config: Arc::new(RwLock::new(config)),
         workspace: dir.path().to_path_buf(),
+        analyzer: std::sync::Arc::new(earshot_analysis::Analyzer::rules_only()),
     });
     (
         Fixture {

@@ -40,6 +40,7 @@ impl Fixture {
                 store: store.clone(),
                 config: Arc::new(RwLock::new(config.clone())),
                 workspace: dir.path().to_path_buf(),
+                analyzer: std::sync::Arc::new(earshot_analysis::Analyzer::rules_only()),
             },
             Arc::new(move || *clock_now.lock().unwrap()),
         );

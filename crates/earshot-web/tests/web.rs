@@ -84,6 +84,7 @@ async fn fixture(config: Config) -> Fixture {
         store: store.clone(),
         config: config.clone(),
         workspace: dir.path().to_path_buf(),
+        analyzer: std::sync::Arc::new(earshot_analysis::Analyzer::rules_only()),
     });
     Fixture {
         _dir: dir,
@@ -1000,6 +1001,7 @@ async fn serve_ends_open_streams_on_shutdown() {
         store: f.store.clone(),
         config: f.config.clone(),
         workspace: std::env::temp_dir(),
+        analyzer: std::sync::Arc::new(earshot_analysis::Analyzer::rules_only()),
     };
     let server = tokio::spawn(earshot_web::serve(listener, state, async {
         let _ = stopped.await;
