@@ -241,12 +241,20 @@ pub(crate) enum AccountAction {
     },
     List,
     /// Remove an account no post uses.
-    Remove { name: String },
+    Remove {
+        name: String,
+    },
     /// Stop scheduling on the account.
-    Pause { name: String },
-    Resume { name: String },
+    Pause {
+        name: String,
+    },
+    Resume {
+        name: String,
+    },
     /// Sign in to the network with the stored credentials and record the account's health.
-    Check { name: String },
+    Check {
+        name: String,
+    },
     /// Rotate the master key in master.key: every account's credentials are re-encrypted.
     Rekey,
 }

@@ -168,8 +168,12 @@ pub async fn account(workspace: &Workspace, action: AccountAction) -> Result<()>
             store.delete_account(account.id).await?;
             println!("Account {name} removed with its credentials.");
         }
-        AccountAction::Pause { name } => set_status(store.as_ref(), &name, AccountStatus::Paused).await?,
-        AccountAction::Resume { name } => set_status(store.as_ref(), &name, AccountStatus::Active).await?,
+        AccountAction::Pause { name } => {
+            set_status(store.as_ref(), &name, AccountStatus::Paused).await?
+        }
+        AccountAction::Resume { name } => {
+            set_status(store.as_ref(), &name, AccountStatus::Active).await?
+        }
         AccountAction::Check { name } => {
             let account = account_named(store.as_ref(), &name).await?;
             let vault = vault(workspace)?;
@@ -185,7 +189,9 @@ pub async fn account(workspace: &Workspace, action: AccountAction) -> Result<()>
             .await;
             match outcome {
                 Ok(verified) => {
-                    store.record_account_check(account.id, None, Utc::now()).await?;
+                    store
+                        .record_account_check(account.id, None, Utc::now())
+                        .await?;
                     println!(
                         "Account {}: credentials work (signed in as {}, id {}).",
                         account.name, verified.handle, verified.remote_id
@@ -265,7 +271,9 @@ fn parse_variant(spec: &str) -> Result<(String, String)> {
 fn parse_at(value: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| anyhow!("--at {value:?} is not an RFC 3339 time like 2026-06-01T09:00:00Z: {e}"))
+        .map_err(|e| {
+            anyhow!("--at {value:?} is not an RFC 3339 time like 2026-06-01T09:00:00Z: {e}")
+        })
 }
 
 pub async fn post(workspace: &Workspace, command: PostCommand) -> Result<()> {
@@ -326,7 +334,10 @@ pub async fn post(workspace: &Workspace, command: PostCommand) -> Result<()> {
                 .post(PostId(id))
                 .await?
                 .ok_or_else(|| anyhow!("no post {id}"))?;
-            println!("Post {} — {} ({})", detail.post.id, detail.post.title, detail.post.state);
+            println!(
+                "Post {} — {} ({})",
+                detail.post.id, detail.post.title, detail.post.state
+            );
             println!("author {}", detail.post.author);
             for variant in &detail.post.variants {
                 let name = store

@@ -43,7 +43,10 @@ fn workspace() -> tempfile::TempDir {
         .append(true)
         .open(dir.path().join("earshot.toml"))
         .and_then(|mut f| {
-            std::io::Write::write_all(&mut f, b"\n[[team]]\nname = \"legal\"\nmembers = [\"lena\"]\n")
+            std::io::Write::write_all(
+                &mut f,
+                b"\n[[team]]\nname = \"legal\"\nmembers = [\"lena\"]\n",
+            )
         })
         .unwrap();
     for name in ["anna", "lena"] {
@@ -60,9 +63,21 @@ fn add_account(dir: &Path, server: &str, token: &str) -> String {
     run_ok(
         earshot(dir)
             .args([
-                "account", "add", "shop", "--network", "mastodon", "--handle",
-                "@shop@social.example", "--server", server, "--owner", "anna", "--language",
-                "en", "--step", "legal",
+                "account",
+                "add",
+                "shop",
+                "--network",
+                "mastodon",
+                "--handle",
+                "@shop@social.example",
+                "--server",
+                server,
+                "--owner",
+                "anna",
+                "--language",
+                "en",
+                "--step",
+                "legal",
             ])
             .write_stdin(format!("{token}\n")),
     )
@@ -90,7 +105,10 @@ fn init_makes_a_private_key_and_credentials_are_stored_sealed() {
         );
     }
     let list = run_ok(earshot(dir.path()).args(["account", "list"]));
-    assert!(list.contains("shop\tmastodon\t@shop@social.example\tactive\towner anna"), "{list}");
+    assert!(
+        list.contains("shop\tmastodon\t@shop@social.example\tactive\towner anna"),
+        "{list}"
+    );
     // Without the key file, nothing opens, and the error says what to do.
     std::fs::remove_file(dir.path().join("master.key")).unwrap();
     let err = run_err(earshot(dir.path()).args(["account", "check", "shop"]));
@@ -119,7 +137,8 @@ async fn check_records_the_accounts_health() {
     Mock::given(method("GET"))
         .and(path("/api/v1/accounts/verify_credentials"))
         .respond_with(
-            ResponseTemplate::new(401).set_body_json(json!({"error": "The access token is invalid"})),
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"error": "The access token is invalid"})),
         )
         .mount(&server)
         .await;
@@ -140,8 +159,17 @@ async fn check_records_the_accounts_health() {
         run_ok(
             earshot(&dir_path)
                 .args([
-                    "account", "add", "shop", "--network", "mastodon", "--handle",
-                    "@shop@social.example", "--server", &uri, "--owner", "anna",
+                    "account",
+                    "add",
+                    "shop",
+                    "--network",
+                    "mastodon",
+                    "--handle",
+                    "@shop@social.example",
+                    "--server",
+                    &uri,
+                    "--owner",
+                    "anna",
                 ])
                 .env("EARSHOT_ACCOUNT_SECRET", "revoked-token"),
         );
@@ -175,7 +203,13 @@ fn a_post_is_drafted_reviewed_and_scheduled_from_the_command_line() {
     assert!(own.contains("cannot approve"), "{own}");
     run_ok(earshot(dir.path()).args(["post", "approve", "1", "--as", "lena"]));
     let bad_time = run_err(earshot(dir.path()).args([
-        "post", "schedule", "1", "--as", "anna", "--at", "next tuesday",
+        "post",
+        "schedule",
+        "1",
+        "--as",
+        "anna",
+        "--at",
+        "next tuesday",
     ]));
     assert!(bad_time.contains("RFC 3339"), "{bad_time}");
     let scheduled = run_ok(earshot(dir.path()).args([
@@ -187,10 +221,16 @@ fn a_post_is_drafted_reviewed_and_scheduled_from_the_command_line() {
         "--at",
         "2099-06-01T09:00:00Z",
     ]));
-    assert!(scheduled.contains("scheduled for 2099-06-01 09:00 UTC"), "{scheduled}");
+    assert!(
+        scheduled.contains("scheduled for 2099-06-01 09:00 UTC"),
+        "{scheduled}"
+    );
     let shown = run_ok(earshot(dir.path()).args(["post", "show", "1"]));
     assert!(shown.contains("legal approved by lena"), "{shown}");
-    assert!(shown.contains("anna scheduled approved → scheduled"), "{shown}");
+    assert!(
+        shown.contains("anna scheduled approved → scheduled"),
+        "{shown}"
+    );
     let listed = run_ok(earshot(dir.path()).args(["post", "list", "--state", "scheduled"]));
     assert!(listed.contains("Winter tips"), "{listed}");
 }

@@ -41,10 +41,10 @@ pub use outbox::{
     WebhookConfig, WebhookPayload,
 };
 pub use publishing::{
-    Account, AccountCredentials, AccountId, AccountStatus, Actor, CheckMode, ChecksPolicy,
-    Network, NetworkRules, NewAccount, Post, PostAction, PostApproval, PostDetail, PostEvent,
-    PostEventKind, PostId, PostState, PublishingConfig, RuleViolation, Variant, VariantDraft,
-    VariantId, VariantState, WorkflowError, WorkflowState,
+    Account, AccountCredentials, AccountId, AccountStatus, Actor, CheckMode, ChecksPolicy, Network,
+    NetworkRules, NewAccount, Post, PostAction, PostApproval, PostDetail, PostEvent, PostEventKind,
+    PostId, PostState, PublishingConfig, RuleViolation, Variant, VariantDraft, VariantId,
+    VariantState, WorkflowError, WorkflowState,
 };
 pub use routing::{
     AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,

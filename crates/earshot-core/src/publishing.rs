@@ -195,7 +195,9 @@ fn remote_mention_local_part(word: &str) -> Option<&str> {
 pub fn mentions(text: &str) -> Vec<&str> {
     text.split_whitespace()
         .filter(|word| word.starts_with('@') && word.len() > 1)
-        .map(|word| word.trim_end_matches(|c: char| matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | ')')))
+        .map(|word| {
+            word.trim_end_matches(|c: char| matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | ')'))
+        })
         .collect()
 }
 
@@ -203,7 +205,9 @@ pub fn mentions(text: &str) -> Vec<&str> {
 pub fn links(text: &str) -> Vec<&str> {
     text.split_whitespace()
         .filter(|word| is_url(word))
-        .map(|word| word.trim_end_matches(|c: char| matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | ')')))
+        .map(|word| {
+            word.trim_end_matches(|c: char| matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | ')'))
+        })
         .collect()
 }
 
@@ -428,7 +432,10 @@ impl fmt::Debug for AccountCredentials {
         match self {
             AccountCredentials::Mastodon { .. } => f.write_str("Mastodon { access_token: .. }"),
             AccountCredentials::Bluesky { identifier, .. } => {
-                write!(f, "Bluesky {{ identifier: {identifier:?}, app_password: .. }}")
+                write!(
+                    f,
+                    "Bluesky {{ identifier: {identifier:?}, app_password: .. }}"
+                )
             }
         }
     }
@@ -733,10 +740,14 @@ pub enum PostAction {
     Edit,
     Submit,
     Approve,
-    Reject { comment: String },
+    Reject {
+        comment: String,
+    },
     /// Back to draft by the author (or a manager).
     Withdraw,
-    Schedule { at: DateTime<Utc> },
+    Schedule {
+        at: DateTime<Utc>,
+    },
     Unschedule,
 }
 
@@ -1037,7 +1048,10 @@ mod tests {
     fn mastodon_counts_links_as_23_and_remote_mentions_by_their_user() {
         let url = format!("https://example.com/{}", "a".repeat(100));
         assert_eq!(measured_length(Network::Mastodon, &url), 23);
-        assert_eq!(measured_length(Network::Mastodon, "hi @anna@social.example"), 8);
+        assert_eq!(
+            measured_length(Network::Mastodon, "hi @anna@social.example"),
+            8
+        );
         assert_eq!(measured_length(Network::Mastodon, "héllo wörld"), 11);
     }
 
@@ -1064,7 +1078,9 @@ mod tests {
 
     #[test]
     fn mentions_follow_each_network_form() {
-        assert!(check_variant_rules(Network::Mastodon, "a", "hi @anna@social.example!", 0).is_empty());
+        assert!(
+            check_variant_rules(Network::Mastodon, "a", "hi @anna@social.example!", 0).is_empty()
+        );
         assert!(check_variant_rules(Network::Bluesky, "a", "hi @anna.bsky.social.", 0).is_empty());
         let wrong = check_variant_rules(Network::Bluesky, "a", "hi @anna@social.example", 0);
         assert!(matches!(wrong[0], RuleViolation::BadMention { .. }));

@@ -11,10 +11,18 @@ const STEPS: [&str; 2] = ["marketing", "legal"];
 fn people() -> Vec<Actor> {
     vec![
         // The author, an admin in both teams: the most tempting case.
-        Actor::new("anna", Role::Admin, vec!["marketing".into(), "legal".into()]),
+        Actor::new(
+            "anna",
+            Role::Admin,
+            vec!["marketing".into(), "legal".into()],
+        ),
         Actor::new("mark", Role::Agent, vec!["marketing".into()]),
         Actor::new("lena", Role::Agent, vec!["legal".into()]),
-        Actor::new("vic", Role::Viewer, vec!["marketing".into(), "legal".into()]),
+        Actor::new(
+            "vic",
+            Role::Viewer,
+            vec!["marketing".into(), "legal".into()],
+        ),
         Actor::new("max", Role::Manager, vec![]),
     ]
 }
@@ -32,7 +40,11 @@ fn action(code: u8) -> PostAction {
         1 => PostAction::Submit,
         2 => PostAction::Approve,
         3 => PostAction::Reject {
-            comment: if code % 2 == 0 { "fix it".into() } else { String::new() },
+            comment: if code % 2 == 0 {
+                "fix it".into()
+            } else {
+                String::new()
+            },
         },
         4 => PostAction::Withdraw,
         5 => PostAction::Schedule {

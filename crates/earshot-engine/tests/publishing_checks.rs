@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use earshot_analysis::Analyzer;
 use earshot_core::{
-    Account, AccountId, AccountStatus, Actor, BrandConfig, CheckMode, Config, Network,
-    PostAction, PostState, PublishingConfig, Role, Scored, VariantDraft,
+    Account, AccountId, AccountStatus, Actor, BrandConfig, CheckMode, Config, Network, PostAction,
+    PostState, PublishingConfig, Role, Scored, VariantDraft,
 };
 use earshot_engine::publishing::checks::{self, CheckInput, CheckName, VariantFacts, Verdict};
 use earshot_engine::publishing::{self, PublishingError};
@@ -92,18 +92,42 @@ const FRIENDLY: &str = "How do you keep your bicycle chain clean in winter? Tell
 #[test]
 fn policy_banned_terms_are_found_folded() {
     let shop = account("shop", Network::Mastodon, &["en"]);
-    let pass = run(checks::policy, &config_with(CheckMode::Block), vec![facts(&shop, FRIENDLY)], None);
+    let pass = run(
+        checks::policy,
+        &config_with(CheckMode::Block),
+        vec![facts(&shop, FRIENDLY)],
+        None,
+    );
     assert_eq!(pass.verdict, Verdict::Pass, "{}", pass.explanation);
     // Case and accents do not evade the list.
     let text = "Not a CREME Brulee SCAM, promise";
-    let blocked = run(checks::policy, &config_with(CheckMode::Block), vec![facts(&shop, text)], None);
+    let blocked = run(
+        checks::policy,
+        &config_with(CheckMode::Block),
+        vec![facts(&shop, text)],
+        None,
+    );
     assert_eq!(blocked.verdict, Verdict::Block);
-    assert!(blocked.explanation.contains("crème brûlée scam"), "{}", blocked.explanation);
+    assert!(
+        blocked.explanation.contains("crème brûlée scam"),
+        "{}",
+        blocked.explanation
+    );
     assert!(blocked.explanation.contains("shop"));
-    let warned = run(checks::policy, &config_with(CheckMode::Warn), vec![facts(&shop, text)], None);
+    let warned = run(
+        checks::policy,
+        &config_with(CheckMode::Warn),
+        vec![facts(&shop, text)],
+        None,
+    );
     assert_eq!(warned.verdict, Verdict::Warn);
     // A word that merely contains a banned one is not it.
-    let inside = run(checks::policy, &config_with(CheckMode::Block), vec![facts(&shop, "idiotsyncratic")], None);
+    let inside = run(
+        checks::policy,
+        &config_with(CheckMode::Block),
+        vec![facts(&shop, "idiotsyncratic")],
+        None,
+    );
     assert_eq!(inside.verdict, Verdict::Pass);
 }
 
@@ -111,27 +135,82 @@ fn policy_banned_terms_are_found_folded() {
 fn policy_uses_the_offensive_model_score() {
     let shop = account("shop", Network::Mastodon, &["en"]);
     let mut rude = facts(&shop, "some text");
-    rude.offensive = Some(Scored { label: "OFF".into(), score: 0.93 });
-    let blocked = run(checks::policy, &config_with(CheckMode::Block), vec![rude.clone()], None);
+    rude.offensive = Some(Scored {
+        label: "OFF".into(),
+        score: 0.93,
+    });
+    let blocked = run(
+        checks::policy,
+        &config_with(CheckMode::Block),
+        vec![rude.clone()],
+        None,
+    );
     assert_eq!(blocked.verdict, Verdict::Block);
-    assert!(blocked.explanation.contains("0.93"), "{}", blocked.explanation);
-    rude.offensive = Some(Scored { label: "OFF".into(), score: 0.55 });
-    assert_eq!(run(checks::policy, &config_with(CheckMode::Block), vec![rude.clone()], None).verdict, Verdict::Pass);
-    rude.offensive = Some(Scored { label: "NOT".into(), score: 0.99 });
-    assert_eq!(run(checks::policy, &config_with(CheckMode::Block), vec![rude], None).verdict, Verdict::Pass);
+    assert!(
+        blocked.explanation.contains("0.93"),
+        "{}",
+        blocked.explanation
+    );
+    rude.offensive = Some(Scored {
+        label: "OFF".into(),
+        score: 0.55,
+    });
+    assert_eq!(
+        run(
+            checks::policy,
+            &config_with(CheckMode::Block),
+            vec![rude.clone()],
+            None
+        )
+        .verdict,
+        Verdict::Pass
+    );
+    rude.offensive = Some(Scored {
+        label: "NOT".into(),
+        score: 0.99,
+    });
+    assert_eq!(
+        run(
+            checks::policy,
+            &config_with(CheckMode::Block),
+            vec![rude],
+            None
+        )
+        .verdict,
+        Verdict::Pass
+    );
 }
 
 #[test]
 fn language_compares_with_the_audience() {
     let english = account("shop-en", Network::Mastodon, &["en"]);
-    let pass = run(checks::language, &config_with(CheckMode::Warn), vec![facts(&english, FRIENDLY)], None);
+    let pass = run(
+        checks::language,
+        &config_with(CheckMode::Warn),
+        vec![facts(&english, FRIENDLY)],
+        None,
+    );
     assert_eq!(pass.verdict, Verdict::Pass, "{}", pass.explanation);
     let russian = "Как вы чистите цепь велосипеда зимой? Расскажите нам о своих хитростях";
-    let warned = run(checks::language, &config_with(CheckMode::Warn), vec![facts(&english, russian)], None);
+    let warned = run(
+        checks::language,
+        &config_with(CheckMode::Warn),
+        vec![facts(&english, russian)],
+        None,
+    );
     assert_eq!(warned.verdict, Verdict::Warn);
-    assert!(warned.explanation.contains("reads as ru"), "{}", warned.explanation);
+    assert!(
+        warned.explanation.contains("reads as ru"),
+        "{}",
+        warned.explanation
+    );
     assert!(warned.explanation.contains("shop-en"));
-    let blocked = run(checks::language, &config_with(CheckMode::Block), vec![facts(&english, russian)], None);
+    let blocked = run(
+        checks::language,
+        &config_with(CheckMode::Block),
+        vec![facts(&english, russian)],
+        None,
+    );
     assert_eq!(blocked.verdict, Verdict::Block);
 }
 
@@ -139,23 +218,66 @@ fn language_compares_with_the_audience() {
 fn self_promotion_counts_the_recent_share() {
     let shop = account("shop", Network::Mastodon, &["en"]);
     let promo = "Zeltron bikes: big sale this week only";
-    assert!(checks::is_promotional(promo, &brands(), &config_with(CheckMode::Warn)));
+    assert!(checks::is_promotional(
+        promo,
+        &brands(),
+        &config_with(CheckMode::Warn)
+    ));
     // A question, a mention or a third-party link make it a conversation, not an ad.
-    assert!(!checks::is_promotional("Zeltron riders: which trail next?", &brands(), &config_with(CheckMode::Warn)));
-    assert!(!checks::is_promotional("Zeltron congratulates @ana@bikes.example", &brands(), &config_with(CheckMode::Warn)));
-    assert!(!checks::is_promotional("Great read on bike safety https://news.example/a?utm_source=x", &brands(), &config_with(CheckMode::Warn)));
+    assert!(!checks::is_promotional(
+        "Zeltron riders: which trail next?",
+        &brands(),
+        &config_with(CheckMode::Warn)
+    ));
+    assert!(!checks::is_promotional(
+        "Zeltron congratulates @ana@bikes.example",
+        &brands(),
+        &config_with(CheckMode::Warn)
+    ));
+    assert!(!checks::is_promotional(
+        "Great read on bike safety https://news.example/a?utm_source=x",
+        &brands(),
+        &config_with(CheckMode::Warn)
+    ));
 
     let mut balanced = facts(&shop, promo);
     balanced.recent_texts = vec![FRIENDLY.into(), "What do you ride?".into(), promo.into()];
-    let pass = run(checks::self_promotion, &config_with(CheckMode::Warn), vec![balanced], None);
+    let pass = run(
+        checks::self_promotion,
+        &config_with(CheckMode::Warn),
+        vec![balanced],
+        None,
+    );
     assert_eq!(pass.verdict, Verdict::Pass, "{}", pass.explanation);
-    assert!(pass.explanation.contains("2 of the last 4"), "{}", pass.explanation);
+    assert!(
+        pass.explanation.contains("2 of the last 4"),
+        "{}",
+        pass.explanation
+    );
     let mut pushy = facts(&shop, promo);
-    pushy.recent_texts = vec![promo.into(), "Order now at https://zeltron.example/shop".into(), FRIENDLY.into()];
-    let warned = run(checks::self_promotion, &config_with(CheckMode::Warn), vec![pushy.clone()], None);
+    pushy.recent_texts = vec![
+        promo.into(),
+        "Order now at https://zeltron.example/shop".into(),
+        FRIENDLY.into(),
+    ];
+    let warned = run(
+        checks::self_promotion,
+        &config_with(CheckMode::Warn),
+        vec![pushy.clone()],
+        None,
+    );
     assert_eq!(warned.verdict, Verdict::Warn);
-    assert!(warned.explanation.contains("3 of the last 4"), "{}", warned.explanation);
-    let blocked = run(checks::self_promotion, &config_with(CheckMode::Block), vec![pushy], None);
+    assert!(
+        warned.explanation.contains("3 of the last 4"),
+        "{}",
+        warned.explanation
+    );
+    let blocked = run(
+        checks::self_promotion,
+        &config_with(CheckMode::Block),
+        vec![pushy],
+        None,
+    );
     assert_eq!(blocked.verdict, Verdict::Block);
 }
 
@@ -167,7 +289,10 @@ fn automation_finds_copies_rate_and_waiting_customers() {
     let pass = run(
         checks::automation,
         &config_with(CheckMode::Warn),
-        vec![facts(&one, FRIENDLY), facts(&two, "Winter chain care: your tips?")],
+        vec![
+            facts(&one, FRIENDLY),
+            facts(&two, "Winter chain care: your tips?"),
+        ],
         at,
     );
     assert_eq!(pass.verdict, Verdict::Pass, "{}", pass.explanation);
@@ -179,34 +304,96 @@ fn automation_finds_copies_rate_and_waiting_customers() {
         at,
     );
     assert_eq!(copies.verdict, Verdict::Warn);
-    assert!(copies.explanation.contains("shop-m and shop-b"), "{}", copies.explanation);
+    assert!(
+        copies.explanation.contains("shop-m and shop-b"),
+        "{}",
+        copies.explanation
+    );
     let mut busy = facts(&one, FRIENDLY);
     busy.posts_same_day = 2;
-    let rate = run(checks::automation, &config_with(CheckMode::Block), vec![busy.clone()], at);
+    let rate = run(
+        checks::automation,
+        &config_with(CheckMode::Block),
+        vec![busy.clone()],
+        at,
+    );
     assert_eq!(rate.verdict, Verdict::Block);
-    assert!(rate.explanation.contains("3 times that day; its limit is 2"), "{}", rate.explanation);
+    assert!(
+        rate.explanation
+            .contains("3 times that day; its limit is 2"),
+        "{}",
+        rate.explanation
+    );
     // Without a time the daily rate cannot be judged yet.
-    assert_eq!(run(checks::automation, &config_with(CheckMode::Block), vec![busy], None).verdict, Verdict::Pass);
+    assert_eq!(
+        run(
+            checks::automation,
+            &config_with(CheckMode::Block),
+            vec![busy],
+            None
+        )
+        .verdict,
+        Verdict::Pass
+    );
     let mut waiting = facts(&one, FRIENDLY);
     waiting.overdue_conversations = 3;
-    let sla = run(checks::automation, &config_with(CheckMode::Warn), vec![waiting], None);
+    let sla = run(
+        checks::automation,
+        &config_with(CheckMode::Warn),
+        vec![waiting],
+        None,
+    );
     assert_eq!(sla.verdict, Verdict::Warn);
-    assert!(sla.explanation.contains("3 conversation(s) past their SLA"), "{}", sla.explanation);
+    assert!(
+        sla.explanation.contains("3 conversation(s) past their SLA"),
+        "{}",
+        sla.explanation
+    );
 }
 
 #[test]
 fn tracking_wants_utm_or_short_links() {
     let shop = account("shop", Network::Mastodon, &["en"]);
     let tracked = "See https://zeltron.example/winter?utm_source=mastodon&utm_campaign=w and https://earshot.example/l/abc12";
-    let pass = run(checks::tracking, &config_with(CheckMode::Warn), vec![facts(&shop, tracked)], None);
+    let pass = run(
+        checks::tracking,
+        &config_with(CheckMode::Warn),
+        vec![facts(&shop, tracked)],
+        None,
+    );
     assert_eq!(pass.verdict, Verdict::Pass, "{}", pass.explanation);
     assert!(pass.explanation.contains("2 link(s)"));
     let bare = "See https://zeltron.example/winter?ref=home.";
-    let warned = run(checks::tracking, &config_with(CheckMode::Warn), vec![facts(&shop, bare)], None);
+    let warned = run(
+        checks::tracking,
+        &config_with(CheckMode::Warn),
+        vec![facts(&shop, bare)],
+        None,
+    );
     assert_eq!(warned.verdict, Verdict::Warn);
-    assert!(warned.explanation.contains("https://zeltron.example/winter?ref=home"), "{}", warned.explanation);
-    assert_eq!(run(checks::tracking, &config_with(CheckMode::Block), vec![facts(&shop, bare)], None).verdict, Verdict::Block);
-    let off = run(checks::tracking, &config_with(CheckMode::Off), vec![facts(&shop, bare)], None);
+    assert!(
+        warned
+            .explanation
+            .contains("https://zeltron.example/winter?ref=home"),
+        "{}",
+        warned.explanation
+    );
+    assert_eq!(
+        run(
+            checks::tracking,
+            &config_with(CheckMode::Block),
+            vec![facts(&shop, bare)],
+            None
+        )
+        .verdict,
+        Verdict::Block
+    );
+    let off = run(
+        checks::tracking,
+        &config_with(CheckMode::Off),
+        vec![facts(&shop, bare)],
+        None,
+    );
     assert_eq!(off.verdict, Verdict::Pass);
     assert!(off.explanation.contains("off by policy"));
 }
@@ -217,10 +404,23 @@ fn network_rules_always_block() {
     let long = "word ".repeat(70);
     let mut many = facts(&shop, "ok");
     many.media_count = 5;
-    let result = run(checks::network_rules, &config_with(CheckMode::Off), vec![facts(&shop, &long), many], None);
+    let result = run(
+        checks::network_rules,
+        &config_with(CheckMode::Off),
+        vec![facts(&shop, &long), many],
+        None,
+    );
     assert_eq!(result.verdict, Verdict::Block);
-    assert!(result.explanation.contains("350 graphemes"), "{}", result.explanation);
-    assert!(result.explanation.contains("5 media"), "{}", result.explanation);
+    assert!(
+        result.explanation.contains("350 graphemes"),
+        "{}",
+        result.explanation
+    );
+    assert!(
+        result.explanation.contains("5 media"),
+        "{}",
+        result.explanation
+    );
     assert_eq!(result.check, CheckName::NetworkRules);
 }
 
@@ -241,43 +441,99 @@ async fn approval_and_scheduling_stop_at_a_blocking_check() {
         .create_post(
             "Bad",
             "anna",
-            &[VariantDraft { account: account.id, text: "Guaranteed RETURNS for everyone".into(), media: vec![] }],
+            &[VariantDraft {
+                account: account.id,
+                text: "Guaranteed RETURNS for everyone".into(),
+                media: vec![],
+            }],
             t0(),
         )
         .await
         .unwrap();
-    store.transition_post(bad.post.id, &author, &PostAction::Submit, t0()).await.unwrap();
-    let err = publishing::approve(store.as_ref(), &config, &analyzer, &reviewer, bad.post.id, t0())
+    store
+        .transition_post(bad.post.id, &author, &PostAction::Submit, t0())
         .await
-        .unwrap_err();
+        .unwrap();
+    let err = publishing::approve(
+        store.as_ref(),
+        &config,
+        &analyzer,
+        &reviewer,
+        bad.post.id,
+        t0(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, PublishingError::Blocked { .. }));
     assert!(err.to_string().contains("guaranteed returns"), "{err}");
-    assert_eq!(store.post(bad.post.id).await.unwrap().unwrap().post.state, PostState::InReview);
+    assert_eq!(
+        store.post(bad.post.id).await.unwrap().unwrap().post.state,
+        PostState::InReview
+    );
 
     let good = store
         .create_post(
             "Good",
             "anna",
-            &[VariantDraft { account: account.id, text: FRIENDLY.into(), media: vec![] }],
+            &[VariantDraft {
+                account: account.id,
+                text: FRIENDLY.into(),
+                media: vec![],
+            }],
             t0(),
         )
         .await
         .unwrap();
     let id = good.post.id;
-    store.transition_post(id, &author, &PostAction::Submit, t0()).await.unwrap();
-    publishing::approve(store.as_ref(), &config, &analyzer, &reviewer, id, t0()).await.unwrap();
-    let past = publishing::schedule(store.as_ref(), &config, &analyzer, &author, id, t0() - Duration::hours(1), t0())
-        .await
-        .unwrap_err();
-    assert!(past.to_string().contains("has passed"), "{past}");
-    store.set_account_status(account.id, AccountStatus::Paused).await.unwrap();
-    let paused = publishing::schedule(store.as_ref(), &config, &analyzer, &author, id, t0() + Duration::hours(1), t0())
-        .await
-        .unwrap_err();
-    assert!(paused.to_string().contains("paused"), "{paused}");
-    store.set_account_status(account.id, AccountStatus::Active).await.unwrap();
-    let scheduled = publishing::schedule(store.as_ref(), &config, &analyzer, &author, id, t0() + Duration::hours(1), t0())
+    store
+        .transition_post(id, &author, &PostAction::Submit, t0())
         .await
         .unwrap();
+    publishing::approve(store.as_ref(), &config, &analyzer, &reviewer, id, t0())
+        .await
+        .unwrap();
+    let past = publishing::schedule(
+        store.as_ref(),
+        &config,
+        &analyzer,
+        &author,
+        id,
+        t0() - Duration::hours(1),
+        t0(),
+    )
+    .await
+    .unwrap_err();
+    assert!(past.to_string().contains("has passed"), "{past}");
+    store
+        .set_account_status(account.id, AccountStatus::Paused)
+        .await
+        .unwrap();
+    let paused = publishing::schedule(
+        store.as_ref(),
+        &config,
+        &analyzer,
+        &author,
+        id,
+        t0() + Duration::hours(1),
+        t0(),
+    )
+    .await
+    .unwrap_err();
+    assert!(paused.to_string().contains("paused"), "{paused}");
+    store
+        .set_account_status(account.id, AccountStatus::Active)
+        .await
+        .unwrap();
+    let scheduled = publishing::schedule(
+        store.as_ref(),
+        &config,
+        &analyzer,
+        &author,
+        id,
+        t0() + Duration::hours(1),
+        t0(),
+    )
+    .await
+    .unwrap();
     assert_eq!(scheduled.post.state, PostState::Scheduled);
 }

@@ -59,7 +59,11 @@ pub async fn verify_credentials(
 ) -> Result<VerifiedAccount, SourceError> {
     match credentials {
         AccountCredentials::Mastodon { access_token } => {
-            let url = endpoint(label, server_url, &["api", "v1", "accounts", "verify_credentials"])?;
+            let url = endpoint(
+                label,
+                server_url,
+                &["api", "v1", "accounts", "verify_credentials"],
+            )?;
             let request = http.client().get(url).bearer_auth(access_token);
             let response = http.fetch(label, request).await?;
             check_status(label, &response)?;
@@ -77,7 +81,11 @@ pub async fn verify_credentials(
             identifier,
             app_password,
         } => {
-            let url = endpoint(label, server_url, &["xrpc", "com.atproto.server.createSession"])?;
+            let url = endpoint(
+                label,
+                server_url,
+                &["xrpc", "com.atproto.server.createSession"],
+            )?;
             let request = http.client().post(url).json(&serde_json::json!({
                 "identifier": identifier,
                 "password": app_password,

@@ -59,7 +59,8 @@ async fn mastodon_bad_token_is_an_auth_error_with_the_servers_words() {
     Mock::given(method("GET"))
         .and(path("/api/v1/accounts/verify_credentials"))
         .respond_with(
-            ResponseTemplate::new(401).set_body_json(json!({"error": "The access token is invalid"})),
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"error": "The access token is invalid"})),
         )
         .mount(&server)
         .await;
@@ -67,7 +68,10 @@ async fn mastodon_bad_token_is_an_auth_error_with_the_servers_words() {
         .await
         .unwrap_err();
     assert!(matches!(err, SourceError::Auth { .. }), "{err}");
-    assert!(err.to_string().contains("The access token is invalid"), "{err}");
+    assert!(
+        err.to_string().contains("The access token is invalid"),
+        "{err}"
+    );
     assert!(err.to_string().starts_with("shop:"), "{err}");
 }
 
@@ -76,7 +80,9 @@ async fn bluesky_app_password_opens_a_session() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/xrpc/com.atproto.server.createSession"))
-        .and(body_json(json!({"identifier": "shop.bsky.social", "password": "abcd-efgh-ijkl-mnop"})))
+        .and(body_json(
+            json!({"identifier": "shop.bsky.social", "password": "abcd-efgh-ijkl-mnop"}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "accessJwt": "eyJ.access",
             "refreshJwt": "eyJ.refresh",
@@ -109,7 +115,9 @@ async fn bluesky_wrong_password_and_rate_limits_are_told_apart() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/xrpc/com.atproto.server.createSession"))
-        .and(body_json(json!({"identifier": "shop.bsky.social", "password": "wrong"})))
+        .and(body_json(
+            json!({"identifier": "shop.bsky.social", "password": "wrong"}),
+        ))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({
             "error": "AuthenticationRequired",
             "message": "Invalid identifier or password"
@@ -118,13 +126,17 @@ async fn bluesky_wrong_password_and_rate_limits_are_told_apart() {
         .await;
     Mock::given(method("POST"))
         .and(path("/xrpc/com.atproto.server.createSession"))
-        .and(body_json(json!({"identifier": "busy.bsky.social", "password": "x"})))
+        .and(body_json(
+            json!({"identifier": "busy.bsky.social", "password": "x"}),
+        ))
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("ratelimit-limit", "30")
                 .insert_header("ratelimit-remaining", "0")
                 .insert_header("retry-after", "120")
-                .set_body_json(json!({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"})),
+                .set_body_json(
+                    json!({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}),
+                ),
         )
         .mount(&server)
         .await;
@@ -140,7 +152,10 @@ async fn bluesky_wrong_password_and_rate_limits_are_told_apart() {
     .await
     .unwrap_err();
     assert!(matches!(wrong, SourceError::Auth { .. }), "{wrong}");
-    assert!(wrong.to_string().contains("Invalid identifier or password"), "{wrong}");
+    assert!(
+        wrong.to_string().contains("Invalid identifier or password"),
+        "{wrong}"
+    );
     let limited = verify_credentials(
         &http(),
         "busy",

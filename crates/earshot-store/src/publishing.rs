@@ -51,8 +51,7 @@ pub struct AccountPost {
 #[async_trait]
 pub trait PublishingStore: Send + Sync {
     /// Register an account; its name and its `(network, handle, server)` are unique.
-    async fn create_account(&self, account: NewAccount, at: DateTime<Utc>)
-        -> StoreResult<Account>;
+    async fn create_account(&self, account: NewAccount, at: DateTime<Utc>) -> StoreResult<Account>;
     /// Every account, by name.
     async fn accounts(&self) -> StoreResult<Vec<Account>>;
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
@@ -69,8 +68,11 @@ pub trait PublishingStore: Send + Sync {
         error: Option<&str>,
         at: DateTime<Utc>,
     ) -> StoreResult<Account>;
-    async fn set_account_status(&self, id: AccountId, status: AccountStatus)
-        -> StoreResult<Account>;
+    async fn set_account_status(
+        &self,
+        id: AccountId,
+        status: AccountStatus,
+    ) -> StoreResult<Account>;
     /// Remove an account that no post uses (pause it otherwise).
     async fn delete_account(&self, id: AccountId) -> StoreResult<()>;
 
@@ -284,7 +286,10 @@ fn check_post_fields(title: &str, variants: &[VariantDraft]) -> StoreResult<()> 
                 index + 1
             )));
         }
-        if variants[..index].iter().any(|v| v.account == variant.account) {
+        if variants[..index]
+            .iter()
+            .any(|v| v.account == variant.account)
+        {
             return Err(invalid(format!(
                 "account {} has two variants; one post has one variant per account",
                 variant.account
@@ -493,11 +498,7 @@ fn workflow_error(error: earshot_core::WorkflowError) -> StoreError {
 
 #[async_trait]
 impl PublishingStore for SqliteStore {
-    async fn create_account(
-        &self,
-        account: NewAccount,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Account> {
+    async fn create_account(&self, account: NewAccount, at: DateTime<Utc>) -> StoreResult<Account> {
         check_account_fields(&account)?;
         let result = sqlx::query(&format!(
             "INSERT INTO publishing_accounts (network, name, handle, server_url, owner, purpose, \
@@ -707,14 +708,9 @@ impl PublishingStore for SqliteStore {
         let before = existing_post(&mut tx, id).await?;
         let unchanged = before.post.title == title.trim()
             && before.post.variants.len() == variants.len()
-            && before
-                .post
-                .variants
-                .iter()
-                .zip(variants)
-                .all(|(old, new)| {
-                    old.account == new.account && old.text == new.text && old.media == new.media
-                });
+            && before.post.variants.iter().zip(variants).all(|(old, new)| {
+                old.account == new.account && old.text == new.text && old.media == new.media
+            });
         if unchanged {
             return Ok(before);
         }
@@ -1057,12 +1053,11 @@ async fn finish_variant(
             (PostEventKind::VariantFailed, error.to_string())
         }
     };
-    let states: Vec<String> =
-        sqlx::query_scalar("SELECT state FROM post_variants WHERE post = ?")
-            .bind(post.0)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_error("reading variant states"))?;
+    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM post_variants WHERE post = ?")
+        .bind(post.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error("reading variant states"))?;
     let to = if states.iter().any(|s| s == "failed") {
         PostState::Failed
     } else if states.iter().all(|s| s == "published") {
@@ -1088,9 +1083,21 @@ async fn finish_variant(
         } else {
             PostEventKind::Failed
         };
-        write_event(&mut tx, post, "publisher", at, kind, before.post.state, to, None).await?;
+        write_event(
+            &mut tx,
+            post,
+            "publisher",
+            at,
+            kind,
+            before.post.state,
+            to,
+            None,
+        )
+        .await?;
     }
     let detail = existing_post(&mut tx, post).await?;
-    tx.commit().await.map_err(db_error("recording a publication"))?;
+    tx.commit()
+        .await
+        .map_err(db_error("recording a publication"))?;
     Ok(detail)
 }

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use earshot_core::{
-    Account, AccountStatus, Actor, Network, NewAccount, PostAction, PostEventKind, PostState,
-    Role, VariantDraft, VariantState,
+    Account, AccountStatus, Actor, Network, NewAccount, PostAction, PostEventKind, PostState, Role,
+    VariantDraft, VariantState,
 };
 
 use crate::{PostFilter, Store, StoreError};
@@ -98,7 +98,11 @@ pub async fn accounts_are_kept_with_their_settings(store: &dyn Store) {
     bad.languages = vec!["English".into()];
     let err = store.create_account(bad, t0()).await.unwrap_err();
     assert!(err.to_string().contains("ISO 639-1"), "{err}");
-    assert!(store.account_by_name("acc-bad-lang").await.unwrap().is_none());
+    assert!(store
+        .account_by_name("acc-bad-lang")
+        .await
+        .unwrap()
+        .is_none());
     // Rotation replaces the sealed bytes.
     store
         .replace_credentials(vec![(created.id, vec![9, 9])])
@@ -173,7 +177,12 @@ pub async fn a_post_goes_through_every_step_in_order(store: &dyn Store) {
         .await
         .unwrap();
     let post = store
-        .create_post("Launch", "anna", &[draft(&account, "We launch today")], t0())
+        .create_post(
+            "Launch",
+            "anna",
+            &[draft(&account, "We launch today")],
+            t0(),
+        )
         .await
         .unwrap();
     assert_eq!(post.post.state, PostState::Draft);
@@ -248,11 +257,36 @@ pub async fn a_post_goes_through_every_step_in_order(store: &dyn Store) {
     assert_eq!(
         kinds,
         [
-            (PostEventKind::Created, PostState::Draft, PostState::Draft, "anna"),
-            (PostEventKind::Submitted, PostState::Draft, PostState::InReview, "anna"),
-            (PostEventKind::Approved, PostState::InReview, PostState::InReview, "mark"),
-            (PostEventKind::Approved, PostState::InReview, PostState::Approved, "lena"),
-            (PostEventKind::Scheduled, PostState::Approved, PostState::Scheduled, "anna"),
+            (
+                PostEventKind::Created,
+                PostState::Draft,
+                PostState::Draft,
+                "anna"
+            ),
+            (
+                PostEventKind::Submitted,
+                PostState::Draft,
+                PostState::InReview,
+                "anna"
+            ),
+            (
+                PostEventKind::Approved,
+                PostState::InReview,
+                PostState::InReview,
+                "mark"
+            ),
+            (
+                PostEventKind::Approved,
+                PostState::InReview,
+                PostState::Approved,
+                "lena"
+            ),
+            (
+                PostEventKind::Scheduled,
+                PostState::Approved,
+                PostState::Scheduled,
+                "anna"
+            ),
         ]
     );
     assert_eq!(scheduled.history[4].at, at(7));
@@ -288,13 +322,25 @@ pub async fn an_edit_after_approval_sends_the_post_back_to_review(store: &dyn St
     assert_eq!(approved.post.state, PostState::Approved);
     // Saving the same text changes nothing.
     let same = store
-        .update_post(id, "Edit me", &[draft(&account, "first text")], &author(), t0())
+        .update_post(
+            id,
+            "Edit me",
+            &[draft(&account, "first text")],
+            &author(),
+            t0(),
+        )
         .await
         .unwrap();
     assert_eq!(same.post.state, PostState::Approved);
     assert_eq!(same.history.len(), approved.history.len());
     let edited = store
-        .update_post(id, "Edit me", &[draft(&account, "second text")], &author(), t0())
+        .update_post(
+            id,
+            "Edit me",
+            &[draft(&account, "second text")],
+            &author(),
+            t0(),
+        )
         .await
         .unwrap();
     assert_eq!(edited.post.state, PostState::InReview);
@@ -310,16 +356,27 @@ pub async fn an_edit_after_approval_sends_the_post_back_to_review(store: &dyn St
         .update_post(id, "x", &[draft(&account, "hijack")], &lawyer(), t0())
         .await
         .unwrap_err();
-    assert!(stranger.to_string().contains("author or a manager"), "{stranger}");
+    assert!(
+        stranger.to_string().contains("author or a manager"),
+        "{stranger}"
+    );
 }
 
 pub async fn a_rejection_needs_a_comment_and_returns_to_draft(store: &dyn Store) {
     let account = store
-        .create_account(new_account("acc-reject", Network::Mastodon, &["legal"]), t0())
+        .create_account(
+            new_account("acc-reject", Network::Mastodon, &["legal"]),
+            t0(),
+        )
         .await
         .unwrap();
     let id = store
-        .create_post("Risky", "anna", &[draft(&account, "Best prices ever!!!")], t0())
+        .create_post(
+            "Risky",
+            "anna",
+            &[draft(&account, "Best prices ever!!!")],
+            t0(),
+        )
         .await
         .unwrap()
         .post
@@ -355,10 +412,16 @@ pub async fn a_rejection_needs_a_comment_and_returns_to_draft(store: &dyn Store)
     let event = rejected.history.last().unwrap();
     assert_eq!(event.kind, PostEventKind::Rejected);
     assert_eq!(event.actor, "lena");
-    assert_eq!(event.comment.as_deref(), Some("we cannot claim best prices"));
+    assert_eq!(
+        event.comment.as_deref(),
+        Some("we cannot claim best prices")
+    );
 }
 
-async fn scheduled_post(store: &dyn Store, prefix: &str) -> (Vec<Account>, earshot_core::PostDetail) {
+async fn scheduled_post(
+    store: &dyn Store,
+    prefix: &str,
+) -> (Vec<Account>, earshot_core::PostDetail) {
     let mastodon = store
         .create_account(
             new_account(&format!("{prefix}-m"), Network::Mastodon, &[]),
@@ -377,7 +440,10 @@ async fn scheduled_post(store: &dyn Store, prefix: &str) -> (Vec<Account>, earsh
         .create_post(
             "Two networks",
             "anna",
-            &[draft(&mastodon, "Hello fediverse"), draft(&bluesky, "Hello sky")],
+            &[
+                draft(&mastodon, "Hello fediverse"),
+                draft(&bluesky, "Hello sky"),
+            ],
             t0(),
         )
         .await
@@ -439,7 +505,10 @@ pub async fn publication_results_finish_the_post(store: &dyn Store) {
     let variant = &done.post.variants[0];
     assert_eq!(variant.state, VariantState::Published);
     assert_eq!(variant.remote_id.as_deref(), Some("1101"));
-    assert_eq!(variant.url.as_deref(), Some("https://social.example/@x/1101"));
+    assert_eq!(
+        variant.url.as_deref(),
+        Some("https://social.example/@x/1101")
+    );
     assert_eq!(variant.published_at, Some(at));
     assert_eq!(done.history.last().unwrap().kind, PostEventKind::Published);
     // A published post is final: no edit.
@@ -515,7 +584,10 @@ pub async fn lists_filter_by_account_state_and_time(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert_eq!(drafts.iter().map(|p| p.id).collect::<Vec<_>>(), [other.post.id]);
+    assert_eq!(
+        drafts.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [other.post.id]
+    );
     let window = |from: i64, until: i64| PostFilter {
         account: Some(accounts[0].id),
         scheduled_from: Some(t0() + Duration::hours(from)),
@@ -523,7 +595,11 @@ pub async fn lists_filter_by_account_state_and_time(store: &dyn Store) {
         ..PostFilter::default()
     };
     assert_eq!(store.list_posts(&window(0, 3), 50).await.unwrap().len(), 1);
-    assert!(store.list_posts(&window(3, 9), 50).await.unwrap().is_empty());
+    assert!(store
+        .list_posts(&window(3, 9), 50)
+        .await
+        .unwrap()
+        .is_empty());
     let recent = store
         .account_posts(accounts[0].id, Some(other.post.id), 10)
         .await
@@ -560,7 +636,12 @@ pub async fn bad_posts_store_nothing(store: &dyn Store) {
         .unwrap_err();
     assert!(unknown.to_string().contains("variant 2"), "{unknown}");
     let twice = store
-        .create_post("x", "anna", &[draft(&account, "a"), draft(&account, "b")], t0())
+        .create_post(
+            "x",
+            "anna",
+            &[draft(&account, "a"), draft(&account, "b")],
+            t0(),
+        )
         .await
         .unwrap_err();
     assert!(twice.to_string().contains("two variants"), "{twice}");

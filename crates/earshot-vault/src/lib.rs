@@ -37,10 +37,7 @@ pub enum VaultError {
     )]
     NoKey(PathBuf),
     #[error("the master key in {source_name} is not valid: {reason}")]
-    BadKey {
-        source_name: String,
-        reason: String,
-    },
+    BadKey { source_name: String, reason: String },
     #[error(
         "the key file {} can be read by others (mode {mode:o}); run `chmod 600 {}`",
         .path.display(), .path.display()

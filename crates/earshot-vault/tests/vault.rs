@@ -86,7 +86,10 @@ fn a_key_file_others_can_read_is_refused() {
     let path = dir.path().join(MASTER_KEY_FILE);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = MasterKey::load_from(dir.path(), None).unwrap_err();
-    assert!(matches!(err, VaultError::KeyFileTooOpen { mode: 0o644, .. }));
+    assert!(matches!(
+        err,
+        VaultError::KeyFileTooOpen { mode: 0o644, .. }
+    ));
     assert!(err.to_string().contains("chmod 600"), "{err}");
 }
 

@@ -143,7 +143,12 @@ pub(crate) fn table() -> Vec<Route> {
         route(M::POST, "/posts", AGENT, publishing::pages::create_post),
         route(M::GET, "/posts/new", AGENT, publishing::pages::new_post),
         route(M::GET, "/posts/{id}", VIEWER, publishing::pages::post),
-        route(M::POST, "/posts/{id}", AGENT, publishing::pages::update_post),
+        route(
+            M::POST,
+            "/posts/{id}",
+            AGENT,
+            publishing::pages::update_post,
+        ),
         route(
             M::POST,
             "/posts/{id}/action",

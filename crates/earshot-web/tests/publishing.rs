@@ -57,7 +57,10 @@ async fn fixture() -> Fixture {
         )
         .await
         .unwrap();
-    for (name, handle) in [("shop-sky", "shop.bsky.social"), ("help-sky", "help.bsky.social")] {
+    for (name, handle) in [
+        ("shop-sky", "shop.bsky.social"),
+        ("help-sky", "help.bsky.social"),
+    ] {
         store
             .create_account(
                 NewAccount {
@@ -195,7 +198,10 @@ async fn accounts_page_shows_owners_workload_and_escapes_text() {
     assert!(!page.contains(HOSTILE), "account text is escaped");
     assert!(page.contains("&lt;script&gt;"));
     // Olga owns all three accounts.
-    assert!(page.contains("<td>olga</td><td class=\"num\">3</td>"), "{page}");
+    assert!(
+        page.contains("<td>olga</td><td class=\"num\">3</td>"),
+        "{page}"
+    );
     let (status, detail) = f.get(&viewer, &format!("/accounts/{}", f.account)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(detail.contains("id=\"queue\"") || detail.contains("class=\"empty\""));
@@ -220,7 +226,10 @@ async fn a_post_goes_from_draft_to_scheduled_through_the_pages() {
             "/posts",
             &[
                 ("title", "Winter tips"),
-                (&text_field, "How do you keep your chain clean in winter? Tell us"),
+                (
+                    &text_field,
+                    "How do you keep your chain clean in winter? Tell us",
+                ),
             ],
         )
         .await;
@@ -229,22 +238,39 @@ async fn a_post_goes_from_draft_to_scheduled_through_the_pages() {
     let id: i64 = location.trim_start_matches("/posts/").parse().unwrap();
     let (_, page) = f.get(&anna, &location).await;
     assert!(page.contains("id=\"post-state\">draft"), "{page}");
-    assert!(page.contains("data-check=\"network_rules\""), "checks are shown");
+    assert!(
+        page.contains("data-check=\"network_rules\""),
+        "checks are shown"
+    );
     let (status, _, _) = f
-        .form(&anna, &format!("/posts/{id}/action"), &[("action", "submit")])
+        .form(
+            &anna,
+            &format!("/posts/{id}/action"),
+            &[("action", "submit")],
+        )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     // The author cannot approve their own post: the page says why.
     let (status, page, _) = f
-        .form(&anna, &format!("/posts/{id}/action"), &[("action", "approve")])
+        .form(
+            &anna,
+            &format!("/posts/{id}/action"),
+            &[("action", "approve")],
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
     assert!(page.contains("cannot approve"), "{page}");
     let (status, _, _) = f
-        .form(&lena, &format!("/posts/{id}/action"), &[("action", "approve")])
+        .form(
+            &lena,
+            &format!("/posts/{id}/action"),
+            &[("action", "approve")],
+        )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let when = (Utc::now() + Duration::days(2)).format("%Y-%m-%dT10:30").to_string();
+    let when = (Utc::now() + Duration::days(2))
+        .format("%Y-%m-%dT10:30")
+        .to_string();
     let (status, page, _) = f
         .form(
             &anna,
@@ -255,17 +281,24 @@ async fn a_post_goes_from_draft_to_scheduled_through_the_pages() {
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     let (_, page) = f.get(&anna, &location).await;
     assert!(page.contains("id=\"post-state\">scheduled"), "{page}");
-    assert!(page.contains("approved by lena") || page.contains("lena"), "{page}");
+    assert!(
+        page.contains("approved by lena") || page.contains("lena"),
+        "{page}"
+    );
     // History: created, submitted, approved, scheduled — who did what.
     for kind in ["created", "submitted", "approved", "scheduled"] {
         assert!(page.contains(&format!("<td>{kind}</td>")), "{kind}: {page}");
     }
     // The calendar's week holds it at its local time (UTC here).
     let day = &when[..10];
-    let (status, calendar) = f.get(&anna, &format!("/calendar?view=week&date={day}")).await;
+    let (status, calendar) = f
+        .get(&anna, &format!("/calendar?view=week&date={day}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(calendar.contains("10:30 Winter tips"), "{calendar}");
-    let (status, month) = f.get(&anna, &format!("/calendar?view=month&date={day}")).await;
+    let (status, month) = f
+        .get(&anna, &format!("/calendar?view=month&date={day}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(month.contains("10:30 Winter tips"));
     let (status, _) = f.get(&anna, "/calendar?view=year").await;
@@ -290,10 +323,18 @@ async fn an_edit_after_approval_returns_to_review() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["post"]["id"].as_i64().unwrap();
     assert!(created["checks"].as_array().unwrap().len() >= 5);
-    f.api(&anna, &format!("/api/posts/{id}/transition"), Some(json!({"action": "submit"})))
-        .await;
+    f.api(
+        &anna,
+        &format!("/api/posts/{id}/transition"),
+        Some(json!({"action": "submit"})),
+    )
+    .await;
     let (status, approved) = f
-        .api(&lena, &format!("/api/posts/{id}/transition"), Some(json!({"action": "approve"})))
+        .api(
+            &lena,
+            &format!("/api/posts/{id}/transition"),
+            Some(json!({"action": "approve"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     assert_eq!(approved["post"]["state"], "approved");
@@ -308,7 +349,11 @@ async fn an_edit_after_approval_returns_to_review() {
     assert_eq!(edited["post"]["state"], "in_review");
     assert_eq!(edited["approvals"], json!([]));
     let (status, err) = f
-        .api(&anna, &format!("/api/posts/{id}/transition"), Some(json!({"action": "dance"})))
+        .api(
+            &anna,
+            &format!("/api/posts/{id}/transition"),
+            Some(json!({"action": "dance"})),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(err["error"].as_str().unwrap().contains("action"));
@@ -335,13 +380,27 @@ async fn a_blocking_check_stops_approval_with_its_reason() {
         .unwrap()
         .clone();
     assert_eq!(policy["verdict"], "block");
-    f.api(&anna, &format!("/api/posts/{id}/transition"), Some(json!({"action": "submit"})))
-        .await;
+    f.api(
+        &anna,
+        &format!("/api/posts/{id}/transition"),
+        Some(json!({"action": "submit"})),
+    )
+    .await;
     let (status, err) = f
-        .api(&lena, &format!("/api/posts/{id}/transition"), Some(json!({"action": "approve"})))
+        .api(
+            &lena,
+            &format!("/api/posts/{id}/transition"),
+            Some(json!({"action": "approve"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(err["error"].as_str().unwrap().contains("guaranteed returns"), "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("guaranteed returns"),
+        "{err}"
+    );
     // A too-long Bluesky variant is a blocking network rule naming the variant.
     let sky = f.store.account_by_name("shop-sky").await.unwrap().unwrap();
     let (_, long) = f
@@ -360,7 +419,10 @@ async fn a_blocking_check_stops_approval_with_its_reason() {
         .clone();
     assert_eq!(rules["verdict"], "block");
     assert!(rules["explanation"].as_str().unwrap().contains("shop-sky"));
-    assert!(rules["explanation"].as_str().unwrap().contains("301 graphemes"));
+    assert!(rules["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("301 graphemes"));
 }
 
 #[tokio::test]
@@ -370,7 +432,11 @@ async fn viewers_read_but_cannot_write() {
     let (status, _) = f.get(&vic, "/posts").await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = f
-        .api(&vic, "/api/posts", Some(json!({"title": "x", "variants": []})))
+        .api(
+            &vic,
+            "/api/posts",
+            Some(json!({"title": "x", "variants": []})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = f.get(&vic, "/posts/new").await;

@@ -182,7 +182,10 @@ fn folded_words(text: &str) -> Vec<String> {
 
 /// Whether the folded word sequence `needle` occurs in `haystack`.
 fn contains_words(haystack: &[String], needle: &[String]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
 }
 
 pub fn policy(input: &CheckInput<'_>) -> CheckResult {
@@ -254,8 +257,7 @@ pub fn language(input: &CheckInput<'_>) -> CheckResult {
         }
     }
     if problems.is_empty() {
-        let mut explanation =
-            "every variant is in its account's audience language".to_string();
+        let mut explanation = "every variant is in its account's audience language".to_string();
         if !notes.is_empty() {
             explanation = format!("{explanation} ({})", notes.join("; "));
         }
@@ -274,7 +276,10 @@ fn host_of(link: &str) -> Option<String> {
 
 fn is_own_host(host: &str, own_domains: &[String]) -> bool {
     own_domains.iter().any(|domain| {
-        let domain = domain.trim().trim_start_matches("www.").to_ascii_lowercase();
+        let domain = domain
+            .trim()
+            .trim_start_matches("www.")
+            .to_ascii_lowercase();
         host == domain || host.ends_with(&format!(".{domain}"))
     })
 }
@@ -282,14 +287,13 @@ fn is_own_host(host: &str, own_domains: &[String]) -> bool {
 /// Whether a text only promotes the company: it names one of our brands, links to our own
 /// domains or uses a promotional cue word, and it does not ask a question, mention someone
 /// (`@…`) or link to anyone else's site.
-pub fn is_promotional(
-    text: &str,
-    our_brands: &BrandMatcher,
-    config: &PublishingConfig,
-) -> bool {
+pub fn is_promotional(text: &str, our_brands: &BrandMatcher, config: &PublishingConfig) -> bool {
     let words = folded_words(text);
     let cues: Vec<Vec<String>> = if config.promo_words.is_empty() {
-        DEFAULT_PROMO_WORDS.iter().map(|w| folded_words(w)).collect()
+        DEFAULT_PROMO_WORDS
+            .iter()
+            .map(|w| folded_words(w))
+            .collect()
     } else {
         config.promo_words.iter().map(|w| folded_words(w)).collect()
     };
@@ -298,7 +302,9 @@ pub fn is_promotional(
         || hosts.iter().any(|h| is_own_host(h, &config.own_domains))
         || cues.iter().any(|cue| contains_words(&words, cue));
     let talks_with_others = text.contains('?')
-        || text.split_whitespace().any(|w| w.starts_with('@') && w.len() > 1)
+        || text
+            .split_whitespace()
+            .any(|w| w.starts_with('@') && w.len() > 1)
         || hosts.iter().any(|h| !is_own_host(h, &config.own_domains));
     about_us && !talks_with_others
 }
@@ -393,7 +399,11 @@ pub fn automation(input: &CheckInput<'_>) -> CheckResult {
             "variants differ, the daily limits hold and no customer waits past the SLA",
         )
     } else {
-        CheckResult::failed(CheckName::Automation, input.config.checks.automation, problems)
+        CheckResult::failed(
+            CheckName::Automation,
+            input.config.checks.automation,
+            problems,
+        )
     }
 }
 

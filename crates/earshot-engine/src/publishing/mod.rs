@@ -7,8 +7,8 @@ pub mod checks;
 use chrono::{DateTime, Utc};
 use earshot_analysis::Analyzer;
 use earshot_core::{
-    Account, AccountId, AccountStatus, Actor, Config, ConversationFilter, PostAction,
-    PostDetail, PostId, PostState, SourceKind,
+    Account, AccountId, AccountStatus, Actor, Config, ConversationFilter, PostAction, PostDetail,
+    PostId, PostState, SourceKind,
 };
 use earshot_store::{Store, StoreError, MAX_CONVERSATION_PAGE};
 use earshot_text::BrandMatcher;
@@ -90,14 +90,14 @@ pub async fn check_variants(
         .collect();
     // The configuration was checked when it was loaded; a brand query that no longer parses
     // only weakens the self-promotion check.
-    let our_brands = BrandMatcher::new(&ours).unwrap_or_else(|_| {
-        BrandMatcher::new(&[]).expect("an empty brand list always compiles")
-    });
+    let our_brands = BrandMatcher::new(&ours)
+        .unwrap_or_else(|_| BrandMatcher::new(&[]).expect("an empty brand list always compiles"));
     let mut accounts = Vec::with_capacity(variants.len());
     for variant in variants {
-        let account = store.account(variant.account).await?.ok_or_else(|| {
-            PublishingError::Refused(format!("no account {}", variant.account))
-        })?;
+        let account = store
+            .account(variant.account)
+            .await?
+            .ok_or_else(|| PublishingError::Refused(format!("no account {}", variant.account)))?;
         accounts.push(account);
     }
     let window = config.publishing.checks.recent_posts.max(1) as usize;

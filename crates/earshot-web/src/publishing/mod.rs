@@ -120,11 +120,9 @@ pub(crate) async fn act(
     let config = app.web.config().clone();
     let analyzer = app.web.analyzer.as_ref();
     match action {
-        PostAction::Approve => {
-            engine::approve(store, &config, analyzer, &who.actor, id, now)
-                .await
-                .map_err(publishing_error)
-        }
+        PostAction::Approve => engine::approve(store, &config, analyzer, &who.actor, id, now)
+            .await
+            .map_err(publishing_error),
         PostAction::Schedule { at } => {
             engine::schedule(store, &config, analyzer, &who.actor, id, at, now)
                 .await

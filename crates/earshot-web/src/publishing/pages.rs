@@ -281,7 +281,9 @@ pub async fn posts(
         match state.parse::<PostState>() {
             Ok(state) => filter.states = vec![state],
             Err(message) => {
-                return ctx.error_page(WebError::BadRequest(format!("parameter `state`: {message}")))
+                return ctx.error_page(WebError::BadRequest(format!(
+                    "parameter `state`: {message}"
+                )))
             }
         }
     }
@@ -432,7 +434,8 @@ async fn render_post(
         .iter()
         .map(|account| {
             let draft = variants.iter().find(|v| v.account == account.id);
-            let saved = detail.and_then(|d| d.post.variants.iter().find(|v| v.account == account.id));
+            let saved =
+                detail.and_then(|d| d.post.variants.iter().find(|v| v.account == account.id));
             VariantField {
                 account_id: account.id.0,
                 account: account.label(),
@@ -468,7 +471,9 @@ async fn render_post(
         None => Vec::new(),
     };
     let state = detail.map(|d| d.post.state);
-    let author = detail.map(|d| d.post.author.clone()).unwrap_or_else(|| who.actor.name.clone());
+    let author = detail
+        .map(|d| d.post.author.clone())
+        .unwrap_or_else(|| who.actor.name.clone());
     let is_author_or_manager =
         author == who.actor.name || who.actor.role >= earshot_core::Role::Manager;
     let steps = detail
@@ -522,7 +527,9 @@ async fn render_post(
         title: title_text,
         state: state.map_or("draft", |s| s.as_str()),
         author,
-        scheduled: detail.and_then(|d| d.post.scheduled_at).map(|t| local(t, tz)),
+        scheduled: detail
+            .and_then(|d| d.post.scheduled_at)
+            .map(|t| local(t, tz)),
         fields,
         checks,
         steps,
@@ -659,8 +666,15 @@ pub async fn update_post(
         Ok(_) => Redirect::to(&format!("/posts/{id}")).into_response(),
         Err(error) => match load(&app, id).await {
             Ok(detail) => {
-                render_post(&app, &ctx, &who, Some(&detail), Some((&title, &drafts)), Some(error))
-                    .await
+                render_post(
+                    &app,
+                    &ctx,
+                    &who,
+                    Some(&detail),
+                    Some((&title, &drafts)),
+                    Some(error),
+                )
+                .await
             }
             Err(_) => ctx.error_page(error),
         },
@@ -821,31 +835,41 @@ pub async fn calendar(
         scheduled_until: Some(to_utc(range_end + Duration::days(1))),
         ..PostFilter::default()
     };
-    let posts = match app.web.store.list_posts(&filter, earshot_store::publishing::MAX_POST_PAGE).await {
+    let posts = match app
+        .web
+        .store
+        .list_posts(&filter, earshot_store::publishing::MAX_POST_PAGE)
+        .await
+    {
         Ok(posts) => posts,
         Err(error) => return ctx.error_page(store_error(error)),
     };
     let names = account_names(&app).await;
     let mut by_day: BTreeMap<NaiveDate, Vec<CalendarEntry>> = BTreeMap::new();
     for post in &posts {
-        let Some(at) = post.scheduled_at else { continue };
+        let Some(at) = post.scheduled_at else {
+            continue;
+        };
         let local_at = at.with_timezone(&tz);
-        by_day.entry(local_at.date_naive()).or_default().push(CalendarEntry {
-            id: post.id.0,
-            time: local_at.format("%H:%M").to_string(),
-            title: if post.title.is_empty() {
-                format!("#{}", post.id)
-            } else {
-                post.title.clone()
-            },
-            accounts: post
-                .variants
-                .iter()
-                .map(|v| names.get(&v.account).cloned().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(", "),
-            state: post.state.as_str(),
-        });
+        by_day
+            .entry(local_at.date_naive())
+            .or_default()
+            .push(CalendarEntry {
+                id: post.id.0,
+                time: local_at.format("%H:%M").to_string(),
+                title: if post.title.is_empty() {
+                    format!("#{}", post.id)
+                } else {
+                    post.title.clone()
+                },
+                accounts: post
+                    .variants
+                    .iter()
+                    .map(|v| names.get(&v.account).cloned().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                state: post.state.as_str(),
+            });
     }
     let mut weeks = Vec::new();
     let mut day = range_start;
@@ -864,16 +888,18 @@ pub async fn calendar(
     }
     let view = if month { "month" } else { "week" };
     let (prev, next) = if month {
-        (
-            first - Duration::days(1),
-            last + Duration::days(1),
-        )
+        (first - Duration::days(1), last + Duration::days(1))
     } else {
         (anchor - Duration::days(7), anchor + Duration::days(7))
     };
-    let account_param = account.map(|a| format!("&account={}", a.0)).unwrap_or_default();
+    let account_param = account
+        .map(|a| format!("&account={}", a.0))
+        .unwrap_or_default();
     let href = |view: &str, date: NaiveDate| {
-        format!("/calendar?view={view}&date={}{account_param}", date.format("%Y-%m-%d"))
+        format!(
+            "/calendar?view={view}&date={}{account_param}",
+            date.format("%Y-%m-%d")
+        )
     };
     let heading = if month {
         first.format("%Y-%m").to_string()
