@@ -31,6 +31,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init => {
             workspace.init(&Config::default()).await?;
+            // The key that encrypts account credentials; only `init` creates it, so a missing
+            // key is an error later instead of a new key that cannot open old records.
+            earshot_vault::MasterKey::create_file(&workspace.dir)?;
             println!(
                 "Created an Earshot workspace in {}",
                 workspace.dir.display()
@@ -53,6 +56,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo { addr, rate, keep } => crate::demo::run(&addr, rate, keep).await?,
         Command::User { action } => crate::users::user(&workspace, action).await?,
         Command::Token { action } => crate::users::token(&workspace, action).await?,
+        Command::Account { action } => crate::publishing::account(&workspace, action).await?,
+        Command::Post { command } => crate::publishing::post(&workspace, command).await?,
         Command::Reindex => reindex(&workspace).await?,
         Command::Analyze { file } => {
             return tokio::task::block_in_place(|| crate::analyze::run(&workspace, &file))
@@ -723,6 +728,7 @@ async fn serve_routing_until_ctrl_c(
         config: Arc::new(std::sync::RwLock::new(config)),
         workspace: workspace.dir.clone(),
         live_rules,
+        analyzer: Arc::new(crate::models::load(Some(&workspace.dir))?.analyzer),
     };
     println!("Earshot is listening on http://{local}/");
     let stop = shutdown.clone();

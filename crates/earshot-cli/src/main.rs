@@ -7,6 +7,7 @@ mod demo;
 mod generate;
 mod models;
 mod progress;
+mod publishing;
 mod training;
 mod users;
 mod workspace;
@@ -103,6 +104,16 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Official accounts that Earshot publishes through (credentials encrypted at rest).
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+    /// Posts: draft, submit, approve, reject, schedule (see docs/PUBLISHING.md).
+    Post {
+        #[command(subcommand)]
+        command: PostCommand,
     },
     /// Rebuild the search index from the database.
     Reindex,
@@ -204,6 +215,107 @@ pub(crate) enum UserAction {
     },
     /// Disable a user: their sessions end and their tokens are revoked.
     Disable { name: String },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AccountAction {
+    /// Register an account. The Mastodon access token or Bluesky app password is read from
+    /// $EARSHOT_ACCOUNT_SECRET, else the terminal (no echo) or the first line of stdin.
+    Add {
+        name: String,
+        /// mastodon or bluesky.
+        #[arg(long)]
+        network: String,
+        /// `@shop@mastodon.social` or `shop.bsky.social`.
+        #[arg(long)]
+        handle: String,
+        /// Mastodon server or Bluesky PDS (default https://bsky.social for Bluesky).
+        #[arg(long)]
+        server: Option<String>,
+        /// The user who answers for the account.
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        purpose: Option<String>,
+        /// Audience language, ISO 639-1 (repeatable; default: the workspace's first language).
+        #[arg(long = "language")]
+        languages: Vec<String>,
+        #[arg(long, default_value_t = 3)]
+        posts_per_day: u32,
+        /// Approval step: a team name (repeatable, in order; none: one review by anyone else).
+        #[arg(long = "step")]
+        steps: Vec<String>,
+        /// Bluesky: the identifier to sign in with (default: the handle).
+        #[arg(long)]
+        identifier: Option<String>,
+    },
+    List,
+    /// Remove an account no post uses.
+    Remove {
+        name: String,
+    },
+    /// Stop scheduling on the account.
+    Pause {
+        name: String,
+    },
+    Resume {
+        name: String,
+    },
+    /// Sign in to the network with the stored credentials and record the account's health.
+    Check {
+        name: String,
+    },
+    /// Rotate the master key in master.key: every account's credentials are re-encrypted.
+    Rekey,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum PostCommand {
+    /// Create a draft with one variant per account: `--variant ACCOUNT=TEXT` (repeatable).
+    Add {
+        #[arg(long)]
+        title: String,
+        /// The user writing it.
+        #[arg(long = "as")]
+        author: String,
+        #[arg(long = "variant", required = true)]
+        variants: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        account: Option<String>,
+        /// draft, in_review, approved, scheduled, published or failed.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Variants, checks, approvals and history.
+    Show { id: i64 },
+    Submit {
+        id: i64,
+        #[arg(long = "as")]
+        user: String,
+    },
+    /// Approve the next step (runs the checks; a blocking one refuses).
+    Approve {
+        id: i64,
+        #[arg(long = "as")]
+        user: String,
+    },
+    Reject {
+        id: i64,
+        #[arg(long = "as")]
+        user: String,
+        #[arg(long)]
+        comment: String,
+    },
+    /// Schedule an approved post (RFC 3339 time, e.g. 2026-06-01T09:00:00Z).
+    Schedule {
+        id: i64,
+        #[arg(long = "as")]
+        user: String,
+        #[arg(long)]
+        at: String,
+    },
 }
 
 #[derive(Subcommand)]

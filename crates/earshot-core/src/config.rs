@@ -34,6 +34,9 @@ pub struct Config {
         skip_serializing_if = "crate::outbox::OutboxConfig::is_default"
     )]
     pub outbox: crate::outbox::OutboxConfig,
+    /// `[publishing]`: banned terms, promotional cues, own domains and the pre-publish checks.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub publishing: crate::publishing::PublishingConfig,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -52,6 +55,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             sla: SlaConfig::default(),
             outbox: crate::outbox::OutboxConfig::default(),
+            publishing: crate::publishing::PublishingConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod inbox_views;
 pub mod mention;
 pub mod outbox;
 pub mod publication;
+pub mod publishing;
 pub mod routing;
 pub mod source;
 
@@ -49,6 +50,11 @@ pub use outbox::{
 pub use publication::{
     publication_key, NewPublication, Publication, PublicationClaim, PublicationFilter,
     PublicationId, PublicationState,
+pub use publishing::{
+    Account, AccountCredentials, AccountId, AccountStatus, Actor, CheckMode, ChecksPolicy, Network,
+    NetworkRules, NewAccount, Post, PostAction, PostApproval, PostDetail, PostEvent, PostEventKind,
+    PostId, PostState, PublishingConfig, RuleViolation, Variant, VariantDraft, VariantId,
+    VariantState, WorkflowError, WorkflowState,
 };
 pub use routing::{
     AssignStrategy, RoutingConfig, RuleActions, RuleConditions, RuleConfig, SlaConfig,

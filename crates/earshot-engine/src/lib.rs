@@ -17,6 +17,6 @@ pub use outbox::{
 pub use pipeline::{IngestReport, Pipeline, PipelineError};
 pub use publishing::{
     link_reply_to_publication, Attempt, NoOutcomeListener, PublicationOutcomes, PublicationWorker,
-    PublisherDirectory, PublisherMap, PublishingError, PublishingReport,
+    PublicationWorkerError, PublisherDirectory, PublisherMap, PublishingReport,
 };
 pub use scheduler::{poll_source_once, PollError, PollReport, Scheduled, Scheduler};

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use earshot_core::{IncomingMention, SourceConfig, SourceKind};
 use std::time::Duration;
 
+pub mod accounts;
 pub mod bluesky;
 pub mod feed;
 pub mod files;

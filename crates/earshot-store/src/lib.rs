@@ -20,6 +20,8 @@ mod known_keys;
 pub mod outbox;
 pub mod publications;
 pub mod publications_testsuite;
+pub mod publishing;
+pub mod publishing_testsuite;
 mod sqlite;
 mod sqlite_inbox;
 pub mod testsuite;
@@ -34,6 +36,7 @@ pub use inbox_batch::InboxBatchStore;
 pub use inbox_views::SavedViewStore;
 pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
 pub use publications::{PublicationStore, MAX_PUBLICATION_PAGE};
+pub use publishing::{AccountPost, PostFilter, PublishingStore};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 pub use user_contacts::UserContactStore;
 
@@ -128,6 +131,7 @@ pub trait Store:
     + OutboxStore
     + UserContactStore
     + PublicationStore
+    + PublishingStore
     + Send
     + Sync
     + 'static

@@ -13,6 +13,7 @@ mod live;
 mod login;
 mod pages;
 mod params;
+mod publishing;
 mod routes;
 mod view;
 
@@ -42,6 +43,8 @@ pub struct WebState {
     /// from the next batch without a restart. `None`: the editor only writes earshot.toml
     /// (every later `earshot fetch`/`import` reads it).
     pub live_rules: Option<Arc<earshot_engine::inbox::LiveRules>>,
+    /// The models the pre-publish policy check scores posts with.
+    pub analyzer: Arc<earshot_analysis::Analyzer>,
 }
 
 impl WebState {

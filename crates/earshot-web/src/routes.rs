@@ -10,7 +10,7 @@ use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use earshot_core::Role;
 
-use crate::{api, inbox, live, login, pages, AppState};
+use crate::{api, inbox, live, login, pages, publishing, AppState};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +166,38 @@ pub(crate) fn table() -> Vec<Route> {
             AGENT,
             inbox::pages::send_to_product,
         ),
+        // Publishing: accounts, posts, the calendar (the workflow checks who may do what).
+        route(M::GET, "/accounts", VIEWER, publishing::pages::accounts),
+        route(M::GET, "/accounts/{id}", VIEWER, publishing::pages::account),
+        route(M::GET, "/posts", VIEWER, publishing::pages::posts),
+        route(M::POST, "/posts", AGENT, publishing::pages::create_post),
+        route(M::GET, "/posts/new", AGENT, publishing::pages::new_post),
+        route(M::GET, "/posts/{id}", VIEWER, publishing::pages::post),
+        route(
+            M::POST,
+            "/posts/{id}",
+            AGENT,
+            publishing::pages::update_post,
+        ),
+        route(
+            M::POST,
+            "/posts/{id}/action",
+            AGENT,
+            publishing::pages::post_action,
+        ),
+        route(M::GET, "/calendar", VIEWER, publishing::pages::calendar),
         // JSON API.
+        route(M::GET, "/api/accounts", VIEWER, publishing::api::accounts),
+        route(M::GET, "/api/posts", VIEWER, publishing::api::list),
+        route(M::POST, "/api/posts", AGENT, publishing::api::create),
+        route(M::GET, "/api/posts/{id}", VIEWER, publishing::api::get),
+        route(M::POST, "/api/posts/{id}", AGENT, publishing::api::update),
+        route(
+            M::POST,
+            "/api/posts/{id}/transition",
+            AGENT,
+            publishing::api::transition,
+        ),
         route(M::GET, "/api/mentions", VIEWER, api::list_mentions),
         route(M::GET, "/api/mentions/{id}", VIEWER, api::get_mention),
         route(

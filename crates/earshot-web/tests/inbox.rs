@@ -150,6 +150,7 @@ async fn fixture(count: usize) -> (Fixture, Vec<ConversationId>) {
         config: Arc::new(RwLock::new(config)),
         workspace: dir.path().to_path_buf(),
         live_rules: None,
+        analyzer: std::sync::Arc::new(earshot_analysis::Analyzer::rules_only()),
     });
     (
         Fixture {

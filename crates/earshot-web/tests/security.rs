@@ -41,6 +41,7 @@ impl Fixture {
                 config: Arc::new(RwLock::new(config.clone())),
                 workspace: dir.path().to_path_buf(),
                 live_rules: None,
+                analyzer: std::sync::Arc::new(earshot_analysis::Analyzer::rules_only()),
             },
             Arc::new(move || *clock_now.lock().unwrap()),
         );

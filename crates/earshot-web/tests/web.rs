@@ -85,6 +85,7 @@ async fn fixture(config: Config) -> Fixture {
         config: config.clone(),
         workspace: dir.path().to_path_buf(),
         live_rules: None,
+        analyzer: std::sync::Arc::new(earshot_analysis::Analyzer::rules_only()),
     });
     Fixture {
         _dir: dir,
@@ -1002,6 +1003,7 @@ async fn serve_ends_open_streams_on_shutdown() {
         config: f.config.clone(),
         workspace: std::env::temp_dir(),
         live_rules: None,
+        analyzer: std::sync::Arc::new(earshot_analysis::Analyzer::rules_only()),
     };
     let server = tokio::spawn(earshot_web::serve(listener, state, async {
         let _ = stopped.await;

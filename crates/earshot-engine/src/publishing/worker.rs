@@ -93,7 +93,7 @@ impl PublicationOutcomes for NoOutcomeListener {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum PublishingError {
+pub enum PublicationWorkerError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -210,14 +210,14 @@ impl PublicationWorker {
     }
 
     /// Report owed outcomes, publish what is due, and report what this pass settled.
-    pub async fn run_once(&self) -> Result<PublishingReport, PublishingError> {
+    pub async fn run_once(&self) -> Result<PublishingReport, PublicationWorkerError> {
         let mut report = PublishingReport {
             reported: self.report_outcomes().await?,
             ..PublishingReport::default()
         };
         let claims = self.claim().await?;
         report.claimed = claims.len();
-        let results: Vec<Result<PublishingReport, PublishingError>> = futures::stream::iter(claims)
+        let results: Vec<Result<PublishingReport, PublicationWorkerError>> = futures::stream::iter(claims)
             .map(|claim| async move {
                 let attempt = self.attempt(&claim).await?;
                 self.record(&claim, attempt).await
@@ -263,7 +263,7 @@ impl PublicationWorker {
 
     /// One attempt at a claimed publication: note in the store that a network call begins,
     /// then make it. Records no outcome (that is [`PublicationWorker::record`]).
-    pub async fn attempt(&self, claim: &PublicationClaim) -> Result<Attempt, PublishingError> {
+    pub async fn attempt(&self, claim: &PublicationClaim) -> Result<Attempt, PublicationWorkerError> {
         let publication = &claim.publication;
         if publication.attempts > self.policy.max_attempts {
             // Claimed again after its worker died on the last allowed attempt.
@@ -320,7 +320,7 @@ impl PublicationWorker {
         &self,
         claim: &PublicationClaim,
         attempt: Attempt,
-    ) -> Result<PublishingReport, PublishingError> {
+    ) -> Result<PublishingReport, PublicationWorkerError> {
         let publication = &claim.publication;
         let now = self.clock.now();
         let mut report = PublishingReport::default();
