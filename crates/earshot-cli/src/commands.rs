@@ -53,6 +53,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo { addr, rate, keep } => crate::demo::run(&addr, rate, keep).await?,
         Command::User { action } => crate::users::user(&workspace, action).await?,
         Command::Token { action } => crate::users::token(&workspace, action).await?,
+        Command::Link { action } => crate::campaigns::link(&workspace, action).await?,
+        Command::Campaign { action } => crate::campaigns::campaign(&workspace, action).await?,
+        Command::Conversions { action } => crate::campaigns::conversions(&workspace, action)?,
         Command::Reindex => reindex(&workspace).await?,
         Command::Analyze { file } => {
             return tokio::task::block_in_place(|| crate::analyze::run(&workspace, &file))

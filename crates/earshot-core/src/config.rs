@@ -34,6 +34,9 @@ pub struct Config {
         skip_serializing_if = "crate::outbox::OutboxConfig::is_default"
     )]
     pub outbox: crate::outbox::OutboxConfig,
+    /// `[links]`: the public address of short links and how clicks are counted.
+    #[serde(default, skip_serializing_if = "crate::links::LinksConfig::is_default")]
+    pub links: crate::links::LinksConfig,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -52,6 +55,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             sla: SlaConfig::default(),
             outbox: crate::outbox::OutboxConfig::default(),
+            links: crate::links::LinksConfig::default(),
         }
     }
 }

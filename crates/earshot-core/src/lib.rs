@@ -6,9 +6,11 @@
 
 pub mod analysis;
 pub mod auth;
+pub mod campaigns;
 pub mod config;
 pub mod inbox;
 pub mod inbox_views;
+pub mod links;
 pub mod mention;
 pub mod outbox;
 pub mod routing;
@@ -29,7 +31,16 @@ pub use inbox::{
     InboxMetrics, InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply,
     ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
 };
+pub use campaigns::{
+    format_basis_points, Campaign, CampaignFigures, CampaignId, CampaignReport, ConversionTotal,
+    Currency, CurrencyRow, Goal, Money, MoneyError, NewCampaign, NewSpend, SpendEntry,
+};
 pub use inbox_views::{SavedView, SavedViewId};
+pub use links::{
+    is_bot, is_valid_short_code, short_code_from_random, ClickCount, ClickCounting, ClickDay,
+    Conversion, ConversionOutcome, LinkError, LinksConfig, NewConversion, NewTrackedLink,
+    TrackedLink, TrackingSettings, UtmParams, KNOWN_BOT_AGENTS,
+};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,

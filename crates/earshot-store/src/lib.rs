@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod inbox_testsuite;
 pub mod inbox_views;
 mod index;
+pub mod links;
 pub mod outbox;
 mod sqlite;
 mod sqlite_inbox;
@@ -24,6 +25,7 @@ pub use analysis::AnalysisStore;
 pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session};
 pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
 pub use inbox_views::SavedViewStore;
+pub use links::{CampaignStore, LinkStore};
 pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
 
@@ -110,7 +112,16 @@ pub struct StoreStats {
 
 #[async_trait]
 pub trait Store:
-    AuthStore + AnalysisStore + InboxStore + SavedViewStore + OutboxStore + Send + Sync + 'static
+    AuthStore
+    + AnalysisStore
+    + InboxStore
+    + SavedViewStore
+    + OutboxStore
+    + LinkStore
+    + CampaignStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Store a batch in one transaction: each mention is inserted, or updated in place when
     /// one with the same `(source, external_id)` or the same canonical URL exists. When
