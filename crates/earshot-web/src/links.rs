@@ -723,6 +723,48 @@ mod tests {
         assert!(no_prefix.unwrap_err().contains("sha256=HEX"));
     }
 
+    #[tokio::test]
+    async fn batched_clicks_reach_the_store_only_when_flushed() {
+        use earshot_core::links::NewTrackedLink;
+        use earshot_store::LinkStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = earshot_store::SqliteStore::open(dir.path()).await.unwrap();
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        store
+            .create_links(
+                &[NewTrackedLink {
+                    code: "batch001".into(),
+                    target_url: "https://zeltron.com/".into(),
+                    utm: UtmParams::default(),
+                    campaign_id: None,
+                    post_id: None,
+                }],
+                at,
+            )
+            .await
+            .unwrap();
+        let day = at.date_naive();
+        let recorder = ClickRecorder::new(ClickCounting::Batched);
+        for bot in [false, false, true] {
+            recorder.record(&store, "batch001", day, bot).await.unwrap();
+        }
+        let read = |store: &earshot_store::SqliteStore| {
+            store.clicks_per_day(Some("batch001"), day, day)
+        };
+        assert!(read(&store).await.unwrap().is_empty(), "nothing written before the flush");
+        assert_eq!(recorder.flush(&store).await.unwrap(), 1);
+        let counted = read(&store).await.unwrap();
+        assert_eq!((counted[0].human, counted[0].bot), (2, 1));
+        assert_eq!(recorder.flush(&store).await.unwrap(), 0, "nothing left over");
+        recorder.record(&store, "batch001", day, false).await.unwrap();
+        recorder.flush(&store).await.unwrap();
+        assert_eq!(read(&store).await.unwrap()[0].human, 3);
+
+        let direct = ClickRecorder::new(ClickCounting::Direct);
+        direct.record(&store, "batch001", day, true).await.unwrap();
+        assert_eq!(read(&store).await.unwrap()[0].bot, 2, "direct counting writes at once");
+    }
+
     #[test]
     fn the_secret_file_is_private_and_rotates() {
         let dir = tempfile::tempdir().unwrap();
