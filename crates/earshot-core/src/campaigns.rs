@@ -381,6 +381,18 @@ fn divide_rounded(numerator: i128, denominator: i128) -> i64 {
     signed.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
+fn row_for<'a>(rows: &'a mut BTreeMap<Currency, CurrencyRow>, currency: &Currency) -> &'a mut CurrencyRow {
+    rows.entry(currency.clone()).or_insert_with(|| CurrencyRow {
+        currency: currency.clone(),
+        spend: 0,
+        budget: None,
+        conversions: 0,
+        conversion_value: 0,
+        cost_per_conversion: None,
+        roi_basis_points: None,
+    })
+}
+
 /// `12345` basis points → `"123.45 %"`.
 pub fn format_basis_points(basis_points: i64) -> String {
     let sign = if basis_points < 0 { "-" } else { "" };
@@ -391,31 +403,12 @@ pub fn format_basis_points(basis_points: i64) -> String {
 impl CampaignReport {
     pub fn compute(campaign: Campaign, figures: &CampaignFigures) -> CampaignReport {
         let mut rows: BTreeMap<Currency, CurrencyRow> = BTreeMap::new();
-        let row = |rows: &mut BTreeMap<Currency, CurrencyRow>, currency: &Currency| {
-            rows.entry(currency.clone())
-                .or_insert_with(|| CurrencyRow {
-                    currency: currency.clone(),
-                    spend: 0,
-                    budget: None,
-                    conversions: 0,
-                    conversion_value: 0,
-                    cost_per_conversion: None,
-                    roi_basis_points: None,
-                })
-                .currency
-                .clone()
-        };
         for spend in &figures.spend {
-            let key = row(&mut rows, &spend.currency);
-            if let Some(r) = rows.get_mut(&key) {
-                r.spend = r.spend.saturating_add(spend.minor);
-            }
+            let row = row_for(&mut rows, &spend.currency);
+            row.spend = row.spend.saturating_add(spend.minor);
         }
         if let Some(budget) = &campaign.budget {
-            let key = row(&mut rows, &budget.currency);
-            if let Some(r) = rows.get_mut(&key) {
-                r.budget = Some(budget.minor);
-            }
+            row_for(&mut rows, &budget.currency).budget = Some(budget.minor);
         }
         let mut conversions = 0u64;
         let mut goal_conversions = 0u64;
@@ -424,11 +417,9 @@ impl CampaignReport {
             if total.kind == campaign.goal_kind() {
                 goal_conversions += total.count;
             }
-            let key = row(&mut rows, &total.currency);
-            if let Some(r) = rows.get_mut(&key) {
-                r.conversions += total.count;
-                r.conversion_value = r.conversion_value.saturating_add(total.value);
-            }
+            let row = row_for(&mut rows, &total.currency);
+            row.conversions += total.count;
+            row.conversion_value = row.conversion_value.saturating_add(total.value);
         }
         for r in rows.values_mut() {
             if r.conversions > 0 {

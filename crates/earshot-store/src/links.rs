@@ -188,6 +188,14 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
+fn conflicting_conversion(external_id: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "conversion {external_id:?} was recorded before with different content \
+         (value, currency, kind, link_code, utm_campaign or occurred_at); an external_id \
+         names one outcome: send a new id for a new outcome"
+    ))
+}
+
 fn day_text(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
@@ -487,12 +495,7 @@ impl LinkStore for SqliteStore {
             return if first.same_content(&conversion) {
                 Ok(ConversionOutcome::Replayed(first))
             } else {
-                Err(StoreError::Conflict(format!(
-                    "conversion {:?} was recorded before with different content \
-                     (value, currency, kind, link_code, utm_campaign or occurred_at); \
-                     an external_id names one outcome: send a new id for a new outcome",
-                    conversion.external_id
-                )))
+                Err(conflicting_conversion(&conversion.external_id))
             };
         }
         if let Some(code) = &conversion.link_code {
@@ -521,8 +524,29 @@ impl LinkStore for SqliteStore {
         .bind(micros(conversion.occurred_at))
         .bind(micros(received_at))
         .fetch_one(&mut *tx)
-        .await
-        .map_err(db("storing a conversion"))?;
+        .await;
+        let row = match row {
+            Ok(row) => row,
+            // Another request stored the same id between our read and our write: answer as
+            // a replay of that one.
+            Err(error) if is_unique_violation(&error) => {
+                drop(tx);
+                let first = sqlx::query(&format!(
+                    "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE external_id = ?"
+                ))
+                .bind(&conversion.external_id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db("reading a conversion"))?;
+                let first = row_to_conversion(&first)?;
+                return if first.same_content(&conversion) {
+                    Ok(ConversionOutcome::Replayed(first))
+                } else {
+                    Err(conflicting_conversion(&conversion.external_id))
+                };
+            }
+            Err(error) => return Err(StoreError::Database(format!("storing a conversion: {error}"))),
+        };
         let stored = row_to_conversion(&row)?;
         tx.commit().await.map_err(db("storing a conversion"))?;
         Ok(ConversionOutcome::Created(stored))

@@ -181,10 +181,6 @@ pub fn report_csv(report: &CampaignReport) -> Result<Vec<u8>, csv::Error> {
 
 // ---- Pages ----
 
-pub struct CampaignListRow {
-    pub report: ReportView,
-}
-
 #[derive(Template)]
 #[template(path = "campaigns.html")]
 struct CampaignsPage {

@@ -259,7 +259,7 @@ fn verify_signature(
             .transpose()
     };
     let timestamp = header_text(TIMESTAMP_HEADER)?
-        .ok_or_else(|| format!("missing header X-Earshot-Timestamp (Unix seconds)"))?;
+        .ok_or_else(|| "missing header X-Earshot-Timestamp (Unix seconds)".to_string())?;
     let signature = header_text(SIGNATURE_HEADER)?
         .ok_or_else(|| "missing header X-Earshot-Signature (sha256=HEX)".to_string())?;
     let seconds: i64 = timestamp
