@@ -165,9 +165,7 @@ pub async fn link(workspace: &Workspace, action: LinkAction) -> Result<()> {
         }
         LinkAction::List => {
             let links = store.links(None, 1_000).await?;
-            let clicks = store
-                .clicks_per_day(None, first_day(), last_day())
-                .await?;
+            let clicks = store.clicks_per_day(None, first_day(), last_day()).await?;
             for link in links {
                 let (human, bot) = clicks
                     .iter()
@@ -231,10 +229,7 @@ async fn campaign_action(store: &dyn Store, action: CampaignAction) -> Result<()
         }
         CampaignAction::List => {
             for campaign in store.campaigns().await? {
-                let ends = campaign
-                    .ends_on
-                    .map(|d| d.to_string())
-                    .unwrap_or_default();
+                let ends = campaign.ends_on.map(|d| d.to_string()).unwrap_or_default();
                 println!(
                     "{}\t{}\t{}\t{}\t{} – {ends}",
                     campaign.id,
@@ -256,12 +251,17 @@ async fn campaign_action(store: &dyn Store, action: CampaignAction) -> Result<()
                 std::io::stdout().write_all(&body)?;
                 return Ok(());
             }
-            println!("{} — goal {} ", report.campaign.name, report.campaign.goal.as_str());
+            println!(
+                "{} — goal {} ",
+                report.campaign.name,
+                report.campaign.goal.as_str()
+            );
             if report.rows.is_empty() {
                 println!("  no spend, budget or conversions yet");
             }
             for row in &report.rows {
-                let money = |m: i64| format!("{} {}", Money::format_minor(m, &row.currency), row.currency);
+                let money =
+                    |m: i64| format!("{} {}", Money::format_minor(m, &row.currency), row.currency);
                 println!(
                     "  ROI {:>10}   spend {}   value {}   conversions {}   cost/conversion {}",
                     row.roi_basis_points

@@ -96,9 +96,13 @@ impl Money {
         let digits = currency.minor_digits();
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad("write digits, optionally with a decimal point (120.50)"));
+            return Err(bad(
+                "write digits, optionally with a decimal point (120.50)",
+            ));
         }
-        if !fraction.bytes().all(|b| b.is_ascii_digit()) || (text.contains('.') && fraction.is_empty()) {
+        if !fraction.bytes().all(|b| b.is_ascii_digit())
+            || (text.contains('.') && fraction.is_empty())
+        {
             return Err(bad("only digits may follow the decimal point"));
         }
         if fraction.len() as u32 > digits {
@@ -381,7 +385,10 @@ fn divide_rounded(numerator: i128, denominator: i128) -> i64 {
     signed.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
-fn row_for<'a>(rows: &'a mut BTreeMap<Currency, CurrencyRow>, currency: &Currency) -> &'a mut CurrencyRow {
+fn row_for<'a>(
+    rows: &'a mut BTreeMap<Currency, CurrencyRow>,
+    currency: &Currency,
+) -> &'a mut CurrencyRow {
     rows.entry(currency.clone()).or_insert_with(|| CurrencyRow {
         currency: currency.clone(),
         spend: 0,
@@ -433,12 +440,8 @@ impl CampaignReport {
                 ));
             }
         }
-        let conversion_rate_basis_points = (figures.clicks_human > 0).then(|| {
-            divide_rounded(
-                conversions as i128 * 10_000,
-                figures.clicks_human as i128,
-            )
-        });
+        let conversion_rate_basis_points = (figures.clicks_human > 0)
+            .then(|| divide_rounded(conversions as i128 * 10_000, figures.clicks_human as i128));
         CampaignReport {
             campaign,
             clicks_human: figures.clicks_human,
@@ -494,7 +497,16 @@ mod tests {
         assert!(Money::parse("1500.5", yen).is_err());
         let dinar = Currency::parse("KWD").unwrap();
         assert_eq!(Money::parse("1.234", dinar).unwrap().minor, 1234);
-        for bad in ["", "-5", "1,5", "1e3", "1.", ".5", "1.234", "99999999999999999999"] {
+        for bad in [
+            "",
+            "-5",
+            "1,5",
+            "1e3",
+            "1.",
+            ".5",
+            "1.234",
+            "99999999999999999999",
+        ] {
             assert!(Money::parse(bad, eur()).is_err(), "{bad:?}");
         }
         assert_eq!(Money::format_minor(12050, &eur()), "120.50");
@@ -540,7 +552,8 @@ mod tests {
 
     #[test]
     fn zero_spend_and_no_conversions_have_no_ratios() {
-        let report = CampaignReport::compute(campaign(Goal::Leads, None), &CampaignFigures::default());
+        let report =
+            CampaignReport::compute(campaign(Goal::Leads, None), &CampaignFigures::default());
         assert!(report.rows.is_empty());
         assert_eq!(report.conversion_rate_basis_points, None);
 
@@ -550,7 +563,10 @@ mod tests {
             ..CampaignFigures::default()
         };
         let report = CampaignReport::compute(campaign(Goal::Leads, None), &only_value);
-        assert_eq!(report.rows[0].roi_basis_points, None, "no spend: ROI undefined");
+        assert_eq!(
+            report.rows[0].roi_basis_points, None,
+            "no spend: ROI undefined"
+        );
         assert_eq!(report.rows[0].cost_per_conversion, Some(0));
 
         let only_spend = CampaignFigures {
@@ -570,7 +586,10 @@ mod tests {
         let figures = CampaignFigures {
             clicks_human: 10,
             clicks_bot: 0,
-            conversions: vec![total("USD", "sale", 1, 10_000), total("EUR", "sale", 2, 4_000)],
+            conversions: vec![
+                total("USD", "sale", 1, 10_000),
+                total("EUR", "sale", 2, 4_000),
+            ],
             spend: vec![Money {
                 minor: 2_000,
                 currency: eur(),

@@ -24,16 +24,16 @@ pub use auth::{
     throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
     UserId, UserNameError, THROTTLE_WINDOW,
 };
+pub use campaigns::{
+    format_basis_points, Campaign, CampaignFigures, CampaignId, CampaignReport, ConversionTotal,
+    Currency, CurrencyRow, Goal, Money, MoneyError, NewCampaign, NewSpend, SpendEntry,
+};
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
 pub use inbox::{
     Conversation, ConversationDetail, ConversationEvent, ConversationFilter, ConversationId,
     ConversationSort, ConversationState, EventKind, FeedbackItem, FeedbackItemId, FeedbackTheme,
     InboxMetrics, InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply,
     ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
-};
-pub use campaigns::{
-    format_basis_points, Campaign, CampaignFigures, CampaignId, CampaignReport, ConversionTotal,
-    Currency, CurrencyRow, Goal, Money, MoneyError, NewCampaign, NewSpend, SpendEntry,
 };
 pub use inbox_views::{SavedView, SavedViewId};
 pub use links::{

@@ -303,7 +303,10 @@ impl NewConversion {
 pub const KNOWN_BOT_AGENTS: &[(&str, &str)] = &[
     ("googlebot", "Google search crawler"),
     ("bingbot", "Bing search crawler"),
-    ("facebookexternalhit", "Facebook and Instagram link previews"),
+    (
+        "facebookexternalhit",
+        "Facebook and Instagram link previews",
+    ),
     ("twitterbot", "X (Twitter) link cards"),
     ("slackbot", "Slack link unfurling (Slackbot-LinkExpanding)"),
     ("telegrambot", "Telegram link previews"),
@@ -395,7 +398,14 @@ mod tests {
         assert_eq!(short_code_from_random(0), "00000000");
         assert_eq!(short_code_from_random(61), "0000000z");
         assert_ne!(short_code_from_random(1), short_code_from_random(2));
-        for bad in ["", "abc", "a/b/c/d", "abcd%20", "ab cd", "x".repeat(33).as_str()] {
+        for bad in [
+            "",
+            "abc",
+            "a/b/c/d",
+            "abcd%20",
+            "ab cd",
+            "x".repeat(33).as_str(),
+        ] {
             assert!(!is_valid_short_code(bad), "{bad:?}");
         }
     }

@@ -71,8 +71,7 @@ pub trait LinkStore: Send + Sync {
 
 #[async_trait]
 pub trait CampaignStore: Send + Sync {
-    async fn create_campaign(&self, new: NewCampaign, at: DateTime<Utc>)
-        -> StoreResult<Campaign>;
+    async fn create_campaign(&self, new: NewCampaign, at: DateTime<Utc>) -> StoreResult<Campaign>;
     async fn campaign(&self, id: CampaignId) -> StoreResult<Option<Campaign>>;
     /// By name (any case) or by `utm_campaign`.
     async fn campaign_named(&self, name: &str) -> StoreResult<Option<Campaign>>;
@@ -133,11 +132,10 @@ pub async fn track_text(
             codes.push(fresh_code(store).await?);
         }
         let mut handed = codes.into_iter();
-        let (tracked, links) =
-            earshot_text::tracking::track_links(text, settings, &mut || {
-                handed.next().unwrap_or_default()
-            })
-            .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+        let (tracked, links) = earshot_text::tracking::track_links(text, settings, &mut || {
+            handed.next().unwrap_or_default()
+        })
+        .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
         match store.create_links(&links, at).await {
             Ok(stored) => return Ok((tracked, stored)),
             Err(StoreError::Conflict(message)) => last_error = Some(message),
@@ -206,8 +204,9 @@ fn parse_day(text: &str, column: &str) -> StoreResult<NaiveDate> {
 }
 
 fn parse_currency(text: &str, column: &str) -> StoreResult<Currency> {
-    Currency::parse(text)
-        .map_err(|_| StoreError::Database(format!("{column} holds an impossible currency: {text:?}")))
+    Currency::parse(text).map_err(|_| {
+        StoreError::Database(format!("{column} holds an impossible currency: {text:?}"))
+    })
 }
 
 const LINK_COLUMNS: &str = "code, target_url, utm_source, utm_medium, utm_campaign, utm_content, \
@@ -271,9 +270,8 @@ fn row_to_campaign(row: &SqliteRow) -> StoreResult<Campaign> {
         .split(',')
         .filter(|p| !p.is_empty())
         .map(|p| {
-            p.parse::<i64>().map_err(|_| {
-                StoreError::Database(format!("campaign_posts.post_id holds {p:?}"))
-            })
+            p.parse::<i64>()
+                .map_err(|_| StoreError::Database(format!("campaign_posts.post_id holds {p:?}")))
         })
         .collect::<StoreResult<Vec<i64>>>()?;
     Ok(Campaign {
@@ -318,7 +316,8 @@ async fn campaign_exists(tx: &mut Transaction<'_, Sqlite>, id: CampaignId) -> St
 }
 
 /// Conversions counted for campaign `?1` (its id) with utm_campaign `?2`.
-const CAMPAIGN_CONVERSIONS: &str = "(link_code IN (SELECT code FROM tracked_links WHERE campaign_id = ?1) \
+const CAMPAIGN_CONVERSIONS: &str =
+    "(link_code IN (SELECT code FROM tracked_links WHERE campaign_id = ?1) \
      OR utm_campaign = ?2)";
 
 #[async_trait]
@@ -349,7 +348,11 @@ impl LinkStore for SqliteStore {
                 .validate()
                 .map_err(|e| StoreError::InvalidInput(format!("link {}: {e}", link.code)))?;
         }
-        let mut tx = self.pool.begin().await.map_err(db("starting a transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db("starting a transaction"))?;
         let mut stored = Vec::with_capacity(links.len());
         for link in links {
             if let Some(campaign) = link.campaign_id {
@@ -426,7 +429,11 @@ impl LinkStore for SqliteStore {
         if clicks.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(db("starting a transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db("starting a transaction"))?;
         for click in clicks {
             let human = i64::try_from(click.human).unwrap_or(i64::MAX);
             let bot = i64::try_from(click.bot).unwrap_or(i64::MAX);
@@ -482,7 +489,11 @@ impl LinkStore for SqliteStore {
         received_at: DateTime<Utc>,
     ) -> StoreResult<ConversionOutcome> {
         conversion.validate().map_err(StoreError::InvalidInput)?;
-        let mut tx = self.pool.begin().await.map_err(db("starting a transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db("starting a transaction"))?;
         let existing = sqlx::query(&format!(
             "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE external_id = ?"
         ))
@@ -545,7 +556,11 @@ impl LinkStore for SqliteStore {
                     Err(conflicting_conversion(&conversion.external_id))
                 };
             }
-            Err(error) => return Err(StoreError::Database(format!("storing a conversion: {error}"))),
+            Err(error) => {
+                return Err(StoreError::Database(format!(
+                    "storing a conversion: {error}"
+                )))
+            }
         };
         let stored = row_to_conversion(&row)?;
         tx.commit().await.map_err(db("storing a conversion"))?;
@@ -595,13 +610,13 @@ impl LinkStore for SqliteStore {
 
 #[async_trait]
 impl CampaignStore for SqliteStore {
-    async fn create_campaign(
-        &self,
-        new: NewCampaign,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Campaign> {
+    async fn create_campaign(&self, new: NewCampaign, at: DateTime<Utc>) -> StoreResult<Campaign> {
         new.validate().map_err(StoreError::InvalidInput)?;
-        let mut tx = self.pool.begin().await.map_err(db("starting a transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db("starting a transaction"))?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO campaigns (name, utm_campaign, goal, custom_goal, target, budget_minor, \
              budget_currency, starts_on, ends_on, created_at) \
@@ -696,7 +711,11 @@ impl CampaignStore for SqliteStore {
                 "the spend note is longer than 500 characters".into(),
             ));
         }
-        let mut tx = self.pool.begin().await.map_err(db("starting a transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db("starting a transaction"))?;
         if !campaign_exists(&mut tx, campaign).await? {
             return Err(StoreError::NotFound(format!("no campaign {campaign}")));
         }
@@ -879,7 +898,10 @@ pub mod testsuite {
             store.link_target("aaaa0002").await.unwrap().as_deref(),
             Some("https://zeltron.com/aaaa0002?utm_source=mastodon")
         );
-        assert_eq!(store.link("aaaa0001").await.unwrap(), Some(stored[0].clone()));
+        assert_eq!(
+            store.link("aaaa0001").await.unwrap(),
+            Some(stored[0].clone())
+        );
         assert!(store.link("nope0000").await.unwrap().is_none());
         // A taken code fails the whole batch: the new code in it is not stored either.
         let clash = store
@@ -978,7 +1000,10 @@ pub mod testsuite {
             1
         );
         assert_eq!(
-            all.iter().find(|c| c.external_id == "order-1001").unwrap().value,
+            all.iter()
+                .find(|c| c.external_id == "order-1001")
+                .unwrap()
+                .value,
             4_999
         );
         let unknown = store
@@ -999,11 +1024,18 @@ pub mod testsuite {
             .create_campaign(campaign("Spring Sale"), at())
             .await
             .unwrap();
-        let other = store.create_campaign(campaign("Autumn"), at()).await.unwrap();
+        let other = store
+            .create_campaign(campaign("Autumn"), at())
+            .await
+            .unwrap();
         assert_eq!(spring.post_ids, [11, 12]);
         assert_eq!(spring.utm_campaign, "spring-sale");
         assert_eq!(
-            store.campaign_named("spring sale").await.unwrap().map(|c| c.id),
+            store
+                .campaign_named("spring sale")
+                .await
+                .unwrap()
+                .map(|c| c.id),
             Some(spring.id)
         );
         assert_eq!(
@@ -1012,7 +1044,10 @@ pub mod testsuite {
         );
         store
             .create_links(
-                &[link("spr00001", Some(spring.id)), link("aut00001", Some(other.id))],
+                &[
+                    link("spr00001", Some(spring.id)),
+                    link("aut00001", Some(other.id)),
+                ],
                 at(),
             )
             .await
@@ -1173,7 +1208,10 @@ pub mod testsuite {
             store.create_campaign(bad, at()).await,
             Err(StoreError::InvalidInput(m)) if m.contains("end date")
         ));
-        store.create_campaign(campaign("Twice"), at()).await.unwrap();
+        store
+            .create_campaign(campaign("Twice"), at())
+            .await
+            .unwrap();
         assert!(matches!(
             store.create_campaign(campaign("Twice"), at()).await,
             Err(StoreError::Conflict(_))

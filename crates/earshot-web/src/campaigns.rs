@@ -76,7 +76,10 @@ fn report_view(report: &CampaignReport) -> ReportView {
         name: c.name.clone(),
         utm_campaign: c.utm_campaign.clone(),
         goal: goal_text(c),
-        target: c.target.map(|t| t.to_string()).unwrap_or_else(|| none.clone()),
+        target: c
+            .target
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| none.clone()),
         dates: match c.ends_on {
             Some(end) => format!("{} – {end}", c.starts_on),
             None => format!("{} –", c.starts_on),
@@ -156,7 +159,12 @@ pub fn report_csv(report: &CampaignReport) -> Result<Vec<u8>, csv::Error> {
     ];
     if report.rows.is_empty() {
         let mut record: Vec<String> = common.to_vec();
-        record.extend(["".into(), "".into(), "".into(), report.conversions.to_string()]);
+        record.extend([
+            "".into(),
+            "".into(),
+            "".into(),
+            report.conversions.to_string(),
+        ]);
         record.extend(["".into(), "".into(), "".into()]);
         writer.write_record(&record)?;
     }
@@ -190,7 +198,7 @@ struct CampaignsPage {
     can_edit: bool,
 }
 
-pub async fn campaigns_page(State(app): State<AppState>, ctx: PageContext) -> Response {
+pub(crate) async fn campaigns_page(State(app): State<AppState>, ctx: PageContext) -> Response {
     let tr = ctx.tr();
     let store = app.web.store.as_ref();
     let campaigns = match store.campaigns().await {
@@ -223,7 +231,7 @@ struct NewCampaignPage {
     goals: Vec<&'static str>,
 }
 
-pub async fn new_campaign_page(ctx: PageContext) -> Response {
+pub(crate) async fn new_campaign_page(ctx: PageContext) -> Response {
     let tr = ctx.tr();
     let page = NewCampaignPage {
         t: tr,
@@ -269,7 +277,8 @@ fn parse_currency(text: &str) -> Result<Currency, WebError> {
 
 impl CampaignForm {
     fn into_new(self) -> Result<NewCampaign, WebError> {
-        let goal = Goal::parse(&self.goal).map_err(|e| WebError::BadRequest(format!("goal: {e}")))?;
+        let goal =
+            Goal::parse(&self.goal).map_err(|e| WebError::BadRequest(format!("goal: {e}")))?;
         let target = match self.target.trim() {
             "" => None,
             t => Some(t.parse::<i64>().map_err(|_| {
@@ -327,7 +336,7 @@ fn store_refusal(error: StoreError) -> WebError {
 }
 
 /// `POST /campaigns` (manager).
-pub async fn create_campaign(
+pub(crate) async fn create_campaign(
     State(app): State<AppState>,
     ctx: PageContext,
     Form(form): Form<CampaignForm>,
@@ -349,7 +358,6 @@ pub struct SpendView {
 }
 
 pub struct CampaignLinkView {
-    pub code: String,
     pub short_url: String,
     pub target: String,
 }
@@ -376,7 +384,7 @@ struct CampaignPage {
     today: String,
 }
 
-pub async fn campaign_page(
+pub(crate) async fn campaign_page(
     State(app): State<AppState>,
     ctx: PageContext,
     Path(id): Path<String>,
@@ -418,7 +426,6 @@ pub async fn campaign_page(
         links: links
             .iter()
             .map(|l| CampaignLinkView {
-                code: l.code.clone(),
                 short_url: format!("{base}/l/{}", l.code),
                 target: l.target_url.clone(),
             })
@@ -457,7 +464,7 @@ pub struct SpendForm {
 }
 
 /// `POST /campaigns/{id}/spend` (manager).
-pub async fn add_spend(
+pub(crate) async fn add_spend(
     State(app): State<AppState>,
     ctx: PageContext,
     Path(id): Path<String>,
@@ -495,7 +502,7 @@ pub async fn add_spend(
 }
 
 /// `GET /campaigns/{id}/report.csv`.
-pub async fn report_csv_download(
+pub(crate) async fn report_csv_download(
     State(app): State<AppState>,
     ctx: PageContext,
     Path(id): Path<String>,
@@ -530,13 +537,13 @@ pub async fn report_csv_download(
 // ---- JSON ----
 
 /// `GET /api/campaigns`.
-pub async fn api_campaigns(State(app): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn api_campaigns(State(app): State<AppState>) -> Result<Response, ApiError> {
     let campaigns = app.web.store.campaigns().await?;
     Ok(Json(serde_json::json!({ "campaigns": campaigns })).into_response())
 }
 
 /// `GET /api/campaigns/{id}/report`.
-pub async fn api_campaign_report(
+pub(crate) async fn api_campaign_report(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -582,8 +589,9 @@ mod tests {
                 currency: Currency::parse("EUR").unwrap(),
             }],
         };
-        let csv = String::from_utf8(report_csv(&CampaignReport::compute(campaign, &figures)).unwrap())
-            .unwrap();
+        let csv =
+            String::from_utf8(report_csv(&CampaignReport::compute(campaign, &figures)).unwrap())
+                .unwrap();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3, "{csv}");
         assert!(lines[1].starts_with("\"'=HYPERLINK("), "{csv}");

@@ -121,7 +121,7 @@ pub const CLICK_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_sec
 
 /// `GET|HEAD /l/{code}`: 302 to the link's target (UTM included) and one click counted for
 /// today (UTC), as a person or as a crawler. Nothing about the visitor is stored.
-pub async fn redirect(
+pub(crate) async fn redirect(
     State(app): State<AppState>,
     method: Method,
     headers: HeaderMap,
@@ -255,7 +255,11 @@ fn verify_signature(
     let header_text = |name: &str| {
         headers
             .get(name)
-            .map(|v| v.to_str().map(str::trim).map_err(|_| format!("{name} is not text")))
+            .map(|v| {
+                v.to_str()
+                    .map(str::trim)
+                    .map_err(|_| format!("{name} is not text"))
+            })
             .transpose()
     };
     let timestamp = header_text(TIMESTAMP_HEADER)?
@@ -330,7 +334,7 @@ fn signature_refused(message: String) -> Response {
 }
 
 /// `POST /api/conversions`, authenticated by its signature only (no session, no token).
-pub async fn record_conversion(
+pub(crate) async fn record_conversion(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
@@ -398,9 +402,7 @@ pub async fn record_conversion(
             }),
         )
             .into_response(),
-        Err(StoreError::Conflict(message)) => {
-            ApiError(WebError::Conflict(message)).into_response()
-        }
+        Err(StoreError::Conflict(message)) => ApiError(WebError::Conflict(message)).into_response(),
         Err(StoreError::InvalidInput(message)) => {
             ApiError(WebError::BadRequest(message)).into_response()
         }
@@ -498,7 +500,7 @@ async fn link_figures(
     })
 }
 
-pub async fn links_page(State(app): State<AppState>, ctx: PageContext) -> Response {
+pub(crate) async fn links_page(State(app): State<AppState>, ctx: PageContext) -> Response {
     let tr = ctx.tr();
     let figures = match link_figures(&app, None).await {
         Ok(figures) => figures,
@@ -589,7 +591,7 @@ fn optional(text: &str) -> Option<String> {
 }
 
 /// `POST /links` (manager): one tracked link; back to the list with the new short link shown.
-pub async fn create_link(
+pub(crate) async fn create_link(
     State(app): State<AppState>,
     ctx: PageContext,
     Form(form): Form<NewLinkForm>,
@@ -601,7 +603,8 @@ pub async fn create_link(
             Ok(id) => match store.campaign(CampaignId(id)).await {
                 Ok(Some(campaign)) => Some(campaign),
                 Ok(None) => {
-                    return ctx.error_page(WebError::BadRequest(format!("campaign: no campaign {id}")))
+                    return ctx
+                        .error_page(WebError::BadRequest(format!("campaign: no campaign {id}")))
                 }
                 Err(error) => return ctx.error_page(error.into()),
             },
@@ -654,7 +657,7 @@ struct ApiClickDay {
 }
 
 /// `GET /api/links`: links, newest first, with human clicks per day of the last 14 days.
-pub async fn api_links(State(app): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn api_links(State(app): State<AppState>) -> Result<Response, ApiError> {
     let figures = link_figures(&app, None).await?;
     let base = base_url(&app);
     let links: Vec<ApiLink> = figures
@@ -715,7 +718,9 @@ mod tests {
         );
         assert!(stale.unwrap_err().contains("5 minutes"));
         let at_the_edge = sign_conversion("s3cret", "1799999700", body);
-        assert!(verify_signature("s3cret", &headers("1799999700", &at_the_edge), body, now).is_ok());
+        assert!(
+            verify_signature("s3cret", &headers("1799999700", &at_the_edge), body, now).is_ok()
+        );
         let missing = verify_signature("s3cret", &HeaderMap::new(), body, now);
         assert!(missing.unwrap_err().contains("X-Earshot-Timestamp"));
         let bare_hex = good.trim_start_matches("sha256=").to_string();
@@ -748,21 +753,41 @@ mod tests {
         for bot in [false, false, true] {
             recorder.record(&store, "batch001", day, bot).await.unwrap();
         }
-        let read = |store: &earshot_store::SqliteStore| {
-            store.clicks_per_day(Some("batch001"), day, day)
-        };
-        assert!(read(&store).await.unwrap().is_empty(), "nothing written before the flush");
+        async fn read(
+            store: &earshot_store::SqliteStore,
+            day: NaiveDate,
+        ) -> Vec<earshot_core::ClickDay> {
+            store
+                .clicks_per_day(Some("batch001"), day, day)
+                .await
+                .unwrap()
+        }
+        assert!(
+            read(&store, day).await.is_empty(),
+            "nothing written before the flush"
+        );
         assert_eq!(recorder.flush(&store).await.unwrap(), 1);
-        let counted = read(&store).await.unwrap();
+        let counted = read(&store, day).await;
         assert_eq!((counted[0].human, counted[0].bot), (2, 1));
-        assert_eq!(recorder.flush(&store).await.unwrap(), 0, "nothing left over");
-        recorder.record(&store, "batch001", day, false).await.unwrap();
+        assert_eq!(
+            recorder.flush(&store).await.unwrap(),
+            0,
+            "nothing left over"
+        );
+        recorder
+            .record(&store, "batch001", day, false)
+            .await
+            .unwrap();
         recorder.flush(&store).await.unwrap();
-        assert_eq!(read(&store).await.unwrap()[0].human, 3);
+        assert_eq!(read(&store, day).await[0].human, 3);
 
         let direct = ClickRecorder::new(ClickCounting::Direct);
         direct.record(&store, "batch001", day, true).await.unwrap();
-        assert_eq!(read(&store).await.unwrap()[0].bot, 2, "direct counting writes at once");
+        assert_eq!(
+            read(&store, day).await[0].bot,
+            2,
+            "direct counting writes at once"
+        );
     }
 
     #[test]

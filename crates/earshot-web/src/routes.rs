@@ -139,15 +139,30 @@ pub(crate) fn table() -> Vec<Route> {
         // Tracked links: the public redirect, and conversions signed with the workspace's
         // secret (HMAC, checked by the handler: no session or token is involved).
         route(M::GET, "/l/{code}", PUBLIC, links::redirect),
-        route(M::POST, "/api/conversions", PUBLIC, links::record_conversion),
+        route(
+            M::POST,
+            "/api/conversions",
+            PUBLIC,
+            links::record_conversion,
+        ),
         route(M::GET, "/links", VIEWER, links::links_page),
         route(M::POST, "/links", MANAGER, links::create_link),
         // Campaigns: everyone reads, managers plan and record spend.
         route(M::GET, "/campaigns", VIEWER, campaigns::campaigns_page),
         route(M::POST, "/campaigns", MANAGER, campaigns::create_campaign),
-        route(M::GET, "/campaigns/new", MANAGER, campaigns::new_campaign_page),
+        route(
+            M::GET,
+            "/campaigns/new",
+            MANAGER,
+            campaigns::new_campaign_page,
+        ),
         route(M::GET, "/campaigns/{id}", VIEWER, campaigns::campaign_page),
-        route(M::POST, "/campaigns/{id}/spend", MANAGER, campaigns::add_spend),
+        route(
+            M::POST,
+            "/campaigns/{id}/spend",
+            MANAGER,
+            campaigns::add_spend,
+        ),
         route(
             M::GET,
             "/campaigns/{id}/report.csv",

@@ -182,7 +182,12 @@ impl Fixture {
         .await
     }
 
-    async fn post_form(&self, uri: &str, session: &(String, String), form: &[(&str, &str)]) -> Answer {
+    async fn post_form(
+        &self,
+        uri: &str,
+        session: &(String, String),
+        form: &[(&str, &str)],
+    ) -> Answer {
         let mut body = url::form_urlencoded::Serializer::new(String::new());
         body.append_pair("csrf", &session.1);
         for (key, value) in form {
@@ -200,7 +205,12 @@ impl Fixture {
         .await
     }
 
-    async fn post_conversion(&self, body: &str, timestamp: Option<i64>, signature: Option<String>) -> Answer {
+    async fn post_conversion(
+        &self,
+        body: &str,
+        timestamp: Option<i64>,
+        signature: Option<String>,
+    ) -> Answer {
         let mut request = Request::post("/api/conversions")
             .header(header::HOST, "earshot.test")
             .header(header::CONTENT_TYPE, "application/json");
@@ -343,7 +353,11 @@ async fn conversions_need_a_fresh_valid_signature() {
     // No secret yet: refused with what to do.
     let none = f.signed("anything", &body).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
-    assert!(none.body.contains("earshot conversions secret"), "{}", none.body);
+    assert!(
+        none.body.contains("earshot conversions secret"),
+        "{}",
+        none.body
+    );
 
     let secret = ensure_signing_secret(f.dir.path(), false).unwrap();
     let wrong = f.signed("not-the-secret", &body).await;
@@ -367,7 +381,9 @@ async fn conversions_need_a_fresh_valid_signature() {
     assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
     assert!(stale.body.contains("5 minutes"), "{}", stale.body);
 
-    let no_timestamp = f.post_conversion(&body, None, Some(signature.clone())).await;
+    let no_timestamp = f
+        .post_conversion(&body, None, Some(signature.clone()))
+        .await;
     assert_eq!(no_timestamp.status, StatusCode::UNAUTHORIZED);
     assert!(no_timestamp.body.contains("X-Earshot-Timestamp"));
     let no_signature = f.post_conversion(&body, Some(ts), None).await;
@@ -455,12 +471,21 @@ async fn managers_plan_campaigns_and_everyone_reads_the_report() {
         .post_form(
             &format!("{page_url}/spend"),
             &manager,
-            &[("amount", "200.00"), ("currency", "EUR"), ("spent_on", "2027-03-02"), ("note", "boost")],
+            &[
+                ("amount", "200.00"),
+                ("currency", "EUR"),
+                ("spent_on", "2027-03-02"),
+                ("note", "boost"),
+            ],
         )
         .await;
     assert_eq!(spent.status, StatusCode::SEE_OTHER, "{}", spent.body);
     let bad_spend = f
-        .post_form(&format!("{page_url}/spend"), &manager, &[("amount", "12,50"), ("currency", "EUR")])
+        .post_form(
+            &format!("{page_url}/spend"),
+            &manager,
+            &[("amount", "12,50"), ("currency", "EUR")],
+        )
         .await;
     assert_eq!(bad_spend.status, StatusCode::BAD_REQUEST);
     assert!(bad_spend.body.contains("amount"), "{}", bad_spend.body);
@@ -470,7 +495,11 @@ async fn managers_plan_campaigns_and_everyone_reads_the_report() {
         .post_form(
             "/links",
             &manager,
-            &[("url", "https://zeltron.com/spring"), ("campaign", &campaign.id.to_string()), ("utm_source", "mastodon")],
+            &[
+                ("url", "https://zeltron.com/spring"),
+                ("campaign", &campaign.id.to_string()),
+                ("utm_source", "mastodon"),
+            ],
         )
         .await;
     assert_eq!(link.status, StatusCode::SEE_OTHER, "{}", link.body);
@@ -491,7 +520,10 @@ async fn managers_plan_campaigns_and_everyone_reads_the_report() {
 
     let page = f.get(&page_url, &viewer.0).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(!page.body.contains("<script>alert(1)"), "the name is escaped");
+    assert!(
+        !page.body.contains("<script>alert(1)"),
+        "the name is escaped"
+    );
     assert!(page.body.contains("&lt;script&gt;"));
     // (600 − 200) / 200 = 200 %, cost per conversion 200.00 EUR.
     assert!(page.body.contains("200.00 %"), "{}", page.body);
@@ -508,13 +540,18 @@ async fn managers_plan_campaigns_and_everyone_reads_the_report() {
     assert!(list.body.contains("&lt;script&gt;") && list.body.contains("200.00 %"));
 
     let links = f.get("/links", &viewer.0).await;
-    assert!(links.body.contains(&format!("https://go.zeltron.test/l/{code}")));
+    assert!(links
+        .body
+        .contains(&format!("https://go.zeltron.test/l/{code}")));
 
     let csv = f.get(&format!("{page_url}/report.csv"), &viewer.0).await;
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.header(header::CONTENT_TYPE).starts_with("text/csv"));
     let row = csv.body.lines().nth(1).unwrap();
-    assert!(row.contains(",sales,10,1,1,1,EUR,200.00,500.00,1,600.00,200.00,200.00"), "{row}");
+    assert!(
+        row.contains(",sales,10,1,1,1,EUR,200.00,500.00,1,600.00,200.00,200.00"),
+        "{row}"
+    );
 
     let report = f
         .get(&format!("/api/campaigns/{}/report", campaign.id), &viewer.0)
@@ -527,7 +564,11 @@ async fn managers_plan_campaigns_and_everyone_reads_the_report() {
     let api_links = f.get("/api/links", &viewer.0).await.json();
     assert_eq!(api_links["links"][0]["code"], code.as_str());
     assert_eq!(
-        api_links["links"][0]["clicks"].as_array().unwrap().last().unwrap()["human"],
+        api_links["links"][0]["clicks"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["human"],
         1
     );
     let api_campaigns = f.get("/api/campaigns", &viewer.0).await.json();
@@ -542,13 +583,25 @@ async fn managers_plan_campaigns_and_everyone_reads_the_report() {
         .post_form(
             "/campaigns",
             &manager,
-            &[("name", "Broken"), ("goal", "followers"), ("starts_on", "2027-03-01")],
+            &[
+                ("name", "Broken"),
+                ("goal", "followers"),
+                ("starts_on", "2027-03-01"),
+            ],
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("goal"), "{}", bad.body);
     let viewer_post = f
-        .post_form("/campaigns", &viewer, &[("name", "Nope"), ("goal", "sales"), ("starts_on", "2027-03-01")])
+        .post_form(
+            "/campaigns",
+            &viewer,
+            &[
+                ("name", "Nope"),
+                ("goal", "sales"),
+                ("starts_on", "2027-03-01"),
+            ],
+        )
         .await;
     assert_eq!(viewer_post.status, StatusCode::FORBIDDEN);
 }
