@@ -524,7 +524,7 @@ async fn managers_plan_campaigns_and_everyone_reads_the_report() {
         !page.body.contains("<script>alert(1)"),
         "the name is escaped"
     );
-    assert!(page.body.contains("&lt;script&gt;"));
+    assert!(page.body.contains("&#60;script&#62;"));
     // (600 − 200) / 200 = 200 %, cost per conversion 200.00 EUR.
     assert!(page.body.contains("200.00 %"), "{}", page.body);
     assert!(page.body.contains("200.00 EUR"));
@@ -537,7 +537,7 @@ async fn managers_plan_campaigns_and_everyone_reads_the_report() {
 
     let list = f.get("/campaigns", &viewer.0).await;
     assert_eq!(list.status, StatusCode::OK);
-    assert!(list.body.contains("&lt;script&gt;") && list.body.contains("200.00 %"));
+    assert!(list.body.contains("&#60;script&#62;") && list.body.contains("200.00 %"));
 
     let links = f.get("/links", &viewer.0).await;
     assert!(links
