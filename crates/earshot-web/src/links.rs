@@ -251,7 +251,7 @@ fn verify_signature(
     headers: &HeaderMap,
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<(), String> {
+) -> Result<DateTime<Utc>, String> {
     let header_text = |name: &str| {
         headers
             .get(name)
@@ -292,7 +292,8 @@ fn verify_signature(
         "X-Earshot-Signature does not match: sign timestamp + \".\" + the exact body with the \
          workspace's secret (earshot conversions secret)"
             .to_string()
-    })
+    })?;
+    Ok(sent)
 }
 
 /// The JSON a website or shop sends.
@@ -308,7 +309,7 @@ struct ConversionBody {
     link_code: Option<String>,
     #[serde(default)]
     utm_campaign: Option<String>,
-    /// RFC 3339; default: when the request arrived.
+    /// RFC 3339; default: the request's X-Earshot-Timestamp.
     #[serde(default)]
     occurred_at: Option<DateTime<Utc>>,
 }
@@ -361,9 +362,10 @@ pub(crate) async fn record_conversion(
         }
     };
     let now = app.now();
-    if let Err(message) = verify_signature(&secret, &headers, &body, now) {
-        return signature_refused(message);
-    }
+    let signed_at = match verify_signature(&secret, &headers, &body, now) {
+        Ok(signed_at) => signed_at,
+        Err(message) => return signature_refused(message),
+    };
     let parsed: ConversionBody = match serde_json::from_slice(&body) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -383,7 +385,9 @@ pub(crate) async fn record_conversion(
         kind: parsed.kind,
         link_code: parsed.link_code.filter(|c| !c.trim().is_empty()),
         utm_campaign: parsed.utm_campaign.filter(|c| !c.trim().is_empty()),
-        occurred_at: parsed.occurred_at.unwrap_or(now),
+        // The signing time, not the arrival time: resending the same signed request is then a
+        // replay of the same content, not a conflict.
+        occurred_at: parsed.occurred_at.unwrap_or(signed_at),
     };
     match app.web.store.record_conversion(conversion, now).await {
         Ok(ConversionOutcome::Created(conversion)) => (
