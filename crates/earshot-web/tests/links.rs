@@ -430,6 +430,20 @@ async fn conversions_need_a_fresh_valid_signature() {
     assert_eq!(unknown_code.status, StatusCode::BAD_REQUEST);
     assert!(unknown_code.body.contains("nope9999"));
 
+    // Without occurred_at, resending the same signed request (a network retry) is a replay.
+    let undated = json!({"external_id": "o-5", "value": 700, "currency": "EUR", "kind": "lead", "link_code": "conv0001"}).to_string();
+    let signed_at = f.now().timestamp();
+    let signature = sign_conversion(&secret, &signed_at.to_string(), undated.as_bytes());
+    let first_try = f
+        .post_conversion(&undated, Some(signed_at), Some(signature.clone()))
+        .await;
+    assert_eq!(first_try.status, StatusCode::CREATED, "{}", first_try.body);
+    f.advance(Duration::seconds(20));
+    let retry = f
+        .post_conversion(&undated, Some(signed_at), Some(signature))
+        .await;
+    assert_eq!(retry.status, StatusCode::OK, "{}", retry.body);
+
     // After a rotation the old secret no longer works.
     let rotated = ensure_signing_secret(f.dir.path(), true).unwrap();
     let old_secret = f.signed(&secret, &order("order-4", 1)).await;
