@@ -58,6 +58,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Token { action } => crate::users::token(&workspace, action).await?,
         Command::Account { action } => crate::publishing::account(&workspace, action).await?,
         Command::Post { command } => crate::publishing::post(&workspace, command).await?,
+        Command::Link { action } => crate::campaigns::link(&workspace, action).await?,
+        Command::Campaign { action } => crate::campaigns::campaign(&workspace, action).await?,
+        Command::Conversions { action } => crate::campaigns::conversions(&workspace, action)?,
         Command::Reindex => reindex(&workspace).await?,
         Command::Analyze { file } => {
             return tokio::task::block_in_place(|| crate::analyze::run(&workspace, &file))

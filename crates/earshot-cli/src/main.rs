@@ -2,6 +2,7 @@
 
 mod analyze;
 mod bench;
+mod campaigns;
 mod commands;
 mod demo;
 mod generate;
@@ -114,6 +115,21 @@ enum Command {
     Post {
         #[command(subcommand)]
         command: PostCommand,
+    },
+    /// Tracked short links (`/l/CODE`) with UTM parameters.
+    Link {
+        #[command(subcommand)]
+        action: campaigns::LinkAction,
+    },
+    /// Campaigns: goal, target, budget, dates, spend, and the ROI report.
+    Campaign {
+        #[command(subcommand)]
+        action: campaigns::CampaignAction,
+    },
+    /// The conversions API (`POST /api/conversions`): its signing secret.
+    Conversions {
+        #[command(subcommand)]
+        action: campaigns::ConversionsAction,
     },
     /// Rebuild the search index from the database.
     Reindex,

@@ -37,6 +37,9 @@ pub struct Config {
     /// `[publishing]`: banned terms, promotional cues, own domains and the pre-publish checks.
     #[serde(default, skip_serializing_if = "is_default")]
     pub publishing: crate::publishing::PublishingConfig,
+    /// `[links]`: the public address of short links and how clicks are counted.
+    #[serde(default, skip_serializing_if = "crate::links::LinksConfig::is_default")]
+    pub links: crate::links::LinksConfig,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -56,6 +59,7 @@ impl Default for Config {
             sla: SlaConfig::default(),
             outbox: crate::outbox::OutboxConfig::default(),
             publishing: crate::publishing::PublishingConfig::default(),
+            links: crate::links::LinksConfig::default(),
         }
     }
 }

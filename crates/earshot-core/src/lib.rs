@@ -6,12 +6,14 @@
 
 pub mod analysis;
 pub mod auth;
+pub mod campaigns;
 pub mod config;
 pub mod contact;
 pub mod inbox;
 pub mod inbox_team;
 pub mod inbox_batch;
 pub mod inbox_views;
+pub mod links;
 pub mod mention;
 pub mod outbox;
 pub mod publication;
@@ -27,6 +29,10 @@ pub use auth::{
     throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,
     UserId, UserNameError, THROTTLE_WINDOW,
 };
+pub use campaigns::{
+    format_basis_points, Campaign, CampaignFigures, CampaignId, CampaignReport, ConversionTotal,
+    Currency, CurrencyRow, Goal, Money, MoneyError, NewCampaign, NewSpend, SpendEntry,
+};
 pub use config::{BrandConfig, Config, ConfigError, ServerConfig, SourceConfig, SourceKind};
 pub use contact::{EmailAddress, EmailError, MAX_EMAIL_CHARS};
 pub use inbox::{
@@ -38,6 +44,11 @@ pub use inbox::{
 pub use inbox_team::SlaDue;
 pub use inbox_batch::{ConversationTarget, InboxStep, InboxStepOutcome};
 pub use inbox_views::{SavedView, SavedViewId};
+pub use links::{
+    is_bot, is_valid_short_code, short_code_from_random, ClickCount, ClickCounting, ClickDay,
+    Conversion, ConversionOutcome, LinkError, LinksConfig, NewConversion, NewTrackedLink,
+    TrackedLink, TrackingSettings, UtmParams, KNOWN_BOT_AGENTS,
+};
 pub use mention::{
     Author, IncomingMention, InterchangeError, InterchangeMention, Mention, MentionFilter,
     MentionId, NewMention, SortOrder,
@@ -50,6 +61,7 @@ pub use outbox::{
 pub use publication::{
     publication_key, NewPublication, Publication, PublicationClaim, PublicationFilter,
     PublicationId, PublicationState,
+};
 pub use publishing::{
     Account, AccountCredentials, AccountId, AccountStatus, Actor, CheckMode, ChecksPolicy, Network,
     NetworkRules, NewAccount, Post, PostAction, PostApproval, PostDetail, PostEvent, PostEventKind,

@@ -17,6 +17,7 @@ pub mod inbox_testsuite;
 pub mod inbox_views;
 mod index;
 mod known_keys;
+pub mod links;
 pub mod outbox;
 pub mod publications;
 pub mod publications_testsuite;
@@ -34,6 +35,7 @@ pub use auth::{AuthStore, LoginFailures, NewSession, NewToken, NewUser, Session}
 pub use inbox::{ConversationPage, InboxError, InboxStore, MAX_CONVERSATION_PAGE};
 pub use inbox_batch::InboxBatchStore;
 pub use inbox_views::SavedViewStore;
+pub use links::{CampaignStore, LinkStore};
 pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
 pub use publications::{PublicationStore, MAX_PUBLICATION_PAGE};
 pub use publishing::{AccountPost, PostFilter, PublishingStore};
@@ -132,6 +134,8 @@ pub trait Store:
     + UserContactStore
     + PublicationStore
     + PublishingStore
+    + LinkStore
+    + CampaignStore
     + Send
     + Sync
     + 'static

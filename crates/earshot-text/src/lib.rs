@@ -12,6 +12,7 @@ pub mod fold;
 pub mod lang;
 pub mod normalize;
 pub mod query;
+pub mod tracking;
 mod urls;
 
 pub use analysis::{fold, stem, tokenize, AnalyzedText, Token, TokenKind};
@@ -19,3 +20,4 @@ pub use brands::{BrandMatcher, BrandQueryError};
 pub use fingerprint::{hamming, simhash, NearDupIndex};
 pub use normalize::{canonical_url, html_to_text, plain_text, Normalized};
 pub use query::{Query, QueryError, QueryNode};
+pub use tracking::{add_utm, track_links};

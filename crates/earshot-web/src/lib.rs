@@ -6,9 +6,11 @@
 
 mod api;
 pub mod auth;
+mod campaigns;
 mod error;
 mod i18n;
 mod inbox;
+pub mod links;
 mod live;
 mod login;
 mod pages;
@@ -27,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use api::ApiDoc;
+pub use campaigns::report_csv;
 pub use error::WebError;
 pub use i18n::{Tr, UiLang};
 pub use routes::{route_table, Access, RouteInfo};
@@ -71,6 +74,8 @@ pub(crate) struct AppState {
     /// Held from reading earshot.toml to renaming the new file, so two saves of the rules
     /// editor cannot both pass the version check and one silently undo the other.
     rules_edit: Arc<tokio::sync::Mutex<()>>,
+    /// Clicks on `/l/{code}`, counted as `[links] click_counting` says.
+    clicks: Arc<links::ClickRecorder>,
 }
 
 /// Counting a million mentions per brand, language and source takes about a second; pages
@@ -113,12 +118,12 @@ impl AppState {
 
 /// The application without a shutdown signal (for tests and embedding).
 pub fn router(state: WebState) -> Router {
-    build(state, CancellationToken::new(), system_clock())
+    build(state, CancellationToken::new(), system_clock()).0
 }
 
 /// The application reading the time from `clock` (tests of expiry and throttling).
 pub fn router_with_clock(state: WebState, clock: Clock) -> Router {
-    build(state, CancellationToken::new(), clock)
+    build(state, CancellationToken::new(), clock).0
 }
 
 /// Serve until `shutdown` completes, then finish the requests in flight and close the live
@@ -129,25 +134,62 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let token = CancellationToken::new();
-    let app = build(state, token.clone(), system_clock());
+    let store = state.store.clone();
+    let (app, clicks) = build(state, token.clone(), system_clock());
+    // Batched click counts are written once a second, and once more after the last request.
+    let flusher = {
+        let clicks = clicks.clone();
+        let store = store.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(links::CLICK_FLUSH_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = token.cancelled() => break,
+                }
+                if let Err(error) = clicks.flush(store.as_ref()).await {
+                    tracing::warn!("writing click counts failed (kept for the next try): {error}");
+                }
+            }
+        })
+    };
     // The peer address feeds sign-in throttling per address.
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        token.cancel();
+    .with_graceful_shutdown({
+        let token = token.clone();
+        async move {
+            shutdown.await;
+            token.cancel();
+        }
     })
-    .await
+    .await;
+    token.cancel();
+    let _ = flusher.await;
+    if let Err(error) = clicks.flush(store.as_ref()).await {
+        tracing::error!("writing the last click counts at shutdown failed: {error}");
+    }
+    served
 }
 
 /// Scripts and styles only from this server, nothing inline, no frames, forms post home.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-fn build(state: WebState, shutdown: CancellationToken, clock: Clock) -> Router {
+fn build(
+    state: WebState,
+    shutdown: CancellationToken,
+    clock: Clock,
+) -> (Router, Arc<links::ClickRecorder>) {
+    let clicks = Arc::new(links::ClickRecorder::new(
+        state.config().links.click_counting,
+    ));
     let app = AppState {
+        clicks: clicks.clone(),
         web: state,
         shutdown,
         clock,
@@ -170,7 +212,7 @@ fn build(state: WebState, shutdown: CancellationToken, clock: Clock) -> Router {
                 .layer(axum::middleware::from_fn_with_state(guard, auth::guard)),
         );
     }
-    router
+    let router = router
         .fallback(pages::not_found)
         .with_state(app)
         .layer(SetResponseHeaderLayer::overriding(
@@ -184,14 +226,16 @@ fn build(state: WebState, shutdown: CancellationToken, clock: Clock) -> Router {
         // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null`
         // with form posts, and the CSRF origin check needs the real origin. Other sites still
         // learn nothing from links they are sent to.
-        .layer(SetResponseHeaderLayer::overriding(
+        // Only where a handler set none: the short-link redirect sets its own.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-frame-options"),
             HeaderValue::from_static("DENY"),
-        ))
+        ));
+    (router, clicks)
 }
 
 pub(crate) async fn app_js() -> impl IntoResponse {

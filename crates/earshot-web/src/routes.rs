@@ -10,7 +10,7 @@ use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use earshot_core::Role;
 
-use crate::{api, inbox, live, login, pages, publishing, AppState};
+use crate::{api, campaigns, inbox, links, live, login, pages, publishing, AppState};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +186,39 @@ pub(crate) fn table() -> Vec<Route> {
             publishing::pages::post_action,
         ),
         route(M::GET, "/calendar", VIEWER, publishing::pages::calendar),
+        // Tracked links: the public redirect, and conversions signed with the workspace's
+        // secret (HMAC, checked by the handler: no session or token is involved).
+        route(M::GET, "/l/{code}", PUBLIC, links::redirect),
+        route(
+            M::POST,
+            "/api/conversions",
+            PUBLIC,
+            links::record_conversion,
+        ),
+        route(M::GET, "/links", VIEWER, links::links_page),
+        route(M::POST, "/links", MANAGER, links::create_link),
+        // Campaigns: everyone reads, managers plan and record spend.
+        route(M::GET, "/campaigns", VIEWER, campaigns::campaigns_page),
+        route(M::POST, "/campaigns", MANAGER, campaigns::create_campaign),
+        route(
+            M::GET,
+            "/campaigns/new",
+            MANAGER,
+            campaigns::new_campaign_page,
+        ),
+        route(M::GET, "/campaigns/{id}", VIEWER, campaigns::campaign_page),
+        route(
+            M::POST,
+            "/campaigns/{id}/spend",
+            MANAGER,
+            campaigns::add_spend,
+        ),
+        route(
+            M::GET,
+            "/campaigns/{id}/report.csv",
+            VIEWER,
+            campaigns::report_csv_download,
+        ),
         // JSON API.
         route(M::GET, "/api/accounts", VIEWER, publishing::api::accounts),
         route(M::GET, "/api/posts", VIEWER, publishing::api::list),
@@ -261,6 +294,14 @@ pub(crate) fn table() -> Vec<Route> {
             inbox::api::feedback,
         ),
         route(M::GET, "/api/metrics/inbox", MANAGER, inbox::api::metrics),
+        route(M::GET, "/api/links", VIEWER, links::api_links),
+        route(M::GET, "/api/campaigns", VIEWER, campaigns::api_campaigns),
+        route(
+            M::GET,
+            "/api/campaigns/{id}/report",
+            VIEWER,
+            campaigns::api_campaign_report,
+        ),
     ]
 }
 

@@ -124,6 +124,7 @@ async fn fixture() -> Fixture {
         config: Arc::new(RwLock::new(config)),
         workspace: dir.path().to_path_buf(),
         live_rules: Some(live.clone()),
+        analyzer: Arc::new(earshot_analysis::Analyzer::rules_only()),
     });
     Fixture {
         dir,

@@ -85,6 +85,7 @@ async fn fixture() -> Fixture {
         config: Arc::new(RwLock::new(config())),
         workspace: dir.path().to_path_buf(),
         analyzer: Arc::new(earshot_analysis::Analyzer::rules_only()),
+        live_rules: None,
     });
     Fixture {
         _dir: dir,

@@ -233,7 +233,8 @@ async fn every_route_answers_every_caller_as_the_table_says() {
             .replace("{id}", &mention.0.to_string())
             .replace("{token}", "not-an-invite")
             .replace("{reply}", "1")
-            .replace("{rule}", "1");
+            .replace("{rule}", "1")
+            .replace("{code}", "Ab12Cd34");
         for caller in &callers {
             let mut headers: Vec<(String, String)> =
                 vec![("origin".into(), "http://earshot.test".into())];
@@ -274,6 +275,12 @@ async fn every_route_answers_every_caller_as_the_table_says() {
             let answer = f.send(request).await;
             let what = format!("{} {} as {caller:?}", route.method, route.path);
             match route.access {
+                // Public, but authenticated by its own HMAC signature, which no caller here
+                // sends: refused whoever asks, sessions and tokens included.
+                Access::Public if route.path == "/api/conversions" => {
+                    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{what}");
+                    assert!(answer.body.contains("\"error\""), "{what}: {}", answer.body);
+                }
                 Access::Public => assert!(
                     ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&answer.status)
                         && !answer.location().starts_with("/login?"),

@@ -887,7 +887,7 @@ pub async fn feedback(State(app): State<AppState>, ctx: PageContext) -> Response
 
 /// A spreadsheet opening the file must not run a cell as a formula: text starting with one
 /// of these gets a leading apostrophe.
-fn inert_cell(value: &str) -> String {
+pub(crate) fn inert_cell(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
