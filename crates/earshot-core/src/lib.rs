@@ -10,8 +10,8 @@ pub mod campaigns;
 pub mod config;
 pub mod contact;
 pub mod inbox;
-pub mod inbox_team;
 pub mod inbox_batch;
+pub mod inbox_team;
 pub mod inbox_views;
 pub mod links;
 pub mod mention;
@@ -41,8 +41,8 @@ pub use inbox::{
     InboxMetrics, InvalidTransition, MemberLoad, NewConversation, Note, NoteId, Priority, Reply,
     ReplyId, ReplyStatus, SavedReply, SavedReplyId, SlaBreach, SlaClock, Stamp, TeamRecord,
 };
-pub use inbox_team::SlaDue;
 pub use inbox_batch::{ConversationTarget, InboxStep, InboxStepOutcome};
+pub use inbox_team::SlaDue;
 pub use inbox_views::{SavedView, SavedViewId};
 pub use links::{
     is_bot, is_valid_short_code, short_code_from_random, ClickCount, ClickCounting, ClickDay,

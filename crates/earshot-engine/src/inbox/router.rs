@@ -292,10 +292,7 @@ impl InboxRouter {
             item.author_followers,
             now - item.published_at,
         );
-        let team = decision
-            .team
-            .as_deref()
-            .and_then(|name| rules.team(name));
+        let team = decision.team.as_deref().and_then(|name| rules.team(name));
         let mut assignee = None;
         if let (Some(team), Some(strategy), false) = (team, &decision.assign, decision.ignored) {
             if loads.is_none() {
@@ -319,10 +316,8 @@ impl InboxRouter {
                     .or_insert(0) += 1;
             }
         }
-        let deadlines = (!decision.ignored).then(|| {
-            rules
-                .deadlines(decision.team.as_deref(), priority, now)
-        });
+        let deadlines =
+            (!decision.ignored).then(|| rules.deadlines(decision.team.as_deref(), priority, now));
         let state = if decision.ignored {
             ConversationState::Ignored
         } else if assignee.is_some() {

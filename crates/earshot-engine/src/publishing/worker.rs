@@ -217,14 +217,15 @@ impl PublicationWorker {
         };
         let claims = self.claim().await?;
         report.claimed = claims.len();
-        let results: Vec<Result<PublishingReport, PublicationWorkerError>> = futures::stream::iter(claims)
-            .map(|claim| async move {
-                let attempt = self.attempt(&claim).await?;
-                self.record(&claim, attempt).await
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
+        let results: Vec<Result<PublishingReport, PublicationWorkerError>> =
+            futures::stream::iter(claims)
+                .map(|claim| async move {
+                    let attempt = self.attempt(&claim).await?;
+                    self.record(&claim, attempt).await
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
         for result in results {
             report.add(result?);
         }
@@ -263,7 +264,10 @@ impl PublicationWorker {
 
     /// One attempt at a claimed publication: note in the store that a network call begins,
     /// then make it. Records no outcome (that is [`PublicationWorker::record`]).
-    pub async fn attempt(&self, claim: &PublicationClaim) -> Result<Attempt, PublicationWorkerError> {
+    pub async fn attempt(
+        &self,
+        claim: &PublicationClaim,
+    ) -> Result<Attempt, PublicationWorkerError> {
         let publication = &claim.publication;
         if publication.attempts > self.policy.max_attempts {
             // Claimed again after its worker died on the last allowed attempt.
