@@ -196,7 +196,7 @@ pub fn mentions(text: &str) -> Vec<&str> {
     text.split_whitespace()
         .filter(|word| word.starts_with('@') && word.len() > 1)
         .map(|word| {
-            word.trim_end_matches(|c: char| matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | ')'))
+            word.trim_end_matches(['.', ',', '!', '?', ':', ';', ')'])
         })
         .collect()
 }
@@ -206,7 +206,7 @@ pub fn links(text: &str) -> Vec<&str> {
     text.split_whitespace()
         .filter(|word| is_url(word))
         .map(|word| {
-            word.trim_end_matches(|c: char| matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | ')'))
+            word.trim_end_matches(['.', ',', '!', '?', ':', ';', ')'])
         })
         .collect()
 }

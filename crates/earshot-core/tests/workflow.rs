@@ -40,7 +40,7 @@ fn action(code: u8) -> PostAction {
         1 => PostAction::Submit,
         2 => PostAction::Approve,
         3 => PostAction::Reject {
-            comment: if code % 2 == 0 {
+            comment: if code.is_multiple_of(2) {
                 "fix it".into()
             } else {
                 String::new()

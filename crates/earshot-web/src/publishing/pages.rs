@@ -594,7 +594,7 @@ fn drafts_from_form(form: &[(String, String)]) -> Result<(String, Vec<VariantDra
         .into_iter()
         .filter_map(|(id, text)| {
             let media = media.remove(&id).unwrap_or_default();
-            (!text.trim().is_empty() || !media.is_empty()).then(|| VariantDraft {
+            (!text.trim().is_empty() || !media.is_empty()).then_some(VariantDraft {
                 account: AccountId(id),
                 text,
                 media,
