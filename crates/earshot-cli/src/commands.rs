@@ -597,7 +597,13 @@ pub async fn serve(workspace: &Workspace, addr: Option<String>, poll: bool) -> R
     } else {
         None
     };
-    let background = start_inbox_tasks(&config, store.clone(), shutdown.clone())?;
+    let mut background = start_inbox_tasks(&config, store.clone(), shutdown.clone())?;
+    background.extend(crate::publishing::start_publishing_tasks(
+        workspace,
+        &config,
+        store.clone(),
+        shutdown.clone(),
+    )?);
     serve_routing_until_ctrl_c(
         workspace,
         config,

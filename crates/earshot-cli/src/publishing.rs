@@ -2,6 +2,7 @@
 //! workspace's master key) and the publishing workflow, enough to script draft → scheduled.
 
 use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
@@ -436,4 +437,140 @@ fn print_checks(results: &[publishing::CheckResult]) {
         };
         println!("  {mark} {}: {}", result.check.as_str(), result.explanation);
     }
+}
+
+/// How often the publishing worker looks for due publications when it found none.
+const PUBLISH_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often scheduled posts are turned into publications (and unscheduled ones withdrawn).
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the accounts and their credentials are read again, so an account added or
+/// re-keyed while the server runs publishes without a restart.
+const ACCOUNTS_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+type Publishers =
+    std::sync::RwLock<std::collections::HashMap<i64, Arc<dyn earshot_sources::Publisher>>>;
+
+/// The publisher of every active account whose credentials open. An account that cannot be
+/// used is reported and left out: its publications fail with a message saying so.
+async fn load_publishers(
+    store: &dyn Store,
+    vault: Option<&Vault>,
+    http: &HttpClient,
+    publishers: &Publishers,
+) {
+    let accounts = match store.accounts().await {
+        Ok(accounts) => accounts,
+        Err(error) => {
+            tracing::error!("cannot read the accounts to publish through: {error}");
+            return;
+        }
+    };
+    let mut built = std::collections::HashMap::new();
+    for account in accounts {
+        if account.status != AccountStatus::Active {
+            continue;
+        }
+        let Some(vault) = vault else { continue };
+        let publisher = async {
+            let sealed = store.account_credentials(account.id).await?;
+            let credentials = open_credentials(vault, &account, &sealed)?;
+            let mut source = earshot_core::SourceConfig::new(
+                account.name.clone(),
+                match account.network {
+                    Network::Mastodon => earshot_core::SourceKind::Mastodon,
+                    Network::Bluesky => earshot_core::SourceKind::Bluesky,
+                },
+            );
+            source.url = Some(account.server_url.clone());
+            match credentials {
+                AccountCredentials::Mastodon { access_token } => source.token = Some(access_token),
+                AccountCredentials::Bluesky {
+                    identifier,
+                    app_password,
+                } => {
+                    source.identifier = Some(identifier);
+                    source.app_password = Some(app_password);
+                }
+            }
+            let publisher = earshot_sources::build_publisher(&source, http)?;
+            anyhow::Ok(Arc::<dyn earshot_sources::Publisher>::from(publisher))
+        }
+        .await;
+        match publisher {
+            Ok(publisher) => {
+                built.insert(account.id.0, publisher);
+            }
+            Err(error) => tracing::warn!(
+                "account {} cannot publish: {error:#} (see `earshot account check {}`)",
+                account.name,
+                account.name
+            ),
+        }
+    }
+    *publishers.write().unwrap_or_else(|e| e.into_inner()) = built;
+}
+
+/// The publishing side of `earshot serve`: scheduled posts become publications, the worker
+/// publishes them at their time exactly once, and the outcomes settle the posts.
+pub fn start_publishing_tasks(
+    workspace: &Workspace,
+    config: &earshot_core::Config,
+    store: Arc<dyn Store>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let http = HttpClient::new(crate::commands::HTTP_TIMEOUT)?;
+    // Without a master key there are no credentials to open: say so once; nothing publishes.
+    let vault = match MasterKey::load(&workspace.dir) {
+        Ok(key) => Some(Vault::new(&key)),
+        Err(error) => {
+            tracing::warn!("publishing through official accounts is off: {error}");
+            None
+        }
+    };
+    let publishers: Arc<Publishers> = Arc::default();
+    let directory = {
+        let publishers = publishers.clone();
+        move |account: i64| {
+            publishers
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&account)
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "account #{account} is not active or its credentials cannot be opened \
+                         (see `earshot account list` and `earshot account check`)"
+                    )
+                })
+        }
+    };
+    let worker =
+        publishing::PublicationWorker::new(store.clone(), Arc::new(directory), &config.outbox)
+            .with_outcomes(Arc::new(publishing::PostOutcomes::new(store.clone())));
+    let loader_store = store.clone();
+    let handle = tokio::spawn(async move {
+        // The worker starts once the accounts are read: a post due at start would otherwise
+        // fail for an account that is merely not loaded yet.
+        load_publishers(loader_store.as_ref(), vault.as_ref(), &http, &publishers).await;
+        let mut accounts_read = std::time::Instant::now();
+        let worker_stop = shutdown.clone();
+        let worker = tokio::spawn(async move { worker.run(worker_stop, PUBLISH_IDLE).await });
+        loop {
+            if accounts_read.elapsed() >= ACCOUNTS_EVERY {
+                load_publishers(loader_store.as_ref(), vault.as_ref(), &http, &publishers).await;
+                accounts_read = std::time::Instant::now();
+            }
+            if let Err(error) =
+                publishing::reconcile_scheduled_posts(loader_store.as_ref(), Utc::now()).await
+            {
+                tracing::error!("cannot queue the scheduled posts: {error}");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(RECONCILE_EVERY) => {}
+            }
+        }
+        let _ = worker.await;
+    });
+    Ok(vec![handle])
 }

@@ -195,9 +195,7 @@ fn remote_mention_local_part(word: &str) -> Option<&str> {
 pub fn mentions(text: &str) -> Vec<&str> {
     text.split_whitespace()
         .filter(|word| word.starts_with('@') && word.len() > 1)
-        .map(|word| {
-            word.trim_end_matches(['.', ',', '!', '?', ':', ';', ')'])
-        })
+        .map(|word| word.trim_end_matches(['.', ',', '!', '?', ':', ';', ')']))
         .collect()
 }
 
@@ -205,9 +203,7 @@ pub fn mentions(text: &str) -> Vec<&str> {
 pub fn links(text: &str) -> Vec<&str> {
     text.split_whitespace()
         .filter(|word| is_url(word))
-        .map(|word| {
-            word.trim_end_matches(['.', ',', '!', '?', ':', ';', ')'])
-        })
+        .map(|word| word.trim_end_matches(['.', ',', '!', '?', ':', ';', ')']))
         .collect()
 }
 

@@ -971,3 +971,116 @@ async fn a_reply_to_a_published_post_opens_a_conversation_linked_to_the_post() {
     let root = setup.store.get(linked[0].0).await.unwrap().unwrap();
     assert_eq!(root.external_id.as_deref(), Some("900"));
 }
+
+// ------------------------------------------------------------------ the posts side glued on
+
+/// A post approved and scheduled through the workflow becomes a publication, is published
+/// once at its time, and the outcome settles the post; unscheduling withdraws what waits.
+#[tokio::test]
+async fn a_scheduled_post_is_queued_published_and_settled() {
+    use earshot_core::{
+        Actor, Network as AccountNetwork, NewAccount, PostAction, PostState, Role, VariantDraft,
+        VariantState,
+    };
+    use earshot_engine::publishing::{reconcile_scheduled_posts, PostOutcomes};
+
+    let network = FakeNetwork::start(Network::Mastodon).await;
+    let setup = setup().await;
+    let store = setup.store.clone();
+    let account = store
+        .create_account(
+            NewAccount {
+                network: AccountNetwork::Mastodon,
+                name: "brand-masto".into(),
+                handle: "@brand@social.example".into(),
+                server_url: network.server.uri(),
+                owner: "olga".into(),
+                purpose: "news for customers".into(),
+                languages: vec!["en".into()],
+                posts_per_day: 3,
+                approval_steps: Vec::new(),
+                sealed_credentials: vec![1, 2, 3],
+            },
+            start(),
+        )
+        .await
+        .unwrap();
+    let author = Actor::new("anna", Role::Agent, vec!["marketing".into()]);
+    let reviewer = Actor::new("mark", Role::Agent, vec!["marketing".into()]);
+    let draft = |text: &str| VariantDraft {
+        account: account.id,
+        text: text.into(),
+        media: Vec::new(),
+    };
+    let at = start() + chrono::Duration::minutes(30);
+    let mut ids = Vec::new();
+    for text in ["Spring collection is out", "Our summer hours"] {
+        let post = store
+            .create_post(text, "anna", &[draft(text)], start())
+            .await
+            .unwrap();
+        let id = post.post.id;
+        store
+            .transition_post(id, &author, &PostAction::Submit, start())
+            .await
+            .unwrap();
+        store
+            .transition_post(id, &reviewer, &PostAction::Approve, start())
+            .await
+            .unwrap();
+        store
+            .transition_post(id, &author, &PostAction::Schedule { at }, start())
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+
+    let first = reconcile_scheduled_posts(store.as_ref(), start())
+        .await
+        .unwrap();
+    assert_eq!((first.queued, first.withdrawn), (2, 0));
+    let again = reconcile_scheduled_posts(store.as_ref(), start())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.queued, again.withdrawn),
+        (0, 0),
+        "queueing is idempotent"
+    );
+
+    // The second post is unscheduled before its time: its publication is withdrawn.
+    store
+        .transition_post(ids[1], &author, &PostAction::Unschedule, start())
+        .await
+        .unwrap();
+    let withdrawn = reconcile_scheduled_posts(store.as_ref(), start())
+        .await
+        .unwrap();
+    assert_eq!((withdrawn.queued, withdrawn.withdrawn), (0, 1));
+
+    let worker = PublicationWorker::new(
+        store.clone(),
+        Arc::new(PublisherMap::new().with(account.id.0, network.publisher(Duration::from_secs(5)))),
+        &config(),
+    )
+    .with_clock(setup.clock.clone())
+    .with_outcomes(Arc::new(PostOutcomes::new(store.clone())));
+    worker.run_once().await.unwrap();
+    assert_eq!(network.posts(), 0, "nothing goes out before its time");
+
+    setup.clock.advance(Duration::from_secs(30 * 60));
+    worker.run_once().await.unwrap();
+    worker.run_once().await.unwrap();
+    assert_eq!(network.posts(), 1, "only the post still scheduled went out");
+    let published = store.post(ids[0]).await.unwrap().unwrap();
+    assert_eq!(published.post.state, PostState::Published);
+    let variant = &published.post.variants[0];
+    assert_eq!(variant.state, VariantState::Published);
+    assert!(variant
+        .url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("http")));
+    let unscheduled = store.post(ids[1]).await.unwrap().unwrap();
+    assert_ne!(unscheduled.post.state, PostState::Published);
+    assert_eq!(unscheduled.post.variants[0].state, VariantState::Pending);
+}

@@ -2,6 +2,7 @@
 //! the workflow (approve and schedule run the checks again and refuse while one blocks). The
 //! web pages, the JSON API and the CLI all go through these functions.
 
+mod bridge;
 pub mod checks;
 mod worker;
 
@@ -14,6 +15,7 @@ use earshot_core::{
 use earshot_store::{Store, StoreError, MAX_CONVERSATION_PAGE};
 use earshot_text::BrandMatcher;
 
+pub use bridge::{reconcile_scheduled_posts, PostOutcomes, Reconciled};
 pub use checks::{CheckName, CheckResult, Verdict};
 pub use worker::*;
 
