@@ -2,7 +2,9 @@
 // registered with the CLI (its token read from stdin and encrypted), an author who drafts a
 // post in the editor and submits it, a reviewer of the account's approval step who approves
 // it, and the author who schedules it; the post's history and the calendar show each step.
-// (Publishing itself is the worker's part; this test stops at `scheduled`.)
+// A second post is scheduled a few seconds ahead and `earshot serve`'s publishing worker puts
+// it on a local server that answers like Mastodon's `POST /api/v1/statuses`: the post page
+// then shows it published with the network's link, and the server got it exactly once.
 //
 // Run: cd tests/browser && npm install && node --test
 // EARSHOT_BIN overrides the binary (default: target/debug/earshot), CHROMIUM the browser.
@@ -10,6 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -24,6 +27,8 @@ const PASSWORD = 'publishing browser test password';
 
 let workspace;
 let server;
+let mastodon;
+const statuses = [];
 let baseUrl;
 let browser;
 let authorPage;
@@ -41,7 +46,47 @@ async function clickAndLoad(page, selector) {
   await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
 }
 
+// Mastodon as far as publishing goes (https://docs.joinmastodon.org/methods/statuses/#create):
+// a status per Idempotency-Key, as the real server keeps them.
+function startMastodon() {
+  return new Promise((resolve) => {
+    const byKey = new Map();
+    const httpServer = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => { body += chunk; });
+      request.on('end', () => {
+        if (request.method !== 'POST' || request.url !== '/api/v1/statuses') {
+          response.writeHead(404, { 'Content-Type': 'application/json' });
+          response.end(JSON.stringify({ error: 'Record not found' }));
+          return;
+        }
+        let params;
+        try { params = JSON.parse(body); } catch { params = Object.fromEntries(new URLSearchParams(body)); }
+        const key = request.headers['idempotency-key'];
+        let status = key && byKey.get(key);
+        if (!status) {
+          const id = String(120000 + statuses.length + 1);
+          const base = `http://127.0.0.1:${httpServer.address().port}`;
+          status = {
+            id, uri: `${base}/users/shop/statuses/${id}`, url: `${base}/@shop/${id}`,
+            created_at: new Date().toISOString(), content: `<p>${params.status || ''}</p>`,
+            visibility: params.visibility || 'public', in_reply_to_id: null,
+            account: { id: '1', username: 'shop', acct: 'shop', display_name: 'Shop' },
+            media_attachments: [], mentions: [], tags: [],
+          };
+          statuses.push({ key, authorization: request.headers.authorization, params });
+          if (key) byKey.set(key, status);
+        }
+        response.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+        response.end(JSON.stringify(status));
+      });
+    });
+    httpServer.listen(0, '127.0.0.1', () => resolve(httpServer));
+  });
+}
+
 before(async () => {
+  mastodon = await startMastodon();
   workspace = await mkdtemp(path.join(tmpdir(), 'earshot-publishing-browser-'));
   await earshot('init');
   await appendFile(path.join(workspace, 'earshot.toml'), `
@@ -52,7 +97,7 @@ members = ["${REVIEWER}"]
   await earshotWithInput(`${PASSWORD}\n`, 'user', 'add', AUTHOR, '--role', 'agent');
   await earshotWithInput(`${PASSWORD}\n`, 'user', 'add', REVIEWER, '--role', 'agent');
   await earshotWithInput('secret-access-token\n', 'account', 'add', 'shop', '--network', 'mastodon',
-    '--handle', '@shop@social.example', '--server', 'https://social.example', '--owner', AUTHOR,
+    '--handle', '@shop@social.example', '--server', `http://127.0.0.1:${mastodon.address().port}`, '--owner', AUTHOR,
     '--purpose', 'news for customers', '--language', 'en', '--step', 'legal');
 
   const port = await cli.freePort();
@@ -79,6 +124,7 @@ after(async () => {
     server.kill('SIGINT');
     await stopped;
   }
+  mastodon?.close();
   if (workspace) await rm(workspace, { recursive: true, force: true });
 });
 
@@ -131,4 +177,43 @@ test('draft → in review → approved → scheduled, by two people', async () =
 
   await authorPage.goto(`${baseUrl}/calendar?view=week&date=${day}`);
   assert.match(await authorPage.locator('#calendar').innerText(), /09:15 Winter chain care/);
+});
+
+test('a scheduled post is published by the worker at its time, once, and shows its link', async () => {
+  await authorPage.goto(`${baseUrl}/posts/new`);
+  await authorPage.fill('input[name=title]', 'Spring service week');
+  await authorPage.fill('textarea[name^=text_]', 'Spring service week: what should we check first on your bike?');
+  await Promise.all([authorPage.waitForURL(/\/posts\/\d+$/), authorPage.click('#save')]);
+  const postUrl = authorPage.url();
+  const postId = postUrl.split('/').pop();
+  await clickAndLoad(authorPage, '#submit-post');
+  await reviewerPage.goto(postUrl);
+  await clickAndLoad(reviewerPage, '#approve-post');
+
+  // The form schedules to the minute; a few seconds ahead goes through the same session's API.
+  await authorPage.goto(postUrl);
+  const scheduled = await authorPage.evaluate(async (id) => {
+    const csrf = document.querySelector('meta[name=csrf-token]').content;
+    const response = await fetch(`/api/posts/${id}/transition`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: JSON.stringify({ action: 'schedule', at: new Date(Date.now() + 4000).toISOString() }),
+    });
+    return { status: response.status, text: await response.text() };
+  }, postId);
+  assert.equal(scheduled.status, 200, scheduled.text);
+
+  let state = '';
+  for (let i = 0; i < 60 && state !== 'published'; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await authorPage.goto(postUrl);
+    state = await authorPage.locator('#post-state').innerText();
+  }
+  assert.equal(state, 'published');
+  const page = await authorPage.locator('main').innerText();
+  assert.match(page, /\/@shop\/12000\d/);
+  const ours = statuses.filter((s) => (s.params.status || '').startsWith('Spring service week'));
+  assert.equal(ours.length, 1, 'published exactly once');
+  assert.equal(ours[0].authorization, 'Bearer secret-access-token');
+  assert.match(ours[0].key, /^pub:/);
 });

@@ -197,7 +197,7 @@ async fn accounts_page_shows_owners_workload_and_escapes_text() {
     assert!(page.contains("@shop@social.example"));
     assert!(page.contains("legal"));
     assert!(!page.contains(HOSTILE), "account text is escaped");
-    assert!(page.contains("&lt;script&gt;"));
+    assert!(page.contains("news &#60;script&#62;alert(1)"));
     // Olga owns all three accounts.
     assert!(
         page.contains("<td>olga</td><td class=\"num\">3</td>"),
