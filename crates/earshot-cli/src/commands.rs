@@ -249,15 +249,7 @@ async fn pipeline_routing_by(
 /// The pipeline with the analysis stage (the built-in models, or the workspace's own in
 /// `models/`) and the inbox hook: every way mentions come in (fetch, import, serve, demo) is
 /// analysed and opens or joins inbox conversations.
-pub(crate) async fn inbox_pipeline(
-    store: Arc<dyn Store>,
-    config: &Config,
-    workspace_dir: Option<&std::path::Path>,
-) -> Result<Pipeline> {
-    inbox_pipeline_with(store, config, workspace_dir, None).await
-}
-
-async fn inbox_pipeline_with(
+pub(crate) async fn inbox_pipeline_with(
     store: Arc<dyn Store>,
     config: &Config,
     workspace_dir: Option<&std::path::Path>,
@@ -711,19 +703,9 @@ async fn start_scheduler(
     Ok(tokio::spawn(scheduler.run(shutdown)))
 }
 
-pub async fn serve_until_ctrl_c(
-    workspace: &Workspace,
-    config: Config,
-    store: Arc<dyn Store>,
-    listener: tokio::net::TcpListener,
-    shutdown: CancellationToken,
-) -> Result<()> {
-    serve_routing_until_ctrl_c(workspace, config, store, listener, shutdown, None).await
-}
-
 /// Serve; `live_rules` are the rules the server's own ingest routes by, which the rules
 /// editor replaces when it saves.
-async fn serve_routing_until_ctrl_c(
+pub(crate) async fn serve_routing_until_ctrl_c(
     workspace: &Workspace,
     config: Config,
     store: Arc<dyn Store>,

@@ -10,7 +10,6 @@ use earshot_core::{Config, IncomingMention};
 use earshot_engine::{import_items, Pipeline};
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::serve_until_ctrl_c;
 use crate::generate::{demo_brands, Generator, FICTION_NOTICE};
 use crate::workspace::Workspace;
 
@@ -76,7 +75,20 @@ pub async fn run(addr: &str, rate: f64, keep: Option<PathBuf>) -> Result<()> {
     eprintln!("{FICTION_NOTICE}");
     eprintln!("Workspace: {}", workspace.dir.display());
     let store = workspace.open_store().await?;
-    let pipeline = Arc::new(crate::commands::inbox_pipeline(store.clone(), &config, None).await?);
+    // The demo's generated stream routes by the same live rules the rules editor (/inbox/rules)
+    // replaces on save, as under `earshot serve`.
+    let live_rules = Arc::new(earshot_engine::inbox::LiveRules::new(Arc::new(
+        earshot_engine::inbox::RoutingRules::compile(&config)?,
+    )));
+    let pipeline = Arc::new(
+        crate::commands::inbox_pipeline_with(
+            store.clone(),
+            &config,
+            None,
+            Some(live_rules.clone()),
+        )
+        .await?,
+    );
     let corpus = demo_corpus(2026);
     let report = import_items(
         pipeline.clone(),
@@ -113,7 +125,15 @@ pub async fn run(addr: &str, rate: f64, keep: Option<PathBuf>) -> Result<()> {
         tokio::spawn(replay(pipeline, rate, shutdown.clone()));
     }
     eprintln!("Press Ctrl-C to stop; the temporary workspace is removed on exit.");
-    serve_until_ctrl_c(&workspace, config, store, listener, shutdown).await
+    crate::commands::serve_routing_until_ctrl_c(
+        &workspace,
+        config,
+        store,
+        listener,
+        shutdown,
+        Some(live_rules),
+    )
+    .await
 }
 
 /// New mentions arriving as if from the networks, stamped with the current time.
