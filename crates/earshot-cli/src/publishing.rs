@@ -476,10 +476,7 @@ async fn load_publishers(
             let credentials = open_credentials(vault, &account, &sealed)?;
             let mut source = earshot_core::SourceConfig::new(
                 account.name.clone(),
-                match account.network {
-                    Network::Mastodon => earshot_core::SourceKind::Mastodon,
-                    Network::Bluesky => earshot_core::SourceKind::Bluesky,
-                },
+                account.network.source_kind(),
             );
             source.url = Some(account.server_url.clone());
             match credentials {

@@ -36,6 +36,14 @@ impl Network {
         }
     }
 
+    /// The kind of `[[source]]` that reads this network (and whose connector publishes to it).
+    pub fn source_kind(self) -> crate::SourceKind {
+        match self {
+            Network::Mastodon => crate::SourceKind::Mastodon,
+            Network::Bluesky => crate::SourceKind::Bluesky,
+        }
+    }
+
     pub fn rules(self) -> &'static NetworkRules {
         NETWORK_RULES
             .iter()

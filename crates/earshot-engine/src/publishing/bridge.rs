@@ -47,6 +47,9 @@ pub async fn reconcile_scheduled_posts(
         )
         .await?;
     let mut wanted = std::collections::HashSet::new();
+    // Read every account once per pass, not once per variant: this runs every second.
+    let mut languages: std::collections::HashMap<i64, Option<String>> =
+        std::collections::HashMap::new();
     for post in &scheduled {
         let Some(at) = post.scheduled_at else {
             continue;
@@ -55,10 +58,17 @@ pub async fn reconcile_scheduled_posts(
             if variant.state != VariantState::Pending {
                 continue;
             }
-            let language = store
-                .account(variant.account)
-                .await?
-                .and_then(|account| account.languages.first().cloned());
+            let language = match languages.get(&variant.account.0) {
+                Some(language) => language.clone(),
+                None => {
+                    let language = store
+                        .account(variant.account)
+                        .await?
+                        .and_then(|account| account.languages.first().cloned());
+                    languages.insert(variant.account.0, language.clone());
+                    language
+                }
+            };
             let new = NewPublication {
                 account_id: variant.account.0,
                 post_id: post.id.0,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use earshot_analysis::Analyzer;
 use earshot_core::{
     Account, AccountId, AccountStatus, Actor, Config, ConversationFilter, PostAction, PostDetail,
-    PostId, PostState, SourceKind,
+    PostId, PostState,
 };
 use earshot_store::{Store, StoreError, MAX_CONVERSATION_PAGE};
 use earshot_text::BrandMatcher;
@@ -43,10 +43,7 @@ pub struct DraftVariant {
 /// Names of the configured sources that read the account's network: conversations from
 /// them are "the account's inbox" for the automation check.
 pub fn account_inbox_sources(config: &Config, account: &Account) -> Vec<String> {
-    let kind = match account.network {
-        earshot_core::Network::Mastodon => SourceKind::Mastodon,
-        earshot_core::Network::Bluesky => SourceKind::Bluesky,
-    };
+    let kind = account.network.source_kind();
     config
         .sources
         .iter()
