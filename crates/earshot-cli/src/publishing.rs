@@ -545,6 +545,7 @@ pub fn start_publishing_tasks(
         publishing::PublicationWorker::new(store.clone(), Arc::new(directory), &config.outbox)
             .with_outcomes(Arc::new(publishing::PostOutcomes::new(store.clone())));
     let loader_store = store.clone();
+    let short_links = publishing::post_link_tracking(config);
     let handle = tokio::spawn(async move {
         // The worker starts once the accounts are read: a post due at start would otherwise
         // fail for an account that is merely not loaded yet.
@@ -557,8 +558,12 @@ pub fn start_publishing_tasks(
                 load_publishers(loader_store.as_ref(), vault.as_ref(), &http, &publishers).await;
                 accounts_read = std::time::Instant::now();
             }
-            if let Err(error) =
-                publishing::reconcile_scheduled_posts(loader_store.as_ref(), Utc::now()).await
+            if let Err(error) = publishing::reconcile_scheduled_posts(
+                loader_store.as_ref(),
+                Utc::now(),
+                short_links.as_deref(),
+            )
+            .await
             {
                 tracing::error!("cannot queue the scheduled posts: {error}");
             }

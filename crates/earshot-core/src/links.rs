@@ -129,9 +129,17 @@ pub struct LinksConfig {
     pub base_url: Option<String>,
     #[serde(default)]
     pub click_counting: ClickCounting,
+    /// Whether the links of scheduled posts become short links with UTM parameters when they
+    /// are queued for publishing (default: yes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_posts: Option<bool>,
 }
 
 impl LinksConfig {
+    pub fn tracks_posts(&self) -> bool {
+        self.track_posts.unwrap_or(true)
+    }
+
     pub fn is_default(&self) -> bool {
         *self == LinksConfig::default()
     }
@@ -158,6 +166,30 @@ pub struct TrackingSettings {
 }
 
 impl TrackingSettings {
+    /// How the links of a post published on `network` through account `account` are
+    /// tagged: `utm_source` the network, `utm_medium` `social`, `utm_campaign` the post's
+    /// campaign's, `utm_content` the account (which variant was clicked).
+    pub fn for_post(
+        base_url: &str,
+        network: &str,
+        account: &str,
+        campaign: Option<(CampaignId, &str)>,
+        post_id: i64,
+    ) -> TrackingSettings {
+        TrackingSettings {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            utm: UtmParams {
+                source: Some(network.to_string()),
+                medium: Some("social".to_string()),
+                campaign: campaign.map(|(_, utm)| utm.to_string()),
+                content: Some(account.to_string()),
+                term: None,
+            },
+            campaign_id: campaign.map(|(id, _)| id),
+            post_id: Some(post_id),
+        }
+    }
+
     /// The short link for `code`.
     pub fn short_url(&self, code: &str) -> String {
         format!("{}/l/{code}", self.base_url.trim_end_matches('/'))

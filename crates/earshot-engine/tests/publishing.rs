@@ -1035,11 +1035,11 @@ async fn a_scheduled_post_is_queued_published_and_settled() {
         ids.push(id);
     }
 
-    let first = reconcile_scheduled_posts(store.as_ref(), start())
+    let first = reconcile_scheduled_posts(store.as_ref(), start(), None)
         .await
         .unwrap();
     assert_eq!((first.queued, first.withdrawn), (2, 0));
-    let again = reconcile_scheduled_posts(store.as_ref(), start())
+    let again = reconcile_scheduled_posts(store.as_ref(), start(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -1053,7 +1053,7 @@ async fn a_scheduled_post_is_queued_published_and_settled() {
         .transition_post(ids[1], &author, &PostAction::Unschedule, start())
         .await
         .unwrap();
-    let withdrawn = reconcile_scheduled_posts(store.as_ref(), start())
+    let withdrawn = reconcile_scheduled_posts(store.as_ref(), start(), None)
         .await
         .unwrap();
     assert_eq!((withdrawn.queued, withdrawn.withdrawn), (0, 1));
@@ -1083,4 +1083,143 @@ async fn a_scheduled_post_is_queued_published_and_settled() {
     let unscheduled = store.post(ids[1]).await.unwrap().unwrap();
     assert_ne!(unscheduled.post.state, PostState::Published);
     assert_eq!(unscheduled.post.variants[0].state, VariantState::Pending);
+}
+
+/// With link tracking on, a queued post's links become short links with UTM parameters,
+/// stored with the publication for the post and its campaign; the network gets the tracked
+/// text, and queueing again makes no second set of links.
+#[tokio::test]
+async fn a_scheduled_posts_links_are_tracked_when_it_is_queued() {
+    use earshot_core::{
+        Actor, Goal, Network as AccountNetwork, NewAccount, NewCampaign, PostAction, Role,
+        VariantDraft,
+    };
+    use earshot_engine::publishing::{reconcile_scheduled_posts, PostOutcomes};
+
+    let network = FakeNetwork::start(Network::Mastodon).await;
+    let setup = setup().await;
+    let store = setup.store.clone();
+    let account = store
+        .create_account(
+            NewAccount {
+                network: AccountNetwork::Mastodon,
+                name: "brand-masto".into(),
+                handle: "@brand@social.example".into(),
+                server_url: network.server.uri(),
+                owner: "olga".into(),
+                purpose: "news for customers".into(),
+                languages: vec!["en".into()],
+                posts_per_day: 3,
+                approval_steps: Vec::new(),
+                sealed_credentials: vec![1, 2, 3],
+            },
+            start(),
+        )
+        .await
+        .unwrap();
+    let text = "Spring sale: https://shop.example/spring?ref=fedi. Again: https://shop.example/spring?ref=fedi and www.shop.example/help";
+    let post = store
+        .create_post(
+            "Spring",
+            "anna",
+            &[VariantDraft {
+                account: account.id,
+                text: text.into(),
+                media: Vec::new(),
+            }],
+            start(),
+        )
+        .await
+        .unwrap();
+    let id = post.post.id;
+    let campaign = store
+        .create_campaign(
+            NewCampaign {
+                name: "Spring Sale".into(),
+                utm_campaign: "spring-sale".into(),
+                goal: Goal::Sales,
+                custom_goal: None,
+                target: None,
+                budget: None,
+                starts_on: start().date_naive(),
+                ends_on: None,
+                post_ids: vec![id.0],
+            },
+            start(),
+        )
+        .await
+        .unwrap();
+    let author = Actor::new("anna", Role::Agent, vec!["marketing".into()]);
+    let reviewer = Actor::new("mark", Role::Agent, vec!["marketing".into()]);
+    let at = start() + chrono::Duration::minutes(5);
+    store
+        .transition_post(id, &author, &PostAction::Submit, start())
+        .await
+        .unwrap();
+    store
+        .transition_post(id, &reviewer, &PostAction::Approve, start())
+        .await
+        .unwrap();
+    store
+        .transition_post(id, &author, &PostAction::Schedule { at }, start())
+        .await
+        .unwrap();
+
+    let base = "https://go.example.com";
+    let first = reconcile_scheduled_posts(store.as_ref(), start(), Some(base))
+        .await
+        .unwrap();
+    assert_eq!(first.queued, 1);
+    let links = store.links(Some(campaign.id), 100).await.unwrap();
+    assert_eq!(links.len(), 2, "one short link per distinct URL: {links:?}");
+    for link in &links {
+        assert_eq!(link.post_id, Some(id.0));
+        assert_eq!(link.utm.source.as_deref(), Some("mastodon"));
+        assert_eq!(link.utm.medium.as_deref(), Some("social"));
+        assert_eq!(link.utm.campaign.as_deref(), Some("spring-sale"));
+        assert_eq!(link.utm.content.as_deref(), Some("brand-masto"));
+        assert!(link.target_url.contains("utm_campaign=spring-sale"));
+    }
+    let spring = links
+        .iter()
+        .find(|l| {
+            l.target_url
+                .starts_with("https://shop.example/spring?ref=fedi&")
+        })
+        .expect("the shop link keeps its own query first");
+    let help = links
+        .iter()
+        .find(|l| l.target_url.starts_with("https://www.shop.example/help?"))
+        .expect("the bare www. link is tracked as https");
+    let expected = format!(
+        "Spring sale: {base}/l/{}. Again: {base}/l/{} and {base}/l/{}",
+        spring.code, spring.code, help.code
+    );
+
+    let again = reconcile_scheduled_posts(store.as_ref(), start(), Some(base))
+        .await
+        .unwrap();
+    assert_eq!(again.queued, 0);
+    assert_eq!(
+        store.links(None, 100).await.unwrap().len(),
+        2,
+        "queueing again makes no new links"
+    );
+
+    let worker = PublicationWorker::new(
+        store.clone(),
+        Arc::new(PublisherMap::new().with(account.id.0, network.publisher(Duration::from_secs(5)))),
+        &config(),
+    )
+    .with_clock(setup.clock.clone())
+    .with_outcomes(Arc::new(PostOutcomes::new(store.clone())));
+    setup.clock.advance(Duration::from_secs(5 * 60));
+    worker.run_once().await.unwrap();
+    let statuses = network.mastodon.statuses.lock().unwrap().clone();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(
+        statuses[0]["content"].as_str(),
+        Some(format!("<p>{expected}</p>").as_str()),
+        "the network got the tracked text"
+    );
 }

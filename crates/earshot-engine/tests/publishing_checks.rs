@@ -46,6 +46,7 @@ fn facts<'a>(account: &'a Account, text: &'a str) -> VariantFacts<'a> {
         recent_texts: vec![],
         posts_same_day: 0,
         overdue_conversations: 0,
+        published_text: None,
     }
 }
 
@@ -536,4 +537,64 @@ async fn approval_and_scheduling_stop_at_a_blocking_check() {
     .await
     .unwrap();
     assert_eq!(scheduled.post.state, PostState::Scheduled);
+}
+
+/// With `[links] track_posts` (the default) the tracking check says the links will be
+/// tracked, and the network's length rule sees the text as it will go out: a long link that
+/// breaks Bluesky's 300 graphemes passes once it is a short link; turned off, the same link is
+/// an untracked link and too long.
+#[tokio::test]
+async fn checks_see_the_text_as_published_when_links_are_tracked() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let account = store
+        .create_account(new_account("sky", Network::Bluesky, &[]), t0())
+        .await
+        .unwrap();
+    let analyzer = Analyzer::rules_only();
+    let long_link = format!("https://zeltron.example/{}", "spring-sale/".repeat(30));
+    let text = format!("How do you keep your chain clean in winter? {long_link}");
+    let variants = [publishing::DraftVariant {
+        account: account.id,
+        text: text.clone(),
+        media_count: 0,
+    }];
+    let find = |results: &[checks::CheckResult], name: CheckName| {
+        results.iter().find(|r| r.check == name).unwrap().clone()
+    };
+
+    let mut config = Config::default();
+    config.links.base_url = Some("https://go.zeltron.example".into());
+    let tracked =
+        publishing::check_variants(store.as_ref(), &config, &analyzer, None, &variants, None)
+            .await
+            .unwrap();
+    let rules = find(&tracked, CheckName::NetworkRules);
+    assert_eq!(rules.verdict, Verdict::Pass, "{}", rules.explanation);
+    let tracking = find(&tracked, CheckName::Tracking);
+    assert_eq!(tracking.verdict, Verdict::Pass, "{}", tracking.explanation);
+    assert!(
+        tracking
+            .explanation
+            .contains("1 of 1 link(s) become Earshot short links"),
+        "{}",
+        tracking.explanation
+    );
+
+    config.links.track_posts = Some(false);
+    let untracked =
+        publishing::check_variants(store.as_ref(), &config, &analyzer, None, &variants, None)
+            .await
+            .unwrap();
+    assert_eq!(
+        find(&untracked, CheckName::NetworkRules).verdict,
+        Verdict::Block
+    );
+    let tracking = find(&untracked, CheckName::Tracking);
+    assert_eq!(tracking.verdict, Verdict::Warn);
+    assert!(
+        tracking.explanation.contains(&long_link),
+        "{}",
+        tracking.explanation
+    );
 }

@@ -112,6 +112,28 @@ pub async fn fresh_code(store: &dyn Store) -> StoreResult<String> {
     ))
 }
 
+/// `text` with every link replaced by a short link with a fresh code (checked against the
+/// store), and the links to store. Nothing is written: the caller stores the links, with
+/// whatever else belongs to them, and plans again should a code be taken meanwhile.
+pub async fn plan_tracking(
+    store: &dyn Store,
+    text: &str,
+    settings: &TrackingSettings,
+) -> StoreResult<(String, Vec<NewTrackedLink>)> {
+    let invalid = |e: earshot_core::links::LinkError| StoreError::InvalidInput(e.to_string());
+    let link_count = earshot_text::tracking::track_links(text, settings, &mut String::new)
+        .map_err(invalid)?
+        .1
+        .len();
+    let mut codes = Vec::with_capacity(link_count);
+    for _ in 0..link_count {
+        codes.push(fresh_code(store).await?);
+    }
+    let mut handed = codes.into_iter();
+    earshot_text::tracking::track_links(text, settings, &mut || handed.next().unwrap_or_default())
+        .map_err(invalid)
+}
+
 /// The seam for publishing: `text` with every link replaced by a short link, and the links,
 /// stored. Codes are random and checked; should another writer take one of them in between,
 /// the whole text is done again (at most three times).
@@ -123,19 +145,7 @@ pub async fn track_text(
 ) -> StoreResult<(String, Vec<TrackedLink>)> {
     let mut last_error = None;
     for _ in 0..3 {
-        let link_count = earshot_text::tracking::track_links(text, settings, &mut || String::new())
-            .map_err(|e| StoreError::InvalidInput(e.to_string()))?
-            .1
-            .len();
-        let mut codes = Vec::with_capacity(link_count);
-        for _ in 0..link_count {
-            codes.push(fresh_code(store).await?);
-        }
-        let mut handed = codes.into_iter();
-        let (tracked, links) = earshot_text::tracking::track_links(text, settings, &mut || {
-            handed.next().unwrap_or_default()
-        })
-        .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+        let (tracked, links) = plan_tracking(store, text, settings).await?;
         match store.create_links(&links, at).await {
             Ok(stored) => return Ok((tracked, stored)),
             Err(StoreError::Conflict(message)) => last_error = Some(message),
@@ -315,6 +325,73 @@ async fn campaign_exists(tx: &mut Transaction<'_, Sqlite>, id: CampaignId) -> St
         .is_some())
 }
 
+/// Refuse links the redirect could not serve, before anything is written.
+pub(crate) fn validate_links(links: &[NewTrackedLink]) -> StoreResult<()> {
+    for link in links {
+        if !is_valid_short_code(&link.code) {
+            return Err(StoreError::InvalidInput(format!(
+                "invalid short code {:?}: 4 to 32 letters, digits, '-' or '_'",
+                link.code
+            )));
+        }
+        if link.target_url.len() > earshot_core::links::MAX_TARGET_URL_BYTES
+            || !(link.target_url.starts_with("http://") || link.target_url.starts_with("https://"))
+        {
+            return Err(StoreError::InvalidInput(format!(
+                "link {}: the target must be an http(s) URL of at most {} bytes",
+                link.code,
+                earshot_core::links::MAX_TARGET_URL_BYTES
+            )));
+        }
+        link.utm
+            .validate()
+            .map_err(|e| StoreError::InvalidInput(format!("link {}: {e}", link.code)))?;
+    }
+    Ok(())
+}
+
+/// Insert validated links inside the caller's transaction (so a publication and the links
+/// its text points to are stored together). A taken code is [`StoreError::Conflict`].
+pub(crate) async fn insert_links(
+    tx: &mut Transaction<'_, Sqlite>,
+    links: &[NewTrackedLink],
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<TrackedLink>> {
+    let mut stored = Vec::with_capacity(links.len());
+    for link in links {
+        if let Some(campaign) = link.campaign_id {
+            if !campaign_exists(tx, campaign).await? {
+                return Err(StoreError::NotFound(format!("no campaign {campaign}")));
+            }
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO tracked_links ({LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             RETURNING {LINK_COLUMNS}"
+        ))
+        .bind(&link.code)
+        .bind(&link.target_url)
+        .bind(&link.utm.source)
+        .bind(&link.utm.medium)
+        .bind(&link.utm.campaign)
+        .bind(&link.utm.content)
+        .bind(&link.utm.term)
+        .bind(link.campaign_id.map(|c| c.0))
+        .bind(link.post_id)
+        .bind(micros(at))
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("short code {} is taken", link.code))
+            } else {
+                StoreError::Database(format!("storing a tracked link: {e}"))
+            }
+        })?;
+        stored.push(row_to_link(&row)?);
+    }
+    Ok(stored)
+}
+
 /// Conversions counted for campaign `?1` (its id) with utm_campaign `?2`.
 const CAMPAIGN_CONVERSIONS: &str =
     "(link_code IN (SELECT code FROM tracked_links WHERE campaign_id = ?1) \
@@ -327,64 +404,13 @@ impl LinkStore for SqliteStore {
         links: &[NewTrackedLink],
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<TrackedLink>> {
-        for link in links {
-            if !is_valid_short_code(&link.code) {
-                return Err(StoreError::InvalidInput(format!(
-                    "invalid short code {:?}: 4 to 32 letters, digits, '-' or '_'",
-                    link.code
-                )));
-            }
-            if link.target_url.len() > earshot_core::links::MAX_TARGET_URL_BYTES
-                || !(link.target_url.starts_with("http://")
-                    || link.target_url.starts_with("https://"))
-            {
-                return Err(StoreError::InvalidInput(format!(
-                    "link {}: the target must be an http(s) URL of at most {} bytes",
-                    link.code,
-                    earshot_core::links::MAX_TARGET_URL_BYTES
-                )));
-            }
-            link.utm
-                .validate()
-                .map_err(|e| StoreError::InvalidInput(format!("link {}: {e}", link.code)))?;
-        }
+        validate_links(links)?;
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(db("starting a transaction"))?;
-        let mut stored = Vec::with_capacity(links.len());
-        for link in links {
-            if let Some(campaign) = link.campaign_id {
-                if !campaign_exists(&mut tx, campaign).await? {
-                    return Err(StoreError::NotFound(format!("no campaign {campaign}")));
-                }
-            }
-            let row = sqlx::query(&format!(
-                "INSERT INTO tracked_links ({LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 RETURNING {LINK_COLUMNS}"
-            ))
-            .bind(&link.code)
-            .bind(&link.target_url)
-            .bind(&link.utm.source)
-            .bind(&link.utm.medium)
-            .bind(&link.utm.campaign)
-            .bind(&link.utm.content)
-            .bind(&link.utm.term)
-            .bind(link.campaign_id.map(|c| c.0))
-            .bind(link.post_id)
-            .bind(micros(at))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("short code {} is taken", link.code))
-                } else {
-                    StoreError::Database(format!("storing a tracked link: {e}"))
-                }
-            })?;
-            stored.push(row_to_link(&row)?);
-        }
+        let stored = insert_links(&mut tx, links, at).await?;
         tx.commit().await.map_err(db("storing tracked links"))?;
         Ok(stored)
     }

@@ -34,6 +34,20 @@ pub trait PublicationStore: Send + Sync {
         &self,
         new: &NewPublication,
         now: DateTime<Utc>,
+    ) -> StoreResult<(Publication, bool)> {
+        self.enqueue_publication_with_links(new, &[], now).await
+    }
+
+    /// [`PublicationStore::enqueue_publication`] for a text whose links were replaced by
+    /// short links: the publication and `links` are stored in one transaction, so a crash
+    /// leaves both or neither, and the links are stored only when the publication is new (a
+    /// re-enqueue stores none). A taken short code stores nothing and is
+    /// [`StoreError::Conflict`]: plan the links again.
+    async fn enqueue_publication_with_links(
+        &self,
+        new: &NewPublication,
+        links: &[earshot_core::links::NewTrackedLink],
+        now: DateTime<Utc>,
     ) -> StoreResult<(Publication, bool)>;
 
     /// Withdraw a publication no worker has claimed. A claimed, published or failed one is
@@ -331,9 +345,10 @@ impl SqliteStore {
 
 #[async_trait]
 impl PublicationStore for SqliteStore {
-    async fn enqueue_publication(
+    async fn enqueue_publication_with_links(
         &self,
         new: &NewPublication,
+        links: &[earshot_core::links::NewTrackedLink],
         now: DateTime<Utc>,
     ) -> StoreResult<(Publication, bool)> {
         if new.text.trim().is_empty() {
@@ -359,7 +374,13 @@ impl PublicationStore for SqliteStore {
             .as_deref()
             .map(str::trim)
             .filter(|l| !l.is_empty());
+        crate::links::validate_links(links)?;
         let scheduled = new.scheduled_at.timestamp_micros();
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting a transaction"))?;
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO publications (account_id, post_id, variant_id, revision, idempotency_key,
                  text, language, reply_to, scheduled_at, next_attempt_at, created_at, updated_at)
@@ -377,9 +398,13 @@ impl PublicationStore for SqliteStore {
         .bind(reply_to)
         .bind(scheduled)
         .bind(now.timestamp_micros())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db("queueing a publication"))?;
+        if inserted.is_some() && !links.is_empty() {
+            crate::links::insert_links(&mut tx, links, now).await?;
+        }
+        tx.commit().await.map_err(db("queueing a publication"))?;
         let stored = self.publication_by_key(&key).await?.ok_or_else(|| {
             StoreError::Database(format!("publication {key} vanished after queueing"))
         })?;

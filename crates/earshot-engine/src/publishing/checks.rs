@@ -103,6 +103,20 @@ pub struct VariantFacts<'a> {
     pub posts_same_day: usize,
     /// Open conversations past their SLA in the account's inbox (see [`super::account_inbox_sources`]).
     pub overdue_conversations: usize,
+    /// When the links of posts are tracked (`[links] track_posts`): the text as the network
+    /// will get it, every link a short link (`Err` names a link that cannot be tracked).
+    /// `None` when links are published as written.
+    pub published_text: Option<Result<String, String>>,
+}
+
+impl VariantFacts<'_> {
+    /// The text the network's rules apply to: the tracked text when links are tracked.
+    fn text_as_published(&self) -> &str {
+        match &self.published_text {
+            Some(Ok(text)) => text,
+            _ => self.text,
+        }
+    }
 }
 
 /// Everything the checks read.
@@ -161,7 +175,12 @@ pub fn network_rules(input: &CheckInput<'_>) -> CheckResult {
         .variants
         .iter()
         .flat_map(|v| {
-            check_variant_rules(v.account.network, &v.account.name, v.text, v.media_count)
+            check_variant_rules(
+                v.account.network,
+                &v.account.name,
+                v.text_as_published(),
+                v.media_count,
+            )
         })
         .map(|violation| violation.to_string())
         .collect();
@@ -418,10 +437,22 @@ pub fn is_tracked(link: &str) -> bool {
 pub fn tracking(input: &CheckInput<'_>) -> CheckResult {
     let mut problems = Vec::new();
     let mut count = 0;
+    let mut to_track = 0;
     for variant in &input.variants {
+        if let Some(Err(reason)) = &variant.published_text {
+            problems.push(format!(
+                "the variant for {} has a link that cannot be tracked: {reason}",
+                variant.account.name
+            ));
+        }
         for link in links(variant.text) {
             count += 1;
-            if !is_tracked(link) {
+            if is_tracked(link) {
+                continue;
+            }
+            if matches!(variant.published_text, Some(Ok(_))) {
+                to_track += 1;
+            } else {
                 problems.push(format!(
                     "the variant for {} links to {link} without utm_* parameters or an Earshot /l/ short link",
                     variant.account.name
@@ -429,16 +460,18 @@ pub fn tracking(input: &CheckInput<'_>) -> CheckResult {
             }
         }
     }
-    if problems.is_empty() {
-        CheckResult::pass(
-            CheckName::Tracking,
-            if count == 0 {
-                "no links".to_string()
-            } else {
-                format!("all {count} link(s) are tracked")
-            },
-        )
-    } else {
-        CheckResult::failed(CheckName::Tracking, input.config.checks.tracking, problems)
+    if !problems.is_empty() {
+        return CheckResult::failed(CheckName::Tracking, input.config.checks.tracking, problems);
     }
+    CheckResult::pass(
+        CheckName::Tracking,
+        match (count, to_track) {
+            (0, _) => "no links".to_string(),
+            (_, 0) => format!("all {count} link(s) are tracked"),
+            _ => format!(
+                "{to_track} of {count} link(s) become Earshot short links with UTM parameters \
+                 when the post is queued for publishing ([links] track_posts)"
+            ),
+        },
+    )
 }

@@ -8,6 +8,7 @@ mod worker;
 
 use chrono::{DateTime, Utc};
 use earshot_analysis::Analyzer;
+use earshot_core::links::{TrackingSettings, SHORT_CODE_LEN};
 use earshot_core::{
     Account, AccountId, AccountStatus, Actor, Config, ConversationFilter, PostAction, PostDetail,
     PostId, PostState,
@@ -15,7 +16,7 @@ use earshot_core::{
 use earshot_store::{Store, StoreError, MAX_CONVERSATION_PAGE};
 use earshot_text::BrandMatcher;
 
-pub use bridge::{reconcile_scheduled_posts, PostOutcomes, Reconciled};
+pub use bridge::{post_link_tracking, reconcile_scheduled_posts, PostOutcomes, Reconciled};
 pub use checks::{CheckName, CheckResult, Verdict};
 pub use worker::*;
 
@@ -73,6 +74,27 @@ async fn overdue_in_inbox(
     Ok(count)
 }
 
+/// The text with its links replaced by short links as the network will get it (the codes are
+/// stand-ins of the real length: the network's length rule sees the right count).
+fn as_published(
+    text: &str,
+    base_url: &str,
+    account: &Account,
+    post: i64,
+) -> Result<String, String> {
+    let settings = TrackingSettings::for_post(
+        base_url,
+        account.network.as_str(),
+        &account.name,
+        None,
+        post,
+    );
+    let stand_in = "x".repeat(SHORT_CODE_LEN);
+    earshot_text::track_links(text, &settings, &mut || stand_in.clone())
+        .map(|(tracked, _)| tracked)
+        .map_err(|e| e.to_string())
+}
+
 /// Run every check over `variants` (of post `post`, when saved), gathering the facts from the
 /// store: the accounts, their recent posts and posting rate, and their inboxes.
 pub async fn check_variants(
@@ -102,6 +124,7 @@ pub async fn check_variants(
         accounts.push(account);
     }
     let window = config.publishing.checks.recent_posts.max(1) as usize;
+    let short_links = post_link_tracking(config);
     let mut facts = Vec::with_capacity(variants.len());
     for (variant, account) in variants.iter().zip(&accounts) {
         let others = store.account_posts(account.id, post, 200).await?;
@@ -119,7 +142,16 @@ pub async fn check_variants(
             None => 0,
         };
         let offensive = analyzer.analyze(&variant.text, None).offensive;
+        let published_text = short_links.as_deref().map(|base_url| {
+            as_published(
+                &variant.text,
+                base_url,
+                account,
+                post.map(|p| p.0).unwrap_or(0),
+            )
+        });
         facts.push(checks::VariantFacts {
+            published_text,
             account,
             text: &variant.text,
             media_count: variant.media_count,
