@@ -43,6 +43,8 @@ pub trait LinkStore: Send + Sync {
         campaign: Option<CampaignId>,
         limit: usize,
     ) -> StoreResult<Vec<TrackedLink>>;
+    /// The links made for post `post_id` (when it was queued for publishing), oldest first.
+    async fn post_links(&self, post_id: i64) -> StoreResult<Vec<TrackedLink>>;
     /// Add click counts to their (link, day) rows in one transaction. Counts for a code that
     /// is not (or no longer) a link are dropped.
     async fn add_clicks(&self, clicks: &[ClickCount]) -> StoreResult<()>;
@@ -84,6 +86,20 @@ pub trait CampaignStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<SpendEntry>;
     async fn spend_entries(&self, campaign: CampaignId) -> StoreResult<Vec<SpendEntry>>;
+    /// Replace a campaign's settings and its list of posts. Links made before keep the
+    /// `utm_campaign` they were made with.
+    async fn update_campaign(&self, id: CampaignId, new: NewCampaign) -> StoreResult<Campaign>;
+    /// Remove a campaign that holds no figures. One with spend entries, links or conversions
+    /// counted for it is refused with [`StoreError::Conflict`] (its figures would be lost:
+    /// give it an end date instead).
+    async fn delete_campaign(&self, id: CampaignId) -> StoreResult<()>;
+    /// Make `post_id` serve `campaign` alone (`None`: no campaign). A missing campaign is
+    /// [`StoreError::NotFound`].
+    async fn set_post_campaign(
+        &self,
+        post_id: i64,
+        campaign: Option<CampaignId>,
+    ) -> StoreResult<()>;
     /// What the report counts: human and bot clicks on the campaign's links, conversions
     /// attributed to it (through one of its links, or reported with its `utm_campaign`; each
     /// conversion once), and spend per currency.
@@ -392,6 +408,25 @@ pub(crate) async fn insert_links(
     Ok(stored)
 }
 
+async fn insert_campaign_posts(
+    tx: &mut Transaction<'_, Sqlite>,
+    campaign: CampaignId,
+    posts: &[i64],
+) -> StoreResult<()> {
+    for post in posts {
+        sqlx::query(
+            "INSERT INTO campaign_posts (campaign_id, post_id) VALUES (?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(campaign.0)
+        .bind(post)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("storing a campaign's posts"))?;
+    }
+    Ok(())
+}
+
 /// Conversions counted for campaign `?1` (its id) with utm_campaign `?2`.
 const CAMPAIGN_CONVERSIONS: &str =
     "(link_code IN (SELECT code FROM tracked_links WHERE campaign_id = ?1) \
@@ -448,6 +483,18 @@ impl LinkStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("listing tracked links"))?;
+        rows.iter().map(row_to_link).collect()
+    }
+
+    async fn post_links(&self, post_id: i64) -> StoreResult<Vec<TrackedLink>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM tracked_links WHERE post_id = ? \
+             ORDER BY created_at, code LIMIT {MAX_LINK_PAGE}"
+        ))
+        .bind(post_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing a post's links"))?;
         rows.iter().map(row_to_link).collect()
     }
 
@@ -671,17 +718,7 @@ impl CampaignStore for SqliteStore {
                 StoreError::Database(format!("storing a campaign: {e}"))
             }
         })?;
-        for post in &new.post_ids {
-            sqlx::query(
-                "INSERT INTO campaign_posts (campaign_id, post_id) VALUES (?, ?) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(post)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("storing a campaign's posts"))?;
-        }
+        insert_campaign_posts(&mut tx, CampaignId(id), &new.post_ids).await?;
         tx.commit().await.map_err(db("storing a campaign"))?;
         self.campaign(CampaignId(id))
             .await?
@@ -762,6 +799,126 @@ impl CampaignStore for SqliteStore {
         let entry = row_to_spend(&row)?;
         tx.commit().await.map_err(db("storing spend"))?;
         Ok(entry)
+    }
+
+    async fn update_campaign(&self, id: CampaignId, new: NewCampaign) -> StoreResult<Campaign> {
+        new.validate().map_err(StoreError::InvalidInput)?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting a transaction"))?;
+        let updated = sqlx::query(
+            "UPDATE campaigns SET name = ?, utm_campaign = ?, goal = ?, custom_goal = ?, \
+             target = ?, budget_minor = ?, budget_currency = ?, starts_on = ?, ends_on = ? \
+             WHERE id = ?",
+        )
+        .bind(new.name.trim())
+        .bind(&new.utm_campaign)
+        .bind(new.goal.as_str())
+        .bind(new.custom_goal.as_deref().map(str::trim))
+        .bind(new.target)
+        .bind(new.budget.as_ref().map(|b| b.minor))
+        .bind(new.budget.as_ref().map(|b| b.currency.as_str().to_string()))
+        .bind(day_text(new.starts_on))
+        .bind(new.ends_on.map(day_text))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!(
+                    "another campaign is named {:?} or has utm_campaign {:?}",
+                    new.name.trim(),
+                    new.utm_campaign
+                ))
+            } else {
+                StoreError::Database(format!("updating a campaign: {e}"))
+            }
+        })?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no campaign {id}")));
+        }
+        sqlx::query("DELETE FROM campaign_posts WHERE campaign_id = ?")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("updating a campaign's posts"))?;
+        insert_campaign_posts(&mut tx, id, &new.post_ids).await?;
+        tx.commit().await.map_err(db("updating a campaign"))?;
+        self.campaign(id)
+            .await?
+            .ok_or_else(|| StoreError::Database("the campaign just updated is gone".into()))
+    }
+
+    async fn delete_campaign(&self, id: CampaignId) -> StoreResult<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting a transaction"))?;
+        let Some(utm): Option<String> =
+            sqlx::query_scalar("SELECT utm_campaign FROM campaigns WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("reading a campaign"))?
+        else {
+            return Err(StoreError::NotFound(format!("no campaign {id}")));
+        };
+        let (spend, links, conversions): (i64, i64, i64) = sqlx::query_as(&format!(
+            "SELECT (SELECT count(*) FROM campaign_spend WHERE campaign_id = ?1), \
+                    (SELECT count(*) FROM tracked_links WHERE campaign_id = ?1), \
+                    (SELECT count(*) FROM conversions WHERE {CAMPAIGN_CONVERSIONS})"
+        ))
+        .bind(id.0)
+        .bind(&utm)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("counting a campaign's figures"))?;
+        if spend + links + conversions > 0 {
+            return Err(StoreError::Conflict(format!(
+                "campaign {id} holds figures ({spend} spend entries, {links} links, \
+                 {conversions} conversions) that deleting it would lose; give it an end date instead"
+            )));
+        }
+        sqlx::query("DELETE FROM campaigns WHERE id = ?")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("deleting a campaign"))?;
+        // Its campaign_posts rows go with it (ON DELETE CASCADE; foreign keys are on).
+        tx.commit().await.map_err(db("deleting a campaign"))?;
+        Ok(())
+    }
+
+    async fn set_post_campaign(
+        &self,
+        post_id: i64,
+        campaign: Option<CampaignId>,
+    ) -> StoreResult<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting a transaction"))?;
+        if let Some(campaign) = campaign {
+            if !campaign_exists(&mut tx, campaign).await? {
+                return Err(StoreError::NotFound(format!("no campaign {campaign}")));
+            }
+        }
+        sqlx::query("DELETE FROM campaign_posts WHERE post_id = ?")
+            .bind(post_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("changing a post's campaign"))?;
+        if let Some(campaign) = campaign {
+            insert_campaign_posts(&mut tx, campaign, &[post_id]).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(db("changing a post's campaign"))?;
+        Ok(())
     }
 
     async fn spend_entries(&self, campaign: CampaignId) -> StoreResult<Vec<SpendEntry>> {
@@ -855,6 +1012,7 @@ pub mod testsuite {
         campaign_reports_count_only_their_own(store).await;
         tracked_texts_store_their_links(store).await;
         bad_campaigns_and_spend_are_refused(store).await;
+        campaigns_are_edited_and_only_empty_ones_deleted(store).await;
     }
 
     fn at() -> DateTime<Utc> {
@@ -1200,6 +1358,18 @@ pub mod testsuite {
             )
         );
         assert_ne!(links[0].code, links[1].code);
+        let of_post: Vec<String> = store
+            .post_links(99)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.code)
+            .collect();
+        let mut made: Vec<String> = links.iter().map(|l| l.code.clone()).collect();
+        made.sort();
+        let mut listed = of_post.clone();
+        listed.sort();
+        assert_eq!(listed, made, "the post's links are listed for the post");
         assert_eq!(
             store.link_target(&links[1].code).await.unwrap().as_deref(),
             Some("https://docs.zeltron.com/?utm_source=bluesky&utm_campaign=launch#start")
@@ -1254,5 +1424,98 @@ pub mod testsuite {
             store.add_spend(CampaignId(999_999), spend, at()).await,
             Err(StoreError::NotFound(_))
         ));
+    }
+
+    pub async fn campaigns_are_edited_and_only_empty_ones_deleted(store: &dyn Store) {
+        let first = store
+            .create_campaign(campaign("Edit Me"), at())
+            .await
+            .unwrap();
+        let other = store
+            .create_campaign(campaign("Other One"), at())
+            .await
+            .unwrap();
+        let mut changed = campaign("Edited");
+        changed.utm_campaign = "edited-2027".into();
+        changed.target = Some(5);
+        changed.budget = None;
+        changed.post_ids = vec![501, 502];
+        let edited = store.update_campaign(first.id, changed).await.unwrap();
+        assert_eq!(edited.name, "Edited");
+        assert_eq!(edited.utm_campaign, "edited-2027");
+        assert_eq!(edited.target, Some(5));
+        assert_eq!(edited.budget, None);
+        assert_eq!(edited.post_ids, vec![501, 502]);
+        assert_eq!(edited.created_at, first.created_at);
+        let mut clash = campaign("Other One");
+        clash.utm_campaign = "unique-utm".into();
+        assert!(matches!(
+            store.update_campaign(first.id, clash).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store.campaign(first.id).await.unwrap().unwrap().name,
+            "Edited"
+        );
+        assert!(matches!(
+            store
+                .update_campaign(CampaignId(999_999), campaign("Nobody"))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // A post serves one campaign when set from the post.
+        store.set_post_campaign(501, Some(other.id)).await.unwrap();
+        assert_eq!(
+            store.campaign(first.id).await.unwrap().unwrap().post_ids,
+            vec![502]
+        );
+        assert!(store
+            .campaign(other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .post_ids
+            .contains(&501));
+        store.set_post_campaign(501, None).await.unwrap();
+        assert!(!store
+            .campaign(other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .post_ids
+            .contains(&501));
+        assert!(matches!(
+            store
+                .set_post_campaign(501, Some(CampaignId(999_999)))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // Figures keep a campaign; an empty one goes, with its list of posts.
+        store
+            .create_links(&[link("keepme01", Some(other.id))], at())
+            .await
+            .unwrap();
+        let refused = store.delete_campaign(other.id).await.unwrap_err();
+        assert!(
+            matches!(&refused, StoreError::Conflict(m) if m.contains("1 links")),
+            "{refused:?}"
+        );
+        assert!(store.campaign(other.id).await.unwrap().is_some());
+        store.delete_campaign(first.id).await.unwrap();
+        assert!(store.campaign(first.id).await.unwrap().is_none());
+        assert!(matches!(
+            store.delete_campaign(first.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let mut reused = campaign("Edited");
+        reused.utm_campaign = "edited-2027".into();
+        let again = store.create_campaign(reused, at()).await.unwrap();
+        assert_eq!(
+            again.post_ids,
+            vec![11, 12],
+            "no rows of the deleted campaign remain"
+        );
     }
 }
