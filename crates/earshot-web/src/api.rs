@@ -354,7 +354,7 @@ pub async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, A
 #[openapi(
     info(
         title = "Earshot API",
-        description = "The mentions Earshot has collected (with corrections of their analysis), its sources and brands, and the engagement inbox."
+        description = "The mentions Earshot has collected (with corrections of their analysis), its sources and brands, the engagement inbox, publishing and campaigns."
     ),
     paths(
         list_mentions,
@@ -373,7 +373,22 @@ pub async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, A
         crate::inbox::api::add_note,
         crate::inbox::api::reply,
         crate::inbox::api::feedback,
-        crate::inbox::api::metrics
+        crate::inbox::api::metrics,
+        crate::publishing::api::accounts,
+        crate::publishing::api::list,
+        crate::publishing::api::get,
+        crate::publishing::api::create,
+        crate::publishing::api::update,
+        crate::publishing::api::transition,
+        crate::publishing::api::set_campaign,
+        crate::publishing::api::links,
+        crate::links::record_conversion,
+        crate::links::api_links,
+        crate::campaigns::api_campaigns,
+        crate::campaigns::api_create_campaign,
+        crate::campaigns::api_update_campaign,
+        crate::campaigns::api_delete_campaign,
+        crate::campaigns::api_campaign_report
     ),
     components(schemas(
         MentionsResponse,
@@ -406,12 +421,16 @@ pub async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, A
         crate::inbox::api::FeedbackBody,
         crate::inbox::api::InboxMetricsJson,
         crate::inbox::api::GroupMetricsJson,
-        crate::inbox::api::DurationStatsJson
+        crate::inbox::api::DurationStatsJson,
+        crate::publishing::api::PostCampaignBody,
+        crate::campaigns::CampaignBody
     )),
     tags(
         (name = "mentions", description = "Collected mentions"),
         (name = "configuration", description = "Sources and brands (read-only)"),
-        (name = "inbox", description = "Conversations to answer: list, triage, reply, metrics")
+        (name = "inbox", description = "Conversations to answer: list, triage, reply, metrics"),
+        (name = "publishing", description = "Official accounts and posts: drafts, approvals, scheduling, pre-publish checks, tracked links"),
+        (name = "campaigns", description = "Campaigns, tracked links and signed conversions: spend, clicks, conversions, ROI")
     )
 )]
 pub struct ApiDoc;

@@ -9,7 +9,7 @@ use axum::{Form, Json};
 use chrono::NaiveDate;
 use earshot_core::campaigns::{format_basis_points, slug};
 use earshot_core::{
-    Campaign, CampaignId, CampaignReport, Currency, Goal, Money, NewCampaign, NewSpend,
+    Campaign, CampaignId, CampaignReport, Currency, Goal, Money, NewCampaign, NewSpend, PostId,
 };
 use earshot_store::StoreError;
 use serde::Deserialize;
@@ -52,7 +52,6 @@ pub struct ReportView {
     pub goal: String,
     pub target: String,
     pub dates: String,
-    pub posts: String,
     pub clicks_human: u64,
     pub clicks_bot: u64,
     pub conversions: u64,
@@ -83,15 +82,6 @@ fn report_view(report: &CampaignReport) -> ReportView {
         dates: match c.ends_on {
             Some(end) => format!("{} – {end}", c.starts_on),
             None => format!("{} –", c.starts_on),
-        },
-        posts: if c.post_ids.is_empty() {
-            none.clone()
-        } else {
-            c.post_ids
-                .iter()
-                .map(|p| format!("#{p}"))
-                .collect::<Vec<_>>()
-                .join(", ")
         },
         clicks_human: report.clicks_human,
         clicks_bot: report.clicks_bot,
@@ -222,6 +212,51 @@ pub(crate) async fn campaigns_page(State(app): State<AppState>, ctx: PageContext
     ctx.respond(StatusCode::OK, &page)
 }
 
+/// The campaign form's fields as typed (empty for a new campaign, the campaign's for an edit).
+#[derive(Debug, Default)]
+pub struct CampaignFormView {
+    pub name: String,
+    pub utm_campaign: String,
+    pub goal: String,
+    pub custom_goal: String,
+    pub target: String,
+    pub budget: String,
+    pub currency: String,
+    pub starts_on: String,
+    pub ends_on: String,
+    pub posts: String,
+}
+
+impl CampaignFormView {
+    fn of(campaign: &Campaign) -> CampaignFormView {
+        CampaignFormView {
+            name: campaign.name.clone(),
+            utm_campaign: campaign.utm_campaign.clone(),
+            goal: campaign.goal.as_str().to_string(),
+            custom_goal: campaign.custom_goal.clone().unwrap_or_default(),
+            target: campaign.target.map(|t| t.to_string()).unwrap_or_default(),
+            budget: campaign
+                .budget
+                .as_ref()
+                .map(|b| Money::format_minor(b.minor, &b.currency))
+                .unwrap_or_default(),
+            currency: campaign
+                .budget
+                .as_ref()
+                .map(|b| b.currency.to_string())
+                .unwrap_or_else(|| "EUR".into()),
+            starts_on: campaign.starts_on.to_string(),
+            ends_on: campaign.ends_on.map(|d| d.to_string()).unwrap_or_default(),
+            posts: campaign
+                .post_ids
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "campaign_new.html")]
 struct NewCampaignPage {
@@ -229,6 +264,10 @@ struct NewCampaignPage {
     layout: Layout,
     csrf: String,
     goals: Vec<&'static str>,
+    form: CampaignFormView,
+    /// Where the form posts: `/campaigns` or `/campaigns/{id}`.
+    action: String,
+    editing: bool,
 }
 
 pub(crate) async fn new_campaign_page(ctx: PageContext) -> Response {
@@ -238,8 +277,46 @@ pub(crate) async fn new_campaign_page(ctx: PageContext) -> Response {
         layout: ctx.layout(tr.t("campaigns.new"), "campaigns"),
         csrf: csrf_of(&ctx),
         goals: Goal::ALL.iter().map(|g| g.as_str()).collect(),
+        form: CampaignFormView {
+            currency: "EUR".into(),
+            ..CampaignFormView::default()
+        },
+        action: "/campaigns".into(),
+        editing: false,
     };
     ctx.respond(StatusCode::OK, &page)
+}
+
+/// `GET /campaigns/{id}/edit` (manager).
+pub(crate) async fn edit_campaign_page(
+    State(app): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<String>,
+) -> Response {
+    let tr = ctx.tr();
+    let campaign = match existing_campaign(&app, &id).await {
+        Ok(campaign) => campaign,
+        Err(error) => return ctx.error_page(error),
+    };
+    let page = NewCampaignPage {
+        t: tr,
+        layout: ctx.layout(tr.t("campaigns.edit"), "campaigns"),
+        csrf: csrf_of(&ctx),
+        goals: Goal::ALL.iter().map(|g| g.as_str()).collect(),
+        form: CampaignFormView::of(&campaign),
+        action: format!("/campaigns/{}", campaign.id),
+        editing: true,
+    };
+    ctx.respond(StatusCode::OK, &page)
+}
+
+async fn existing_campaign(app: &AppState, id: &str) -> Result<Campaign, WebError> {
+    let id = parse_id(id)?;
+    app.web
+        .store
+        .campaign(id)
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("there is no campaign {id}")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -351,6 +428,58 @@ pub(crate) async fn create_campaign(
     }
 }
 
+/// `POST /campaigns/{id}` (manager): the edit form.
+pub(crate) async fn update_campaign(
+    State(app): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<String>,
+    Form(form): Form<CampaignForm>,
+) -> Response {
+    let result = async {
+        let id = parse_id(&id)?;
+        let new = form.into_new()?;
+        app.web
+            .store
+            .update_campaign(id, new)
+            .await
+            .map_err(store_refusal)
+    }
+    .await;
+    match result {
+        Ok(campaign) => Redirect::to(&format!("/campaigns/{}", campaign.id)).into_response(),
+        Err(error) => ctx.error_page(error),
+    }
+}
+
+/// `POST /campaigns/{id}/delete` (manager): only a campaign without figures goes.
+pub(crate) async fn delete_campaign(
+    State(app): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        let id = parse_id(&id)?;
+        app.web
+            .store
+            .delete_campaign(id)
+            .await
+            .map_err(store_refusal)
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to("/campaigns").into_response(),
+        Err(error) => ctx.error_page(error),
+    }
+}
+
+/// A post a campaign serves, for its page.
+pub struct CampaignPostView {
+    pub id: i64,
+    pub title: String,
+    pub state: String,
+    pub scheduled: String,
+}
+
 pub struct SpendView {
     pub amount: String,
     pub spent_on: String,
@@ -379,6 +508,7 @@ struct CampaignPage {
     spend: Vec<SpendView>,
     links: Vec<CampaignLinkView>,
     conversions: Vec<ConversionView>,
+    posts: Vec<CampaignPostView>,
     can_edit: bool,
     csrf: String,
     today: String,
@@ -410,8 +540,28 @@ pub(crate) async fn campaign_page(
         Ok(all) => all,
         Err(error) => return ctx.error_page(error.into()),
     };
+    let mut posts = Vec::with_capacity(report.campaign.post_ids.len());
+    for post_id in &report.campaign.post_ids {
+        match store.post(PostId(*post_id)).await {
+            Ok(Some(detail)) => posts.push(CampaignPostView {
+                id: *post_id,
+                title: detail.post.title.clone(),
+                state: detail.post.state.as_str().to_string(),
+                scheduled: detail.post.scheduled_at.map(show_time).unwrap_or_default(),
+            }),
+            // A post id typed for a post that does not exist (or no longer does).
+            Ok(None) => posts.push(CampaignPostView {
+                id: *post_id,
+                title: String::new(),
+                state: "missing".into(),
+                scheduled: String::new(),
+            }),
+            Err(error) => return ctx.error_page(error.into()),
+        }
+    }
     let base = base_url(&app);
     let page = CampaignPage {
+        posts,
         t: tr,
         layout: ctx.layout(&report.campaign.name, "campaigns"),
         report: report_view(&report),
@@ -537,12 +687,166 @@ pub(crate) async fn report_csv_download(
 // ---- JSON ----
 
 /// `GET /api/campaigns`.
+#[utoipa::path(
+    get,
+    path = "/api/campaigns",
+    tag = "campaigns",
+    responses((status = 200, description = "`{\"campaigns\": [...]}`, newest start first", body = serde_json::Value))
+)]
 pub(crate) async fn api_campaigns(State(app): State<AppState>) -> Result<Response, ApiError> {
     let campaigns = app.web.store.campaigns().await?;
     Ok(Json(serde_json::json!({ "campaigns": campaigns })).into_response())
 }
 
+/// A campaign as `POST /api/campaigns` and `POST /api/campaigns/{id}` take it: money as typed
+/// decimal text (`"500.00"`), never a float.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CampaignBody {
+    pub name: String,
+    /// Default: the name as a slug (`Spring Sale` → `spring-sale`).
+    #[serde(default)]
+    pub utm_campaign: Option<String>,
+    /// `leads`, `sales`, `sign_ups`, `resolved_complaints` or `custom`.
+    pub goal: String,
+    /// The conversion kind a `custom` goal counts.
+    #[serde(default)]
+    pub custom_goal: Option<String>,
+    #[serde(default)]
+    pub target: Option<i64>,
+    /// Decimal text in the currency's minor-unit precision, e.g. `"500.00"`.
+    #[serde(default)]
+    pub budget: Option<String>,
+    /// ISO 4217; needed with a budget.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub starts_on: String,
+    #[serde(default)]
+    pub ends_on: Option<String>,
+    #[serde(default)]
+    pub post_ids: Vec<i64>,
+}
+
+impl CampaignBody {
+    fn into_new(self) -> Result<NewCampaign, WebError> {
+        CampaignForm {
+            name: self.name,
+            utm_campaign: self.utm_campaign.unwrap_or_default(),
+            goal: self.goal,
+            custom_goal: self.custom_goal.unwrap_or_default(),
+            target: self.target.map(|t| t.to_string()).unwrap_or_default(),
+            budget: self.budget.unwrap_or_default(),
+            currency: self.currency.unwrap_or_default(),
+            starts_on: self.starts_on,
+            ends_on: self.ends_on.unwrap_or_default(),
+            posts: self
+                .post_ids
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+        .into_new()
+    }
+}
+
+fn json_body<T>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, WebError> {
+    body.map(|Json(value)| value).map_err(|rejection| {
+        WebError::BadRequest(format!("request body: {}", rejection.body_text()))
+    })
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/campaigns",
+    tag = "campaigns",
+    request_body = CampaignBody,
+    responses(
+        (status = 201, description = "The campaign", body = serde_json::Value),
+        (status = 400, description = "A field is missing or malformed; the message names it", body = crate::error::ApiErrorBody),
+        (status = 409, description = "Another campaign has this name or utm_campaign", body = crate::error::ApiErrorBody),
+    )
+)]
+pub(crate) async fn api_create_campaign(
+    State(app): State<AppState>,
+    body: Result<Json<CampaignBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let new = json_body(body)?.into_new()?;
+    let campaign = app
+        .web
+        .store
+        .create_campaign(new, app.now())
+        .await
+        .map_err(store_refusal)?;
+    Ok((StatusCode::CREATED, Json(campaign)).into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/campaigns/{id}",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "Campaign id")),
+    request_body = CampaignBody,
+    responses(
+        (status = 200, description = "The campaign as changed (its posts replaced by `post_ids`)", body = serde_json::Value),
+        (status = 400, description = "A field is missing or malformed", body = crate::error::ApiErrorBody),
+        (status = 404, description = "No such campaign", body = crate::error::ApiErrorBody),
+        (status = 409, description = "Another campaign has this name or utm_campaign", body = crate::error::ApiErrorBody),
+    )
+)]
+pub(crate) async fn api_update_campaign(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<CampaignBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let new = json_body(body)?.into_new()?;
+    let campaign = app
+        .web
+        .store
+        .update_campaign(id, new)
+        .await
+        .map_err(store_refusal)?;
+    Ok(Json(campaign).into_response())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/campaigns/{id}",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "Campaign id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such campaign", body = crate::error::ApiErrorBody),
+        (status = 409, description = "The campaign holds spend, links or conversions; give it an end date instead", body = crate::error::ApiErrorBody),
+    )
+)]
+pub(crate) async fn api_delete_campaign(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    app.web
+        .store
+        .delete_campaign(id)
+        .await
+        .map_err(store_refusal)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `GET /api/campaigns/{id}/report`.
+#[utoipa::path(
+    get,
+    path = "/api/campaigns/{id}/report",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "Campaign id")),
+    responses(
+        (status = 200, description = "Spend, clicks, conversions, cost per conversion and ROI per currency", body = serde_json::Value),
+        (status = 404, description = "No such campaign", body = crate::error::ApiErrorBody),
+    )
+)]
 pub(crate) async fn api_campaign_report(
     State(app): State<AppState>,
     Path(id): Path<String>,

@@ -335,6 +335,23 @@ fn signature_refused(message: String) -> Response {
 }
 
 /// `POST /api/conversions`, authenticated by its signature only (no session, no token).
+#[utoipa::path(
+    post,
+    path = "/api/conversions",
+    tag = "campaigns",
+    params(
+        ("X-Earshot-Timestamp" = i64, Header, description = "Unix seconds when the request was signed (within 5 minutes of the server's clock)"),
+        ("X-Earshot-Signature" = String, Header, description = "`sha256=` + hex HMAC-SHA256(secret, timestamp + \".\" + body)"),
+    ),
+    request_body(content = serde_json::Value, description = "`{\"external_id\": \"order-1001\", \"value\": 4999, \"currency\": \"EUR\", \"kind\": \"sale\", \"link_code\": \"Ab12Cd34\", \"utm_campaign\": \"spring-sale\", \"occurred_at\": \"RFC 3339\"}`; value in minor units"),
+    responses(
+        (status = 201, description = "Recorded: `{\"conversion\": {...}, \"replayed\": false}`", body = serde_json::Value),
+        (status = 200, description = "The same external_id with the same content again: the first record, `\"replayed\": true`", body = serde_json::Value),
+        (status = 400, description = "A field is missing or malformed; the message names it", body = crate::error::ApiErrorBody),
+        (status = 401, description = "Missing or wrong signature, or a timestamp outside the window", body = crate::error::ApiErrorBody),
+        (status = 409, description = "The external_id was recorded with different content", body = crate::error::ApiErrorBody),
+    )
+)]
 pub(crate) async fn record_conversion(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -661,6 +678,12 @@ struct ApiClickDay {
 }
 
 /// `GET /api/links`: links, newest first, with human clicks per day of the last 14 days.
+#[utoipa::path(
+    get,
+    path = "/api/links",
+    tag = "campaigns",
+    responses((status = 200, description = "`{\"links\": [...]}`: short links, newest first, with clicks by people per day of the last 14 days", body = serde_json::Value))
+)]
 pub(crate) async fn api_links(State(app): State<AppState>) -> Result<Response, ApiError> {
     let figures = link_figures(&app, None).await?;
     let base = base_url(&app);

@@ -185,6 +185,12 @@ pub(crate) fn table() -> Vec<Route> {
             AGENT,
             publishing::pages::post_action,
         ),
+        route(
+            M::POST,
+            "/posts/{id}/campaign",
+            MANAGER,
+            publishing::pages::set_post_campaign,
+        ),
         route(M::GET, "/calendar", VIEWER, publishing::pages::calendar),
         // Tracked links: the public redirect, and conversions signed with the workspace's
         // secret (HMAC, checked by the handler: no session or token is involved).
@@ -209,6 +215,24 @@ pub(crate) fn table() -> Vec<Route> {
         route(M::GET, "/campaigns/{id}", VIEWER, campaigns::campaign_page),
         route(
             M::POST,
+            "/campaigns/{id}",
+            MANAGER,
+            campaigns::update_campaign,
+        ),
+        route(
+            M::GET,
+            "/campaigns/{id}/edit",
+            MANAGER,
+            campaigns::edit_campaign_page,
+        ),
+        route(
+            M::POST,
+            "/campaigns/{id}/delete",
+            MANAGER,
+            campaigns::delete_campaign,
+        ),
+        route(
+            M::POST,
             "/campaigns/{id}/spend",
             MANAGER,
             campaigns::add_spend,
@@ -230,6 +254,18 @@ pub(crate) fn table() -> Vec<Route> {
             "/api/posts/{id}/transition",
             AGENT,
             publishing::api::transition,
+        ),
+        route(
+            M::POST,
+            "/api/posts/{id}/campaign",
+            MANAGER,
+            publishing::api::set_campaign,
+        ),
+        route(
+            M::GET,
+            "/api/posts/{id}/links",
+            VIEWER,
+            publishing::api::links,
         ),
         route(M::GET, "/api/mentions", VIEWER, api::list_mentions),
         route(M::GET, "/api/mentions/{id}", VIEWER, api::get_mention),
@@ -296,6 +332,24 @@ pub(crate) fn table() -> Vec<Route> {
         route(M::GET, "/api/metrics/inbox", MANAGER, inbox::api::metrics),
         route(M::GET, "/api/links", VIEWER, links::api_links),
         route(M::GET, "/api/campaigns", VIEWER, campaigns::api_campaigns),
+        route(
+            M::POST,
+            "/api/campaigns",
+            MANAGER,
+            campaigns::api_create_campaign,
+        ),
+        route(
+            M::POST,
+            "/api/campaigns/{id}",
+            MANAGER,
+            campaigns::api_update_campaign,
+        ),
+        route(
+            M::DELETE,
+            "/api/campaigns/{id}",
+            MANAGER,
+            campaigns::api_delete_campaign,
+        ),
         route(
             M::GET,
             "/api/campaigns/{id}/report",

@@ -621,3 +621,302 @@ async fn managers_plan_campaigns_and_everyone_reads_the_report() {
         .await;
     assert_eq!(viewer_post.status, StatusCode::FORBIDDEN);
 }
+
+impl Fixture {
+    async fn api(
+        &self,
+        method: &str,
+        uri: &str,
+        session: &(String, String),
+        body: Option<Value>,
+    ) -> Answer {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::HOST, "earshot.test")
+            .header(header::ORIGIN, "http://earshot.test")
+            .header(header::COOKIE, &session.0)
+            .header("X-CSRF-Token", &session.1)
+            .header(header::CONTENT_TYPE, "application/json");
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        self.send(request.body(body).unwrap()).await
+    }
+}
+
+/// A manager edits a campaign, attaches a post to it from the post's page (the page then
+/// shows the campaign and the post's short links with their clicks), and may delete only a
+/// campaign without figures; the same through the JSON API.
+#[tokio::test]
+async fn campaigns_are_edited_posts_attached_and_only_empty_ones_deleted() {
+    use earshot_core::{Network, VariantDraft};
+    use earshot_store::publishing_testsuite::new_account;
+    use earshot_store::PublishingStore;
+
+    let f = Fixture::new().await;
+    let manager = f.session("maria", Role::Manager).await;
+    let agent = f.session("anna", Role::Agent).await;
+    let created = f
+        .post_form(
+            "/campaigns",
+            &manager,
+            &[
+                ("name", "Winter"),
+                ("goal", "leads"),
+                ("starts_on", "2027-03-01"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let page_url = created.header(header::LOCATION).to_string();
+    let campaign = f.store.campaign_named("winter").await.unwrap().unwrap();
+
+    let edit = f.get(&format!("{page_url}/edit"), &manager.0).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(edit.body.contains("value=\"Winter\""), "{}", edit.body);
+    assert!(edit.body.contains(&format!("action=\"{page_url}\"")));
+    let edited = f
+        .post_form(
+            &page_url,
+            &manager,
+            &[
+                ("name", "Winter <b>sale</b>"),
+                ("utm_campaign", "winter-sale"),
+                ("goal", "sales"),
+                ("target", "7"),
+                ("budget", "250.00"),
+                ("currency", "EUR"),
+                ("starts_on", "2027-03-01"),
+                ("ends_on", "2027-03-31"),
+                ("posts", ""),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
+    let after = f.store.campaign(campaign.id).await.unwrap().unwrap();
+    assert_eq!(after.name, "Winter <b>sale</b>");
+    assert_eq!(after.utm_campaign, "winter-sale");
+    assert_eq!(after.target, Some(7));
+    assert_eq!(after.budget.unwrap().minor, 25_000);
+    let bad = f
+        .post_form(&page_url, &manager, &[("name", "X"), ("goal", "fame")])
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("goal"), "{}", bad.body);
+
+    // A post, attached from its page.
+    let account = f
+        .store
+        .create_account(new_account("shop", Network::Mastodon, &[]), f.now())
+        .await
+        .unwrap();
+    let post = f
+        .store
+        .create_post(
+            "<i>Launch</i> post",
+            "anna",
+            &[VariantDraft {
+                account: account.id,
+                text: "New gloves: https://zeltron.com/gloves".into(),
+                media: vec![],
+            }],
+            f.now(),
+        )
+        .await
+        .unwrap();
+    let post_url = format!("/posts/{}", post.post.id);
+    let before = f.get(&post_url, &manager.0).await;
+    assert!(before.body.contains("no-post-links"), "{}", before.body);
+    assert!(before.body.contains("id=\"campaign-choice\""));
+    assert!(
+        !f.get(&post_url, &agent.0)
+            .await
+            .body
+            .contains("campaign-choice"),
+        "only managers choose campaigns"
+    );
+    let attached = f
+        .post_form(
+            &format!("{post_url}/campaign"),
+            &manager,
+            &[("campaign", &campaign.id.to_string())],
+        )
+        .await;
+    assert_eq!(attached.status, StatusCode::SEE_OTHER, "{}", attached.body);
+    assert_eq!(
+        f.store
+            .campaign(campaign.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .post_ids,
+        vec![post.post.id.0]
+    );
+    let missing = f
+        .post_form(
+            &format!("{post_url}/campaign"),
+            &manager,
+            &[("campaign", "999")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // The link made when it is queued, clicked once.
+    f.store
+        .create_links(
+            &[NewTrackedLink {
+                code: "gloves01".into(),
+                target_url: "https://zeltron.com/gloves?utm_campaign=winter-sale".into(),
+                utm: UtmParams {
+                    campaign: Some("winter-sale".into()),
+                    ..UtmParams::default()
+                },
+                campaign_id: Some(campaign.id),
+                post_id: Some(post.post.id.0),
+            }],
+            f.now(),
+        )
+        .await
+        .unwrap();
+    f.click("GET", "gloves01", Some(BROWSER)).await;
+    let shown = f.get(&post_url, &manager.0).await;
+    assert!(shown.body.contains("id=\"post-campaign-link\""));
+    assert!(shown.body.contains("Winter &#60;b&#62;sale&#60;/b&#62;"));
+    let links_at = shown.body.find("id=\"post-links\"").expect("links listed");
+    let row = &shown.body[links_at..];
+    assert!(row.contains("https://go.zeltron.test/l/gloves01"));
+    assert!(
+        row.contains("<td class=\"num\">1</td><td class=\"num\">0</td>"),
+        "{row}"
+    );
+    let api_links = f
+        .get(&format!("/api/posts/{}/links", post.post.id), &manager.0)
+        .await;
+    assert_eq!(api_links.json()["links"][0]["code"], "gloves01");
+
+    let campaign_page = f.get(&page_url, &manager.0).await;
+    assert!(campaign_page.body.contains("id=\"campaign-posts\""));
+    assert!(campaign_page
+        .body
+        .contains("&#60;i&#62;Launch&#60;/i&#62; post"));
+    assert!(!campaign_page.body.contains("<i>Launch"));
+
+    // A campaign with a link keeps its figures; an empty one goes.
+    let refused = f
+        .post_form(&format!("{page_url}/delete"), &manager, &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(refused.body.contains("end date"), "{}", refused.body);
+
+    let api_created = f
+        .api(
+            "POST",
+            "/api/campaigns",
+            &manager,
+            Some(
+                json!({"name": "Spare", "goal": "custom", "custom_goal": "demo_booked",
+                        "budget": "99.90", "currency": "USD", "starts_on": "2027-04-01",
+                        "post_ids": [post.post.id.0]}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        api_created.status,
+        StatusCode::CREATED,
+        "{}",
+        api_created.body
+    );
+    let spare = api_created.json();
+    assert_eq!(spare["utm_campaign"], "spare");
+    assert_eq!(spare["budget"]["minor"], 9_990);
+    let spare_id = spare["id"].as_i64().unwrap();
+    let float_budget = f
+        .api(
+            "POST",
+            &format!("/api/campaigns/{spare_id}"),
+            &manager,
+            Some(
+                json!({"name": "Spare", "goal": "sales", "budget": "9.999", "currency": "USD",
+                        "starts_on": "2027-04-01"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        float_budget.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        float_budget.body
+    );
+    let renamed = f
+        .api(
+            "POST",
+            &format!("/api/campaigns/{spare_id}"),
+            &manager,
+            Some(json!({"name": "Spare two", "goal": "sales", "starts_on": "2027-04-01"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert_eq!(renamed.json()["post_ids"], json!([]));
+    let refused = f
+        .api(
+            "DELETE",
+            &format!("/api/campaigns/{}", campaign.id),
+            &manager,
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let deleted = f
+        .api(
+            "DELETE",
+            &format!("/api/campaigns/{spare_id}"),
+            &manager,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert!(f
+        .store
+        .campaign(earshot_core::CampaignId(spare_id))
+        .await
+        .unwrap()
+        .is_none());
+    let by_form = f
+        .post_form(
+            "/campaigns",
+            &manager,
+            &[
+                ("name", "Gone"),
+                ("goal", "leads"),
+                ("starts_on", "2027-05-01"),
+            ],
+        )
+        .await;
+    let gone_url = by_form.header(header::LOCATION).to_string();
+    let gone = f
+        .post_form(&format!("{gone_url}/delete"), &manager, &[])
+        .await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    assert_eq!(gone.header(header::LOCATION), "/campaigns");
+    assert_eq!(
+        f.get(&gone_url, &manager.0).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let detached = f
+        .api(
+            "POST",
+            &format!("/api/posts/{}/campaign", post.post.id),
+            &manager,
+            Some(json!({"campaign_id": null})),
+        )
+        .await;
+    assert_eq!(detached.status, StatusCode::OK, "{}", detached.body);
+    assert!(f
+        .store
+        .campaign(campaign.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .post_ids
+        .is_empty());
+}

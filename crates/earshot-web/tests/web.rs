@@ -1252,3 +1252,25 @@ async fn analysis_badges_are_translated_marked_when_corrected_and_escaped() {
     let filtered = get(&f.app, "/mentions?sentiment=positive&intent=question").await;
     assert!(filtered.body.contains("Zeltron again"));
 }
+
+/// Every JSON route of the route table is in the OpenAPI document, with its method.
+#[tokio::test]
+async fn openapi_document_lists_every_api_route_of_the_route_table() {
+    let (f, _) = seeded().await;
+    let doc = get(&f.app, "/api/openapi.json").await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut missing = Vec::new();
+    for route in earshot_web::route_table() {
+        if !route.is_api() || route.path == "/api/openapi.json" {
+            continue;
+        }
+        let method = route.method.as_str().to_ascii_lowercase();
+        if !paths
+            .get(route.path)
+            .is_some_and(|p| p[method.as_str()].is_object())
+        {
+            missing.push(format!("{} {}", route.method, route.path));
+        }
+    }
+    assert!(missing.is_empty(), "not in /api/openapi.json: {missing:?}");
+}

@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, U
 use chrono_tz::Tz;
 use earshot_core::{Account, AccountId, Post, PostDetail, PostId, PostState, VariantDraft};
 use earshot_engine::publishing::{check_post, CheckResult};
-use earshot_store::PostFilter;
+use earshot_store::{PostFilter, StoreError};
 use serde::Deserialize;
 
 use super::{act, parse_action, parse_post_id, save, store_error, Publisher};
@@ -388,6 +388,25 @@ struct PostPage {
     can_unschedule: bool,
     can_withdraw: bool,
     zone: String,
+    /// The campaigns a post can serve, and the one it serves.
+    campaigns: Vec<CampaignChoice>,
+    campaign: Option<CampaignChoice>,
+    can_set_campaign: bool,
+    links: Vec<PostLinkView>,
+}
+
+/// A campaign in the post page's chooser.
+pub struct CampaignChoice {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A short link made for the post when it was queued, with its clicks so far.
+pub struct PostLinkView {
+    pub short_url: String,
+    pub target: String,
+    pub people: u64,
+    pub bots: u64,
 }
 
 fn limit_text(account: &Account) -> String {
@@ -508,6 +527,13 @@ async fn render_post(
                 .collect()
         })
         .unwrap_or_default();
+    let (campaigns, campaign, links) = match detail {
+        Some(detail) => match campaign_and_links(app, detail.post.id.0).await {
+            Ok(found) => found,
+            Err(error) => return ctx.error_page(store_error(error)),
+        },
+        None => (Vec::new(), None, Vec::new()),
+    };
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.status());
     let title_text = drafts
         .map(|(title, _)| title.to_string())
@@ -553,8 +579,58 @@ async fn render_post(
                 Some(PostState::InReview | PostState::Approved | PostState::Failed)
             ),
         zone: tz.to_string(),
+        campaigns,
+        campaign,
+        can_set_campaign: who.actor.role >= earshot_core::Role::Manager && who.csrf.is_some(),
+        links,
     };
     ctx.respond(status, &page)
+}
+
+/// The campaigns to choose from, the one the post serves, and the post's short links with
+/// their clicks.
+async fn campaign_and_links(
+    app: &AppState,
+    post: i64,
+) -> Result<
+    (
+        Vec<CampaignChoice>,
+        Option<CampaignChoice>,
+        Vec<PostLinkView>,
+    ),
+    StoreError,
+> {
+    let store = app.web.store.as_ref();
+    let all = store.campaigns().await?;
+    let serving = all
+        .iter()
+        .find(|c| c.post_ids.contains(&post))
+        .map(|c| CampaignChoice {
+            id: c.id.0,
+            name: c.name.clone(),
+        });
+    let choices = all
+        .iter()
+        .map(|c| CampaignChoice {
+            id: c.id.0,
+            name: c.name.clone(),
+        })
+        .collect();
+    let base = crate::links::base_url(app);
+    let today = app.now().date_naive();
+    let mut links = Vec::new();
+    for link in store.post_links(post).await? {
+        let clicks = store
+            .clicks_per_day(Some(&link.code), link.created_at.date_naive(), today)
+            .await?;
+        links.push(PostLinkView {
+            short_url: format!("{base}/l/{}", link.code),
+            target: link.target_url.clone(),
+            people: clicks.iter().map(|c| c.human).sum(),
+            bots: clicks.iter().map(|c| c.bot).sum(),
+        });
+    }
+    Ok((choices, serving, links))
 }
 
 pub async fn new_post(State(app): State<AppState>, ctx: PageContext, who: Publisher) -> Response {
@@ -719,6 +795,44 @@ pub async fn post_action(
             Ok(detail) => render_post(&app, &ctx, &who, Some(&detail), None, Some(error)).await,
             Err(_) => ctx.error_page(error),
         },
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PostCampaignForm {
+    /// A campaign id, or empty for none.
+    #[serde(default)]
+    pub campaign: String,
+}
+
+/// `POST /posts/{id}/campaign` (manager): the campaign the post serves. Its links are tagged
+/// with that campaign when the post is queued for publishing.
+pub async fn set_post_campaign(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ctx: PageContext,
+    Form(form): Form<PostCampaignForm>,
+) -> Response {
+    let result = async {
+        let id = parse_post_id(&id)?;
+        load(&app, id).await?;
+        let campaign = match form.campaign.trim() {
+            "" => None,
+            text => Some(earshot_core::CampaignId(text.parse::<i64>().map_err(
+                |_| WebError::BadRequest(format!("campaign: {text:?} is not a campaign id")),
+            )?)),
+        };
+        app.web
+            .store
+            .set_post_campaign(id.0, campaign)
+            .await
+            .map_err(store_error)?;
+        Ok::<_, WebError>(id)
+    }
+    .await;
+    match result {
+        Ok(id) => Redirect::to(&format!("/posts/{id}")).into_response(),
+        Err(error) => ctx.error_page(error),
     }
 }
 
