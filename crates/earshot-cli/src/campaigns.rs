@@ -76,6 +76,47 @@ pub(crate) enum CampaignAction {
         posts: Vec<i64>,
     },
     List,
+    /// Change a campaign's settings; what is not given stays as it is.
+    Edit {
+        campaign: String,
+        #[arg(long)]
+        rename: Option<String>,
+        #[arg(long)]
+        goal: Option<String>,
+        #[arg(long)]
+        custom_goal: Option<String>,
+        #[arg(long)]
+        target: Option<i64>,
+        /// Budget, e.g. 500 or 499.99 (in --currency, default the budget's own).
+        #[arg(long)]
+        budget: Option<String>,
+        #[arg(long)]
+        currency: Option<String>,
+        #[arg(long)]
+        start: Option<String>,
+        /// Last day, YYYY-MM-DD (ending a campaign keeps its figures).
+        #[arg(long)]
+        end: Option<String>,
+        /// A new utm_campaign (links made before keep theirs).
+        #[arg(long)]
+        utm_campaign: Option<String>,
+    },
+    /// Make posts serve this campaign (and no other); their links carry its utm_campaign when
+    /// they are queued for publishing.
+    Attach {
+        campaign: String,
+        #[arg(required = true)]
+        posts: Vec<i64>,
+    },
+    /// Take posts out of whatever campaign they serve.
+    Detach {
+        #[arg(required = true)]
+        posts: Vec<i64>,
+    },
+    /// Delete a campaign that has no spend, links or conversions.
+    Delete {
+        campaign: String,
+    },
     /// The report: spend, clicks, conversions, value, cost per conversion, ROI.
     Report {
         campaign: String,
@@ -239,6 +280,75 @@ async fn campaign_action(store: &dyn Store, action: CampaignAction) -> Result<()
                     campaign.starts_on
                 );
             }
+        }
+        CampaignAction::Edit {
+            campaign,
+            rename,
+            goal,
+            custom_goal,
+            target,
+            budget,
+            currency,
+            start,
+            end,
+            utm_campaign,
+        } => {
+            let found = find_campaign(store, &campaign).await?;
+            let currency = match (currency, &found.budget) {
+                (Some(code), _) => Currency::parse(&code).context("--currency")?,
+                (None, Some(budget)) => budget.currency.clone(),
+                (None, None) => Currency::parse("EUR").context("--currency")?,
+            };
+            let new = NewCampaign {
+                name: rename.unwrap_or(found.name),
+                utm_campaign: utm_campaign.unwrap_or(found.utm_campaign),
+                goal: match goal {
+                    Some(goal) => Goal::parse(&goal).map_err(|e| anyhow!("--goal: {e}"))?,
+                    None => found.goal,
+                },
+                custom_goal: custom_goal.or(found.custom_goal),
+                target: target.or(found.target),
+                budget: match budget {
+                    Some(b) => Some(Money::parse(&b, currency).context("--budget")?),
+                    None => found.budget,
+                },
+                starts_on: match start {
+                    Some(d) => parse_day("--start", &d)?,
+                    None => found.starts_on,
+                },
+                ends_on: match end {
+                    Some(d) => Some(parse_day("--end", &d)?),
+                    None => found.ends_on,
+                },
+                post_ids: found.post_ids,
+            };
+            new.validate().map_err(|e| anyhow!("{e}"))?;
+            let campaign = store.update_campaign(found.id, new).await?;
+            println!(
+                "campaign {} {:?} (utm_campaign={})",
+                campaign.id, campaign.name, campaign.utm_campaign
+            );
+        }
+        CampaignAction::Attach { campaign, posts } => {
+            let found = find_campaign(store, &campaign).await?;
+            for post in posts {
+                if store.post(earshot_core::PostId(post)).await?.is_none() {
+                    return Err(anyhow!("no post {post} (see `earshot post list`)"));
+                }
+                store.set_post_campaign(post, Some(found.id)).await?;
+                println!("post {post} serves campaign {:?}", found.name);
+            }
+        }
+        CampaignAction::Detach { posts } => {
+            for post in posts {
+                store.set_post_campaign(post, None).await?;
+                println!("post {post} serves no campaign");
+            }
+        }
+        CampaignAction::Delete { campaign } => {
+            let found = find_campaign(store, &campaign).await?;
+            store.delete_campaign(found.id).await?;
+            println!("campaign {:?} deleted", found.name);
         }
         CampaignAction::Report { campaign, csv } => {
             let found = find_campaign(store, &campaign).await?;

@@ -126,3 +126,62 @@ fn the_signing_secret_is_created_private_and_rotated() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[test]
+fn campaigns_are_edited_and_only_empty_ones_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(earshot(dir.path()).arg("init"));
+    run_ok(earshot(dir.path()).args([
+        "campaign",
+        "add",
+        "Autumn",
+        "--goal",
+        "leads",
+        "--budget",
+        "300",
+        "--currency",
+        "USD",
+        "--start",
+        "2027-09-01",
+    ]));
+    let edited = run_ok(earshot(dir.path()).args([
+        "campaign",
+        "edit",
+        "autumn",
+        "--rename",
+        "Autumn Leads",
+        "--end",
+        "2027-10-31",
+        "--target",
+        "40",
+    ]));
+    assert!(
+        edited.contains("\"Autumn Leads\" (utm_campaign=autumn)"),
+        "{edited}"
+    );
+    let list = run_ok(earshot(dir.path()).args(["campaign", "list"]));
+    assert!(
+        list.contains("Autumn Leads\tautumn\tleads\t2027-09-01 – 2027-10-31"),
+        "{list}"
+    );
+    let report = run_ok(earshot(dir.path()).args(["campaign", "report", "autumn"]));
+    assert!(report.contains("of 40"), "{report}");
+    let bad_end =
+        run_err(earshot(dir.path()).args(["campaign", "edit", "autumn", "--end", "2027-01-01"]));
+    assert!(bad_end.contains("end"), "{bad_end}");
+
+    let no_post = run_err(earshot(dir.path()).args(["campaign", "attach", "autumn", "77"]));
+    assert!(no_post.contains("no post 77"), "{no_post}");
+
+    run_ok(earshot(dir.path()).args(["campaign", "spend", "autumn", "10", "--currency", "USD"]));
+    let kept = run_err(earshot(dir.path()).args(["campaign", "delete", "autumn"]));
+    assert!(kept.contains("end date"), "{kept}");
+    run_ok(earshot(dir.path()).args(["campaign", "add", "Mistake", "--goal", "sales"]));
+    let deleted = run_ok(earshot(dir.path()).args(["campaign", "delete", "mistake"]));
+    assert!(deleted.contains("deleted"), "{deleted}");
+    let list = run_ok(earshot(dir.path()).args(["campaign", "list"]));
+    assert!(
+        !list.contains("Mistake") && list.contains("Autumn Leads"),
+        "{list}"
+    );
+}
