@@ -95,7 +95,8 @@ name = "legal"
 members = ["${REVIEWER}"]
 `);
   await earshotWithInput(`${PASSWORD}\n`, 'user', 'add', AUTHOR, '--role', 'agent');
-  await earshotWithInput(`${PASSWORD}\n`, 'user', 'add', REVIEWER, '--role', 'agent');
+  await earshotWithInput(`${PASSWORD}\n`, 'user', 'add', REVIEWER, '--role', 'manager');
+  await earshot('campaign', 'add', 'Spring Service', '--goal', 'leads');
   await earshotWithInput('secret-access-token\n', 'account', 'add', 'shop', '--network', 'mastodon',
     '--handle', '@shop@social.example', '--server', `http://127.0.0.1:${mastodon.address().port}`, '--owner', AUTHOR,
     '--purpose', 'news for customers', '--language', 'en', '--step', 'legal');
@@ -182,12 +183,17 @@ test('draft → in review → approved → scheduled, by two people', async () =
 test('a scheduled post is published by the worker at its time, once, and shows its link', async () => {
   await authorPage.goto(`${baseUrl}/posts/new`);
   await authorPage.fill('input[name=title]', 'Spring service week');
-  await authorPage.fill('textarea[name^=text_]', 'Spring service week: what should we check first on your bike?');
+  await authorPage.fill('textarea[name^=text_]', 'Spring service week: what should we check first on your bike? https://shop.example/service');
   await Promise.all([authorPage.waitForURL(/\/posts\/\d+$/), authorPage.click('#save')]);
   const postUrl = authorPage.url();
   const postId = postUrl.split('/').pop();
+  assert.match(await authorPage.locator('[data-check=tracking]').innerText(), /become Earshot short links/);
   await clickAndLoad(authorPage, '#submit-post');
   await reviewerPage.goto(postUrl);
+  // A manager puts the post in a campaign: its link will carry the campaign's UTM.
+  await reviewerPage.selectOption('#campaign-choice', { label: 'Spring Service' });
+  await clickAndLoad(reviewerPage, '#set-campaign');
+  assert.equal(await reviewerPage.locator('#post-campaign-link').innerText(), 'Spring Service');
   await clickAndLoad(reviewerPage, '#approve-post');
 
   // The form schedules to the minute; a few seconds ahead goes through the same session's API.
@@ -216,4 +222,16 @@ test('a scheduled post is published by the worker at its time, once, and shows i
   assert.equal(ours.length, 1, 'published exactly once');
   assert.equal(ours[0].authorization, 'Bearer secret-access-token');
   assert.match(ours[0].key, /^pub:/);
+
+  // The network got a short link in place of the shop's; it redirects with the UTM tags.
+  const sent = ours[0].params.status;
+  assert.ok(!sent.includes('shop.example'), sent);
+  const short = sent.match(/http:\/\/127\.0\.0\.1:\d+\/l\/[0-9A-Za-z]{8}/);
+  assert.ok(short, sent);
+  assert.ok(short[0].startsWith(baseUrl), `${short[0]} is served here`);
+  assert.match(await authorPage.locator('#post-links').innerText(), /utm_campaign=spring-service/);
+  const redirect = await fetch(short[0], { redirect: 'manual', headers: { 'User-Agent': 'Mozilla/5.0' } });
+  assert.equal(redirect.status, 302);
+  assert.equal(redirect.headers.get('location'),
+    'https://shop.example/service?utm_source=mastodon&utm_medium=social&utm_campaign=spring-service&utm_content=shop');
 });

@@ -551,7 +551,7 @@ async fn reindex(workspace: &Workspace) -> Result<()> {
 
 /// Start the web server (and the scheduler when `poll`); returns when Ctrl-C is pressed.
 pub async fn serve(workspace: &Workspace, addr: Option<String>, poll: bool) -> Result<()> {
-    let config = workspace.load_config()?;
+    let mut config = workspace.load_config()?;
     let store = workspace.open_store().await?;
     if store.user_count().await? == 0 {
         eprintln!(
@@ -561,6 +561,8 @@ pub async fn serve(workspace: &Workspace, addr: Option<String>, poll: bool) -> R
         );
     }
     let addr = addr.unwrap_or_else(|| config.server.addr.clone());
+    // Short links without `[links] base_url` point at the address actually served.
+    config.server.addr = addr.clone();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
