@@ -3,6 +3,7 @@
 //! post). Both directions are idempotent and are re-run on every worker pass, so a crash
 //! between scheduling a post and queueing its publications heals on the next pass.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -76,9 +77,8 @@ pub async fn reconcile_scheduled_posts(
                 }
                 continue;
             }
-            if !accounts.contains_key(&variant.account.0) {
-                let account = store.account(variant.account).await?;
-                accounts.insert(variant.account.0, account);
+            if let Entry::Vacant(slot) = accounts.entry(variant.account.0) {
+                slot.insert(store.account(variant.account).await?);
             }
             let account = accounts[&variant.account.0].as_ref();
             let mut new = NewPublication {
