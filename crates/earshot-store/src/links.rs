@@ -408,6 +408,35 @@ pub(crate) async fn insert_links(
     Ok(stored)
 }
 
+async fn begin_immediate(store: &SqliteStore) -> StoreResult<Transaction<'static, Sqlite>> {
+    store
+        .pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(db("starting a transaction"))
+}
+
+/// Commit what `result` did, or roll it back at once when it failed: a transaction merely
+/// dropped keeps its write lock until the pool next uses that connection, and the next
+/// writer on another connection would find the database locked.
+pub(crate) async fn settle<T>(
+    tx: Transaction<'static, Sqlite>,
+    result: StoreResult<T>,
+    context: &'static str,
+) -> StoreResult<T> {
+    match result {
+        Ok(value) => {
+            tx.commit().await.map_err(db(context))?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The failure is what the caller needs to hear; a failed rollback is not news.
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    }
+}
+
 async fn insert_campaign_posts(
     tx: &mut Transaction<'_, Sqlite>,
     campaign: CampaignId,
@@ -803,93 +832,91 @@ impl CampaignStore for SqliteStore {
 
     async fn update_campaign(&self, id: CampaignId, new: NewCampaign) -> StoreResult<Campaign> {
         new.validate().map_err(StoreError::InvalidInput)?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("starting a transaction"))?;
-        let updated = sqlx::query(
-            "UPDATE campaigns SET name = ?, utm_campaign = ?, goal = ?, custom_goal = ?, \
-             target = ?, budget_minor = ?, budget_currency = ?, starts_on = ?, ends_on = ? \
-             WHERE id = ?",
-        )
-        .bind(new.name.trim())
-        .bind(&new.utm_campaign)
-        .bind(new.goal.as_str())
-        .bind(new.custom_goal.as_deref().map(str::trim))
-        .bind(new.target)
-        .bind(new.budget.as_ref().map(|b| b.minor))
-        .bind(new.budget.as_ref().map(|b| b.currency.as_str().to_string()))
-        .bind(day_text(new.starts_on))
-        .bind(new.ends_on.map(day_text))
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!(
-                    "another campaign is named {:?} or has utm_campaign {:?}",
-                    new.name.trim(),
-                    new.utm_campaign
-                ))
-            } else {
-                StoreError::Database(format!("updating a campaign: {e}"))
-            }
-        })?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no campaign {id}")));
-        }
-        sqlx::query("DELETE FROM campaign_posts WHERE campaign_id = ?")
+        let mut tx = begin_immediate(self).await?;
+        let result = async {
+            let updated = sqlx::query(
+                "UPDATE campaigns SET name = ?, utm_campaign = ?, goal = ?, custom_goal = ?, \
+                 target = ?, budget_minor = ?, budget_currency = ?, starts_on = ?, ends_on = ? \
+                 WHERE id = ?",
+            )
+            .bind(new.name.trim())
+            .bind(&new.utm_campaign)
+            .bind(new.goal.as_str())
+            .bind(new.custom_goal.as_deref().map(str::trim))
+            .bind(new.target)
+            .bind(new.budget.as_ref().map(|b| b.minor))
+            .bind(new.budget.as_ref().map(|b| b.currency.as_str().to_string()))
+            .bind(day_text(new.starts_on))
+            .bind(new.ends_on.map(day_text))
             .bind(id.0)
             .execute(&mut *tx)
             .await
-            .map_err(db("updating a campaign's posts"))?;
-        insert_campaign_posts(&mut tx, id, &new.post_ids).await?;
-        tx.commit().await.map_err(db("updating a campaign"))?;
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!(
+                        "another campaign is named {:?} or has utm_campaign {:?}",
+                        new.name.trim(),
+                        new.utm_campaign
+                    ))
+                } else {
+                    StoreError::Database(format!("updating a campaign: {e}"))
+                }
+            })?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("no campaign {id}")));
+            }
+            sqlx::query("DELETE FROM campaign_posts WHERE campaign_id = ?")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("updating a campaign's posts"))?;
+            insert_campaign_posts(&mut tx, id, &new.post_ids).await
+        }
+        .await;
+        settle(tx, result, "updating a campaign").await?;
         self.campaign(id)
             .await?
             .ok_or_else(|| StoreError::Database("the campaign just updated is gone".into()))
     }
 
     async fn delete_campaign(&self, id: CampaignId) -> StoreResult<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("starting a transaction"))?;
-        let Some(utm): Option<String> =
-            sqlx::query_scalar("SELECT utm_campaign FROM campaigns WHERE id = ?")
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db("reading a campaign"))?
-        else {
-            return Err(StoreError::NotFound(format!("no campaign {id}")));
-        };
-        let (spend, links, conversions): (i64, i64, i64) = sqlx::query_as(&format!(
-            "SELECT (SELECT count(*) FROM campaign_spend WHERE campaign_id = ?1), \
-                    (SELECT count(*) FROM tracked_links WHERE campaign_id = ?1), \
-                    (SELECT count(*) FROM conversions WHERE {CAMPAIGN_CONVERSIONS})"
-        ))
-        .bind(id.0)
-        .bind(&utm)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db("counting a campaign's figures"))?;
-        if spend + links + conversions > 0 {
-            return Err(StoreError::Conflict(format!(
-                "campaign {id} holds figures ({spend} spend entries, {links} links, \
-                 {conversions} conversions) that deleting it would lose; give it an end date instead"
-            )));
-        }
-        sqlx::query("DELETE FROM campaigns WHERE id = ?")
+        let mut tx = begin_immediate(self).await?;
+        let result = async {
+            let Some(utm): Option<String> =
+                sqlx::query_scalar("SELECT utm_campaign FROM campaigns WHERE id = ?")
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("reading a campaign"))?
+            else {
+                return Err(StoreError::NotFound(format!("no campaign {id}")));
+            };
+            let (spend, links, conversions): (i64, i64, i64) = sqlx::query_as(&format!(
+                "SELECT (SELECT count(*) FROM campaign_spend WHERE campaign_id = ?1), \
+                        (SELECT count(*) FROM tracked_links WHERE campaign_id = ?1), \
+                        (SELECT count(*) FROM conversions WHERE {CAMPAIGN_CONVERSIONS})"
+            ))
             .bind(id.0)
-            .execute(&mut *tx)
+            .bind(&utm)
+            .fetch_one(&mut *tx)
             .await
-            .map_err(db("deleting a campaign"))?;
-        // Its campaign_posts rows go with it (ON DELETE CASCADE; foreign keys are on).
-        tx.commit().await.map_err(db("deleting a campaign"))?;
-        Ok(())
+            .map_err(db("counting a campaign's figures"))?;
+            if spend + links + conversions > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "campaign {id} holds figures ({spend} spend entries, {links} links, \
+                     {conversions} conversions) that deleting it would lose; give it an end date instead"
+                )));
+            }
+            // Its campaign_posts rows go with it (ON DELETE CASCADE; foreign keys are on).
+            sqlx::query("DELETE FROM campaigns WHERE id = ?")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("deleting a campaign"))?;
+            Ok(())
+        }
+        .await;
+        settle(tx, result, "deleting a campaign").await
     }
 
     async fn set_post_campaign(
@@ -897,28 +924,25 @@ impl CampaignStore for SqliteStore {
         post_id: i64,
         campaign: Option<CampaignId>,
     ) -> StoreResult<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("starting a transaction"))?;
-        if let Some(campaign) = campaign {
-            if !campaign_exists(&mut tx, campaign).await? {
-                return Err(StoreError::NotFound(format!("no campaign {campaign}")));
+        let mut tx = begin_immediate(self).await?;
+        let result = async {
+            if let Some(campaign) = campaign {
+                if !campaign_exists(&mut tx, campaign).await? {
+                    return Err(StoreError::NotFound(format!("no campaign {campaign}")));
+                }
+            }
+            sqlx::query("DELETE FROM campaign_posts WHERE post_id = ?")
+                .bind(post_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("changing a post's campaign"))?;
+            match campaign {
+                Some(campaign) => insert_campaign_posts(&mut tx, campaign, &[post_id]).await,
+                None => Ok(()),
             }
         }
-        sqlx::query("DELETE FROM campaign_posts WHERE post_id = ?")
-            .bind(post_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("changing a post's campaign"))?;
-        if let Some(campaign) = campaign {
-            insert_campaign_posts(&mut tx, campaign, &[post_id]).await?;
-        }
-        tx.commit()
-            .await
-            .map_err(db("changing a post's campaign"))?;
-        Ok(())
+        .await;
+        settle(tx, result, "changing a post's campaign").await
     }
 
     async fn spend_entries(&self, campaign: CampaignId) -> StoreResult<Vec<SpendEntry>> {

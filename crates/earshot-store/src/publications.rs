@@ -381,7 +381,8 @@ impl PublicationStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db("starting a transaction"))?;
-        let inserted: Option<i64> = sqlx::query_scalar(
+        let result = async {
+            let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO publications (account_id, post_id, variant_id, revision, idempotency_key,
                  text, language, reply_to, scheduled_at, next_attempt_at, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10)
@@ -401,10 +402,13 @@ impl PublicationStore for SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db("queueing a publication"))?;
-        if inserted.is_some() && !links.is_empty() {
-            crate::links::insert_links(&mut tx, links, now).await?;
+            if inserted.is_some() && !links.is_empty() {
+                crate::links::insert_links(&mut tx, links, now).await?;
+            }
+            Ok(inserted)
         }
-        tx.commit().await.map_err(db("queueing a publication"))?;
+        .await;
+        let inserted = crate::links::settle(tx, result, "queueing a publication").await?;
         let stored = self.publication_by_key(&key).await?.ok_or_else(|| {
             StoreError::Database(format!("publication {key} vanished after queueing"))
         })?;
