@@ -10,7 +10,10 @@
 //! and the figure is the analysis alone. `--detect` leaves the language to the analyzer instead
 //! of passing the one the pipeline would have detected. `--write-texts` also writes the texts as
 //! JSON Lines (`text`, `lang`) for the fastText speed script (bench/fasttext_speed.py).
+//! `--digest` prints a hash of every analysis (its JSON), so that a speed change can be checked
+//! to give the same results on all the texts; it slows the timed loop, so time without it.
 
+use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +48,7 @@ struct Options {
     data: PathBuf,
     detect: bool,
     write_texts: Option<PathBuf>,
+    digest: bool,
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,7 @@ fn parse_options() -> Result<Options, String> {
         data: PathBuf::from("../shared/data"),
         detect: false,
         write_texts: None,
+        digest: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -78,6 +83,7 @@ fn parse_options() -> Result<Options, String> {
             "--data" => options.data = PathBuf::from(value()?),
             "--detect" => options.detect = true,
             "--write-texts" => options.write_texts = Some(PathBuf::from(value()?)),
+            "--digest" => options.digest = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -184,6 +190,7 @@ fn run() -> Result<(), String> {
     let mut negative = 0usize;
     let mut offensive = 0usize;
     let mut with_intents = 0usize;
+    let mut digest = std::collections::hash_map::DefaultHasher::new();
     while analysed < options.texts {
         let size = CHUNK.min(options.texts - analysed);
         for (i, (text, lang)) in chunk[..size].iter_mut().enumerate() {
@@ -216,6 +223,10 @@ fn run() -> Result<(), String> {
                     .is_some_and(|s| s.label == "OFF"),
             );
             with_intents += usize::from(!analysis.intents.is_empty());
+            if options.digest {
+                let json = serde_json::to_string(&analysis).map_err(|e| e.to_string())?;
+                json.hash(&mut digest);
+            }
             std::hint::black_box(analysis);
         }
         busy += started.elapsed();
@@ -247,6 +258,9 @@ fn run() -> Result<(), String> {
         100.0 * offensive as f64 / analysed.max(1) as f64,
         100.0 * with_intents as f64 / analysed.max(1) as f64
     );
+    if options.digest {
+        println!("digest of the analyses {:016x}", digest.finish());
+    }
     println!("{}", peak_memory());
     Ok(())
 }
