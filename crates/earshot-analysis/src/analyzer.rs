@@ -351,13 +351,39 @@ impl Analyzer {
         lang: Option<&str>,
         targets: &[&str],
     ) -> Analysis {
+        let text = cut(text, MAX_ANALYZED_BYTES);
+        let lang = earshot_text::lang::detect(text, lang);
+        self.analyze_cut(scratch, text, lang, targets)
+    }
+
+    /// [`Analyzer::analyze_with`] for a caller that has already run
+    /// [`earshot_text::lang::detect`] on this text (the ingest pipeline does, for the mention):
+    /// `lang` is taken as it is instead of being checked against the text again, which costs
+    /// about a tenth of an analysis. Pass what `detect` returned; a source's declared language
+    /// belongs in [`Analyzer::analyze_with`].
+    pub fn analyze_detected(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        lang: &str,
+        targets: &[&str],
+    ) -> Analysis {
+        let text = cut(text, MAX_ANALYZED_BYTES);
+        self.analyze_cut(scratch, text, lang.to_owned(), targets)
+    }
+
+    fn analyze_cut(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        lang: String,
+        targets: &[&str],
+    ) -> Analysis {
         if scratch.extractors.len() != self.configs.len()
             || scratch.group_done.len() != self.groups.len()
         {
             *scratch = self.scratch();
         }
-        let text = cut(text, MAX_ANALYZED_BYTES);
-        let lang = earshot_text::lang::detect(text, lang);
 
         for (extractor, features) in scratch.extractors.iter_mut().zip(&mut scratch.features) {
             extractor.extract(text, features);

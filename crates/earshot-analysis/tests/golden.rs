@@ -217,6 +217,13 @@ fn current_lines() -> Vec<String> {
                 &[]
             };
             let analysis = analyzer.analyze_with(&mut scratch, text, *lang, targets);
+            // What the pipeline passes: the language it detected, taken as it is. Where checking
+            // that language again would keep it, the analysis must be the same.
+            let detected = earshot_text::lang::detect(text, *lang);
+            if earshot_text::lang::detect(text, Some(&detected)) == detected {
+                let trusted = analyzer.analyze_detected(&mut scratch, text, &detected, targets);
+                assert_eq!(trusted, analysis, "{text:?}");
+            }
             serde_json::json!({
                 "features": feature_digest(&features),
                 "analysis": analysis,
