@@ -688,7 +688,9 @@ fn question_mark_weight(text: &str, lang: &str) -> f32 {
     } else {
         &['?', '？', '¿']
     };
-    if text.contains(question_marks) {
+    // One memchr-backed search per mark instead of decoding every character of the text and
+    // comparing it with each mark: the same answer, in a fraction of the time.
+    if question_marks.iter().any(|&mark| text.contains(mark)) {
         0.7
     } else {
         0.0
