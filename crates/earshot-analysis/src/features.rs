@@ -423,7 +423,21 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
     let text = &text[..end];
     let mut rest = text;
     let mut at_word_start = true;
-    while let Some(c) = rest.chars().next() {
+    while let Some(&byte) = rest.as_bytes().first() {
+        // Most bytes are plain ASCII that is neither an escape nor the start of a link (which
+        // begins with `h` or `w` at a word start): one test, and no decoding.
+        let link_start = at_word_start && matches!(byte | 0x20, b'h' | b'w');
+        if byte < 0x80 && byte != b'\\' && !link_start {
+            // The ASCII characters that are whitespace or control: 0x00-0x20 and DEL.
+            let blank = byte <= 0x20 || byte == 0x7f;
+            at_word_start = blank;
+            push(if blank { ' ' } else { char::from(byte) }, out);
+            rest = &rest[1..];
+            continue;
+        }
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
         // A link says little by its letters (`t.co/x7Kq2`) and much by being there: one token.
         if at_word_start && starts_with_link(rest) {
             out.push_str(LINK_TOKEN);
