@@ -363,8 +363,8 @@ pub fn folded_words(folded: &str) -> impl Iterator<Item = &str> {
         }
         let start = at;
         while let Some((c, len)) = char_at(folded, at) {
-            let inner_apostrophe = c == '\''
-                && char_at(folded, at + len).is_some_and(|(next, _)| is_word_char(next));
+            let inner_apostrophe =
+                c == '\'' && char_at(folded, at + len).is_some_and(|(next, _)| is_word_char(next));
             if !(is_word_char(c) || inner_apostrophe) {
                 break;
             }
