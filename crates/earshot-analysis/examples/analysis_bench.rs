@@ -4,13 +4,19 @@
 //!
 //! ```text
 //! cargo run --release -p earshot-analysis --example analysis_bench -- \
-//!     [--texts 1000000] [--models models] [--data ../shared/data] [--detect] [--write-texts FILE]
+//!     [--texts 1000000] [--models models] [--data ../shared/data] [--detect | --trusted] [--write-texts FILE] [--digest]
 //! ```
 //! Texts are generated in chunks outside the timed part, so the memory they take stays small
 //! and the figure is the analysis alone. `--detect` leaves the language to the analyzer instead
-//! of passing the one the pipeline would have detected. `--write-texts` also writes the texts as
+//! of passing the one the pipeline would have detected; `--trusted` runs the pipeline's
+//! `earshot_text::lang::detect` outside the timed part and passes its answer to
+//! [`Analyzer::analyze_detected`], as the ingest pipeline does. `--write-texts` also writes the
+//! texts as
 //! JSON Lines (`text`, `lang`) for the fastText speed script (bench/fasttext_speed.py).
+//! `--digest` prints a hash of every analysis (its JSON), so that a speed change can be checked
+//! to give the same results on all the texts; it slows the timed loop, so time without it.
 
+use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,7 +50,9 @@ struct Options {
     models: PathBuf,
     data: PathBuf,
     detect: bool,
+    trusted: bool,
     write_texts: Option<PathBuf>,
+    digest: bool,
 }
 
 fn main() -> ExitCode {
@@ -63,7 +71,9 @@ fn parse_options() -> Result<Options, String> {
         models: PathBuf::from("models"),
         data: PathBuf::from("../shared/data"),
         detect: false,
+        trusted: false,
         write_texts: None,
+        digest: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -77,7 +87,9 @@ fn parse_options() -> Result<Options, String> {
             "--models" => options.models = PathBuf::from(value()?),
             "--data" => options.data = PathBuf::from(value()?),
             "--detect" => options.detect = true,
+            "--trusted" => options.trusted = true,
             "--write-texts" => options.write_texts = Some(PathBuf::from(value()?)),
+            "--digest" => options.digest = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -176,6 +188,7 @@ fn run() -> Result<(), String> {
     let mut rng = Rng(2026);
     let mut scratch = analyzer.scratch();
     let mut chunk: Vec<(String, &str)> = (0..CHUNK).map(|_| (String::new(), "")).collect();
+    let mut detected: Vec<String> = vec![String::new(); CHUNK];
     let mut analysed = 0usize;
     let mut bytes = 0usize;
     let mut busy = Duration::ZERO;
@@ -184,6 +197,7 @@ fn run() -> Result<(), String> {
     let mut negative = 0usize;
     let mut offensive = 0usize;
     let mut with_intents = 0usize;
+    let mut digest = std::collections::hash_map::DefaultHasher::new();
     while analysed < options.texts {
         let size = CHUNK.min(options.texts - analysed);
         for (i, (text, lang)) in chunk[..size].iter_mut().enumerate() {
@@ -191,6 +205,11 @@ fn run() -> Result<(), String> {
             generate(&mut rng, pool, text);
             *lang = code;
             bytes += text.len();
+        }
+        if options.trusted {
+            for ((text, lang), detected) in chunk[..size].iter().zip(&mut detected) {
+                *detected = earshot_text::lang::detect(text, Some(lang));
+            }
         }
         if let Some(writer) = writer.as_mut() {
             for (text, lang) in &chunk[..size] {
@@ -200,9 +219,13 @@ fn run() -> Result<(), String> {
         }
         let cpu_started = thread_cpu_time();
         let started = Instant::now();
-        for (text, lang) in &chunk[..size] {
-            let declared = (!options.detect).then_some(*lang);
-            let analysis = analyzer.analyze_with(&mut scratch, text, declared, &[]);
+        for ((text, lang), detected) in chunk[..size].iter().zip(&detected) {
+            let analysis = if options.trusted {
+                analyzer.analyze_detected(&mut scratch, text, detected, &[])
+            } else {
+                let declared = (!options.detect).then_some(*lang);
+                analyzer.analyze_with(&mut scratch, text, declared, &[])
+            };
             negative += usize::from(
                 analysis
                     .sentiment
@@ -216,6 +239,10 @@ fn run() -> Result<(), String> {
                     .is_some_and(|s| s.label == "OFF"),
             );
             with_intents += usize::from(!analysis.intents.is_empty());
+            if options.digest {
+                let json = serde_json::to_string(&analysis).map_err(|e| e.to_string())?;
+                json.hash(&mut digest);
+            }
             std::hint::black_box(analysis);
         }
         busy += started.elapsed();
@@ -230,7 +257,13 @@ fn run() -> Result<(), String> {
     println!(
         "{analysed} texts ({:.0} bytes on average), language {}: {:.2} s of analysis, {:.0} texts/s on one thread",
         bytes as f64 / analysed.max(1) as f64,
-        if options.detect { "detected" } else { "given" },
+        if options.detect {
+            "detected"
+        } else if options.trusted {
+            "trusted"
+        } else {
+            "given"
+        },
         busy.as_secs_f64(),
         analysed as f64 / busy.as_secs_f64()
     );
@@ -247,6 +280,9 @@ fn run() -> Result<(), String> {
         100.0 * offensive as f64 / analysed.max(1) as f64,
         100.0 * with_intents as f64 / analysed.max(1) as f64
     );
+    if options.digest {
+        println!("digest of the analyses {:016x}", digest.finish());
+    }
     println!("{}", peak_memory());
     Ok(())
 }

@@ -78,7 +78,17 @@ struct FusedGroup {
     table: Vec<i8>,
 }
 
+/// The tasks with a classifier, in the order [`Analyzer::analyze_with`] asks for them.
+const CLASSIFIED_TASKS: [&str; 4] = ["sentiment", "offensive", "spam", "complaint"];
+
 impl FusedGroup {
+    /// Asks for the row of every feature to be brought into the cache, without waiting.
+    fn prefetch_rows(&self, features: &SparseVector) {
+        for &index in &features.indices {
+            prefetch(&self.table, index as usize * self.width);
+        }
+    }
+
     /// `sums[class] = Σ value × weight` over the features, for every class of the group, in the
     /// order of the features: the same operations as [`Model::predict_into`], so the same
     /// floats.
@@ -351,18 +361,71 @@ impl Analyzer {
         lang: Option<&str>,
         targets: &[&str],
     ) -> Analysis {
+        let text = cut(text, MAX_ANALYZED_BYTES);
+        let lang = earshot_text::lang::detect(text, lang);
+        self.analyze_cut(scratch, text, lang, targets)
+    }
+
+    /// [`Analyzer::analyze_with`] for a caller that has already run
+    /// [`earshot_text::lang::detect`] on this text (the ingest pipeline does, for the mention):
+    /// `lang` is taken as it is instead of being checked against the text again, which costs
+    /// about a tenth of an analysis. Pass what `detect` returned; a source's declared language
+    /// belongs in [`Analyzer::analyze_with`].
+    pub fn analyze_detected(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        lang: &str,
+        targets: &[&str],
+    ) -> Analysis {
+        let text = cut(text, MAX_ANALYZED_BYTES);
+        self.analyze_cut(scratch, text, lang.to_owned(), targets)
+    }
+
+    fn analyze_cut(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        lang: String,
+        targets: &[&str],
+    ) -> Analysis {
         if scratch.extractors.len() != self.configs.len()
             || scratch.group_done.len() != self.groups.len()
         {
             *scratch = self.scratch();
         }
-        let text = cut(text, MAX_ANALYZED_BYTES);
-        let lang = earshot_text::lang::detect(text, lang);
 
         for (extractor, features) in scratch.extractors.iter_mut().zip(&mut scratch.features) {
             extractor.extract(text, features);
         }
         scratch.group_done.fill(false);
+
+        // The weight rows of this text are scattered over megabytes: ask for all of them now
+        // and run the rules while they arrive, instead of waiting for each when it is added.
+        let mut requested = [usize::MAX; CLASSIFIED_TASKS.len()];
+        for (i, task) in CLASSIFIED_TASKS.iter().enumerate() {
+            if let Some(loaded) = self.model_for(task, &lang) {
+                if !requested[..i].contains(&loaded.group) {
+                    requested[i] = loaded.group;
+                    self.groups[loaded.group].prefetch_rows(&scratch.features[loaded.config]);
+                }
+            }
+        }
+
+        // Every extractor split the same words; without one, fold the text here.
+        let rule_scores = match scratch.extractors.first() {
+            Some(extractor) => self.rules.all_scores_joined(
+                extractor.joined_words(),
+                text,
+                &lang,
+                &mut scratch.rules,
+            ),
+            None => {
+                clean_and_fold(text, &mut scratch.folded);
+                self.rules
+                    .all_scores_folded(&scratch.folded, text, &lang, &mut scratch.rules)
+            }
+        };
 
         let mut classify = |task: &str| -> Option<(Scored, f32)> {
             let loaded = self.model_for(task, &lang)?;
@@ -409,20 +472,6 @@ impl Analyzer {
         let spam_model = classify("spam");
         let complaint_model = classify("complaint").map(|(_, p)| p);
 
-        // Every extractor split the same words; without one, fold the text here.
-        let rule_scores = match scratch.extractors.first() {
-            Some(extractor) => self.rules.all_scores_joined(
-                extractor.joined_words(),
-                text,
-                &lang,
-                &mut scratch.rules,
-            ),
-            None => {
-                clean_and_fold(text, &mut scratch.folded);
-                self.rules
-                    .all_scores_folded(&scratch.folded, text, &lang, &mut scratch.rules)
-            }
-        };
         let spam = combine_spam(spam_model, rule_scores.spam);
         let mut intents = Vec::new();
         for (intent, rule_score) in rule_scores.intents {

@@ -229,6 +229,10 @@ impl FeatureExtractor {
                 self.chars.extend(chunk.chars().map(u32::from));
                 self.chars.push(CHUNK_END);
                 let chars = self.chars.as_slice();
+                if (min, max) == (3, 5) {
+                    char_grams_3_to_5(chars, shift, out);
+                    continue;
+                }
                 for start in 0..chars.len() {
                     let mut h = CHAR_SEED;
                     for (n, &c) in chars[start..].iter().take(max).enumerate() {
@@ -256,6 +260,27 @@ impl FeatureExtractor {
                 for value in values {
                     *value *= factor;
                 }
+            }
+        }
+    }
+}
+
+/// The character 3-, 4- and 5-grams of one chunk, in the order of the general loop of
+/// [`FeatureExtractor::extract`] (by start, shortest first): the default configuration, with
+/// the loop unrolled so that it has no per-character length test.
+fn char_grams_3_to_5(chars: &[u32], shift: u32, out: &mut SparseVector) {
+    out.indices.reserve(3 * chars.len());
+    out.values.reserve(3 * chars.len());
+    let step = |h: u64, c: u32| fx_step(h, u64::from(c));
+    for (start, window) in chars.windows(3).enumerate() {
+        let mut h = step(step(step(CHAR_SEED, window[0]), window[1]), window[2]);
+        push(out, bucket(h, shift));
+        if let Some(&fourth) = chars.get(start + 3) {
+            h = step(h, fourth);
+            push(out, bucket(h, shift));
+            if let Some(&fifth) = chars.get(start + 4) {
+                h = step(h, fifth);
+                push(out, bucket(h, shift));
             }
         }
     }
@@ -324,28 +349,49 @@ fn is_word_char(c: char) -> bool {
 
 /// The words of folded text, as [`earshot_text::tokenize`] splits them (runs of letters and
 /// digits, with apostrophes between letters), with a fast path for the scripts we analyse:
-/// the general Unicode letter lookup dominated the cost of feature extraction.
+/// the general Unicode letter lookup dominated the cost of feature extraction, and decoding
+/// one- and two-byte characters by hand beats the general decoder on every character.
 pub fn folded_words(folded: &str) -> impl Iterator<Item = &str> {
-    let mut rest = folded;
+    let mut at = 0;
     std::iter::from_fn(move || {
-        let start = rest.find(is_word_char)?;
-        let word = &rest[start..];
-        let mut end = word.len();
-        let mut chars = word.char_indices().peekable();
-        while let Some((offset, c)) = chars.next() {
+        loop {
+            let (c, len) = char_at(folded, at)?;
             if is_word_char(c) {
-                continue;
-            }
-            let inner_apostrophe =
-                c == '\'' && chars.peek().is_some_and(|&(_, next)| is_word_char(next));
-            if !inner_apostrophe {
-                end = offset;
                 break;
             }
+            at += len;
         }
-        rest = &word[end..];
-        Some(&word[..end])
+        let start = at;
+        while let Some((c, len)) = char_at(folded, at) {
+            let inner_apostrophe =
+                c == '\'' && char_at(folded, at + len).is_some_and(|(next, _)| is_word_char(next));
+            if !(is_word_char(c) || inner_apostrophe) {
+                break;
+            }
+            at += len;
+        }
+        Some(&folded[start..at])
     })
+}
+
+/// The character starting at byte `at` of `s` (a character boundary) and its length in bytes.
+#[inline(always)]
+fn char_at(s: &str, at: usize) -> Option<(char, usize)> {
+    let bytes = s.as_bytes();
+    let first = *bytes.get(at)?;
+    if first < 0x80 {
+        return Some((char::from(first), 1));
+    }
+    if first & 0xe0 == 0xc0 {
+        if let Some(&second) = bytes.get(at + 1) {
+            let code = (u32::from(first & 0x1f) << 6) | u32::from(second & 0x3f);
+            if let Some(c) = char::from_u32(code) {
+                return Some((c, 2));
+            }
+        }
+    }
+    let c = s.get(at..)?.chars().next()?;
+    Some((c, c.len_utf8()))
 }
 
 /// Prepares text for folding: cuts it at [`MAX_FEATURE_BYTES`] (on a character boundary), turns
@@ -377,7 +423,21 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
     let text = &text[..end];
     let mut rest = text;
     let mut at_word_start = true;
-    while let Some(c) = rest.chars().next() {
+    while let Some(&byte) = rest.as_bytes().first() {
+        // Most bytes are plain ASCII that is neither an escape nor the start of a link (which
+        // begins with `h` or `w` at a word start): one test, and no decoding.
+        let link_start = at_word_start && matches!(byte | 0x20, b'h' | b'w');
+        if byte < 0x80 && byte != b'\\' && !link_start {
+            // The ASCII characters that are whitespace or control: 0x00-0x20 and DEL.
+            let blank = byte <= 0x20 || byte == 0x7f;
+            at_word_start = blank;
+            push(if blank { ' ' } else { char::from(byte) }, out);
+            rest = &rest[1..];
+            continue;
+        }
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
         // A link says little by its letters (`t.co/x7Kq2`) and much by being there: one token.
         if at_word_start && starts_with_link(rest) {
             out.push_str(LINK_TOKEN);

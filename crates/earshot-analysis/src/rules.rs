@@ -688,7 +688,9 @@ fn question_mark_weight(text: &str, lang: &str) -> f32 {
     } else {
         &['?', '？', '¿']
     };
-    if text.contains(question_marks) {
+    // One memchr-backed search per mark instead of decoding every character of the text and
+    // comparing it with each mark: the same answer, in a fraction of the time.
+    if question_marks.iter().any(|&mark| text.contains(mark)) {
         0.7
     } else {
         0.0
@@ -732,6 +734,11 @@ fn build_automata(cues: &[(&'static str, &'static str, Vec<Cue>)]) -> Vec<Langua
                 .match_kind(MatchKind::Standard)
                 // A few hundred patterns: the full DFA is small and the fastest to run.
                 .kind(Some(AhoCorasickKind::DFA))
+                // Every pattern starts with a space, which is in every text many times over:
+                // a prefilter can only get in the way. Without byte classes each step is one
+                // table lookup fewer, for a table that still fits the cache.
+                .prefilter(false)
+                .byte_classes(false)
                 .build(&texts)
                 .ok()?;
             Some(LanguageAutomaton {

@@ -152,7 +152,8 @@ impl Pipeline {
         let analysis = match (&self.analyzer, scratch) {
             (Some(analyzer), Some(scratch)) => {
                 let targets: Vec<&str> = brands.iter().map(String::as_str).collect();
-                Some(analyzer.analyze_with(scratch, &body.text, Some(&lang), &targets))
+                // The language was just detected: the analyzer need not check it again.
+                Some(analyzer.analyze_detected(scratch, &body.text, &lang, &targets))
             }
             _ => None,
         };
