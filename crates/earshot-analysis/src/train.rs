@@ -364,11 +364,17 @@ pub fn train_examples(
     let mut exact = if options.optimizer == Optimizer::AdaGrad {
         None
     } else {
+        // A bucket no training text uses has gradient `w` alone, so from zero it stays zero:
+        // the exact fit runs over the used buckets only (a few % of 2^18 on the small sets),
+        // which gives the same solution at a fraction of the vector arithmetic.
+        let (compact, used) = rows.compacted(buckets);
         let search = LbfgsSearch {
-            rows: &rows,
+            rows: &compact,
             labels: &classes_of_rows,
             names: &labels,
-            buckets,
+            buckets: used.len(),
+            used: &used,
+            full_buckets: buckets,
             options,
         };
         Some(search.run(&order, training, validation, &mut candidates)?)
@@ -529,10 +535,15 @@ pub fn train_examples(
 
 /// The exact fits of [`Optimizer::Lbfgs`] and their search over `C` and class weights.
 struct LbfgsSearch<'a> {
+    /// The rows with their buckets renumbered densely (`Rows::compacted`).
     rows: &'a Rows,
     labels: &'a [usize],
     names: &'a [String],
+    /// Buckets in `rows`: the used ones.
     buckets: usize,
+    /// The original bucket of each dense one.
+    used: &'a [u32],
+    full_buckets: usize,
     options: &'a TrainOptions,
 }
 
@@ -611,7 +622,7 @@ impl LbfgsSearch<'_> {
         // The refit starts from the chosen solution: the same minimum, reached sooner.
         let outcome = self.fit(&mut x, subset, &class_weight, c);
         Ok(LbfgsOutcome {
-            fit: self.to_fit(&x),
+            fit: self.expanded(&x),
             c,
             class_weights: weighting,
             validation_macro_f1,
@@ -650,6 +661,25 @@ impl LbfgsSearch<'_> {
         let (weights, bias) = x.split_at(self.buckets * classes);
         for (w, &v) in fit.weights.iter_mut().zip(weights) {
             *w = v as f32;
+        }
+        for (b, &v) in fit.bias.iter_mut().zip(bias) {
+            *b = v as f32;
+        }
+        fit
+    }
+}
+
+impl LbfgsSearch<'_> {
+    /// The solution over all buckets of the feature configuration, unused ones zero.
+    fn expanded(&self, x: &[f64]) -> Fit {
+        let classes = self.names.len();
+        let mut fit = Fit::new(self.full_buckets, classes);
+        let (weights, bias) = x.split_at(self.buckets * classes);
+        for (&bucket, row) in self.used.iter().zip(weights.chunks_exact(classes)) {
+            let target = &mut fit.weights[bucket as usize * classes..][..classes];
+            for (w, &v) in target.iter_mut().zip(row) {
+                *w = v as f32;
+            }
         }
         for (b, &v) in fit.bias.iter_mut().zip(bias) {
             *b = v as f32;
@@ -853,6 +883,28 @@ impl Rows {
         for (value, &index) in self.values.iter_mut().zip(&self.indices) {
             *value *= factors[index as usize];
         }
+    }
+
+    /// The same rows with the buckets that occur renumbered `0..used.len()` in ascending
+    /// order, and `used`, the original bucket of each.
+    fn compacted(&self, buckets: usize) -> (Rows, Vec<u32>) {
+        let mut dense = vec![u32::MAX; buckets];
+        for &index in &self.indices {
+            dense[index as usize] = 0;
+        }
+        let mut used = Vec::new();
+        for (bucket, slot) in dense.iter_mut().enumerate() {
+            if *slot == 0 {
+                *slot = used.len() as u32;
+                used.push(bucket as u32);
+            }
+        }
+        let rows = Rows {
+            starts: self.starts.clone(),
+            indices: self.indices.iter().map(|&i| dense[i as usize]).collect(),
+            values: self.values.clone(),
+        };
+        (rows, used)
     }
 
     fn row(&self, i: usize) -> (&[u32], &[f32]) {
