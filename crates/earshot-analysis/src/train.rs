@@ -1280,6 +1280,21 @@ mod tests {
     }
 
     #[test]
+    fn compacted_rows_number_the_used_buckets_densely_in_order() {
+        let mut rows = Rows::default();
+        for (indices, values) in [
+            (vec![9u32, 3], vec![0.5f32, 1.0]),
+            (vec![3, 7], vec![2.0, 3.0]),
+        ] {
+            rows.push(&SparseVector { indices, values });
+        }
+        let (compact, used) = rows.compacted(16);
+        assert_eq!(used, vec![3, 7, 9]);
+        assert_eq!(compact.row(0), (&[2u32, 0][..], &[0.5f32, 1.0][..]));
+        assert_eq!(compact.row(1), (&[0u32, 1][..], &[2.0f32, 3.0][..]));
+    }
+
+    #[test]
     fn the_exact_fit_learns_and_is_deterministic() {
         let options = TrainOptions {
             optimizer: Optimizer::Lbfgs,
