@@ -1,4 +1,4 @@
-//! Training a multinomial logistic regression on hashed features with AdaGrad.
+//! Training a multinomial logistic regression on hashed features: averaged AdaGrad or the exact L-BFGS fit.
 //!
 //! Deterministic: the same data, options and seed give the same model, byte for byte.
 
