@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DATA=${1:-../shared/data}
 OUT=${2:-models}
 EXTRA_OUT=${EXTRA_OUT:-$(mktemp -d)}
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$EXTRA_OUT"
 cargo build --release -p earshot-analysis --example train_eval
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/train_eval
 run() { echo "== $*"; nice -n 10 "$BIN" "$@"; }
