@@ -408,6 +408,19 @@ pub(crate) async fn insert_links(
     Ok(stored)
 }
 
+/// A campaign's name and `utm_campaign` are unique: a clash is the user's to resolve.
+fn campaign_write_error(error: sqlx::Error, new: &NewCampaign, context: &str) -> StoreError {
+    if is_unique_violation(&error) {
+        StoreError::Conflict(format!(
+            "another campaign is named {:?} or has utm_campaign {:?}",
+            new.name.trim(),
+            new.utm_campaign
+        ))
+    } else {
+        StoreError::Database(format!("{context}: {error}"))
+    }
+}
+
 async fn begin_immediate(store: &SqliteStore) -> StoreResult<Transaction<'static, Sqlite>> {
     store
         .pool
@@ -736,17 +749,7 @@ impl CampaignStore for SqliteStore {
         .bind(micros(at))
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!(
-                    "a campaign named {:?} or with utm_campaign {:?} exists",
-                    new.name.trim(),
-                    new.utm_campaign
-                ))
-            } else {
-                StoreError::Database(format!("storing a campaign: {e}"))
-            }
-        })?;
+        .map_err(|e| campaign_write_error(e, &new, "storing a campaign"))?;
         insert_campaign_posts(&mut tx, CampaignId(id), &new.post_ids).await?;
         tx.commit().await.map_err(db("storing a campaign"))?;
         self.campaign(CampaignId(id))
@@ -851,17 +854,7 @@ impl CampaignStore for SqliteStore {
             .bind(id.0)
             .execute(&mut *tx)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!(
-                        "another campaign is named {:?} or has utm_campaign {:?}",
-                        new.name.trim(),
-                        new.utm_campaign
-                    ))
-                } else {
-                    StoreError::Database(format!("updating a campaign: {e}"))
-                }
-            })?;
+            .map_err(|e| campaign_write_error(e, &new, "updating a campaign"))?;
             if updated.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("no campaign {id}")));
             }

@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use earshot_core::links::TrackedLink;
-use earshot_core::{Account, AccountId, CampaignId, Post, PostDetail, PostState, VariantDraft};
+use earshot_core::{
+    Account, AccountId, CampaignId, Post, PostDetail, PostId, PostState, VariantDraft,
+};
 use earshot_engine::publishing::{check_post, CheckResult};
 use earshot_store::PostFilter;
 use serde::{Deserialize, Serialize};
@@ -121,6 +123,16 @@ async fn with_checks(app: &AppState, detail: PostDetail) -> Result<PostJson, Api
     Ok(PostJson { detail, checks })
 }
 
+async fn existing_post(app: &AppState, id: PostId) -> Result<PostDetail, ApiError> {
+    Ok(app
+        .web
+        .store
+        .post(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| WebError::NotFound(format!("no post {id}")))?)
+}
+
 #[utoipa::path(
     get,
     path = "/api/posts/{id}",
@@ -136,13 +148,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<PostJson>, ApiError> {
     let id = parse_post_id(&id)?;
-    let detail = app
-        .web
-        .store
-        .post(id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| WebError::NotFound(format!("no post {id}")))?;
+    let detail = existing_post(&app, id).await?;
     Ok(Json(with_checks(&app, detail).await?))
 }
 
@@ -258,13 +264,7 @@ pub async fn set_campaign(
 ) -> Result<Json<PostJson>, ApiError> {
     let id = parse_post_id(&id)?;
     let payload = body(payload)?;
-    let detail = app
-        .web
-        .store
-        .post(id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| WebError::NotFound(format!("no post {id}")))?;
+    let detail = existing_post(&app, id).await?;
     app.web
         .store
         .set_post_campaign(id.0, payload.campaign_id.map(CampaignId))
