@@ -974,23 +974,13 @@ async fn a_reply_to_a_published_post_opens_a_conversation_linked_to_the_post() {
 
 // ------------------------------------------------------------------ the posts side glued on
 
-/// A post approved and scheduled through the workflow becomes a publication, is published
-/// once at its time, and the outcome settles the post; unscheduling withdraws what waits.
-#[tokio::test]
-async fn a_scheduled_post_is_queued_published_and_settled() {
-    use earshot_core::{
-        Actor, Network as AccountNetwork, NewAccount, PostAction, PostState, Role, VariantDraft,
-        VariantState,
-    };
-    use earshot_engine::publishing::{reconcile_scheduled_posts, PostOutcomes};
-
-    let network = FakeNetwork::start(Network::Mastodon).await;
-    let setup = setup().await;
-    let store = setup.store.clone();
-    let account = store
+/// The Mastodon account the posts-side tests publish through (credentials are not opened:
+/// the worker gets its publisher directly).
+async fn brand_account(store: &dyn Store, network: &FakeNetwork) -> earshot_core::Account {
+    store
         .create_account(
-            NewAccount {
-                network: AccountNetwork::Mastodon,
+            earshot_core::NewAccount {
+                network: earshot_core::Network::Mastodon,
                 name: "brand-masto".into(),
                 handle: "@brand@social.example".into(),
                 server_url: network.server.uri(),
@@ -1004,7 +994,20 @@ async fn a_scheduled_post_is_queued_published_and_settled() {
             start(),
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A post approved and scheduled through the workflow becomes a publication, is published
+/// once at its time, and the outcome settles the post; unscheduling withdraws what waits.
+#[tokio::test]
+async fn a_scheduled_post_is_queued_published_and_settled() {
+    use earshot_core::{Actor, PostAction, PostState, Role, VariantDraft, VariantState};
+    use earshot_engine::publishing::{reconcile_scheduled_posts, PostOutcomes};
+
+    let network = FakeNetwork::start(Network::Mastodon).await;
+    let setup = setup().await;
+    let store = setup.store.clone();
+    let account = brand_account(store.as_ref(), &network).await;
     let author = Actor::new("anna", Role::Agent, vec!["marketing".into()]);
     let reviewer = Actor::new("mark", Role::Agent, vec!["marketing".into()]);
     let draft = |text: &str| VariantDraft {
@@ -1090,33 +1093,13 @@ async fn a_scheduled_post_is_queued_published_and_settled() {
 /// text, and queueing again makes no second set of links.
 #[tokio::test]
 async fn a_scheduled_posts_links_are_tracked_when_it_is_queued() {
-    use earshot_core::{
-        Actor, Goal, Network as AccountNetwork, NewAccount, NewCampaign, PostAction, Role,
-        VariantDraft,
-    };
+    use earshot_core::{Actor, Goal, NewCampaign, PostAction, Role, VariantDraft};
     use earshot_engine::publishing::{reconcile_scheduled_posts, PostOutcomes};
 
     let network = FakeNetwork::start(Network::Mastodon).await;
     let setup = setup().await;
     let store = setup.store.clone();
-    let account = store
-        .create_account(
-            NewAccount {
-                network: AccountNetwork::Mastodon,
-                name: "brand-masto".into(),
-                handle: "@brand@social.example".into(),
-                server_url: network.server.uri(),
-                owner: "olga".into(),
-                purpose: "news for customers".into(),
-                languages: vec!["en".into()],
-                posts_per_day: 3,
-                approval_steps: Vec::new(),
-                sealed_credentials: vec![1, 2, 3],
-            },
-            start(),
-        )
-        .await
-        .unwrap();
+    let account = brand_account(store.as_ref(), &network).await;
     let text = "Spring sale: https://shop.example/spring?ref=fedi. Again: https://shop.example/spring?ref=fedi and www.shop.example/help";
     let post = store
         .create_post(

@@ -408,6 +408,23 @@ pub(crate) async fn insert_links(
     Ok(stored)
 }
 
+/// The settings columns of `campaigns`, in the order of the INSERT and the UPDATE.
+fn bind_campaign_fields<'q>(
+    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    new: &'q NewCampaign,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    query
+        .bind(new.name.trim())
+        .bind(&new.utm_campaign)
+        .bind(new.goal.as_str())
+        .bind(new.custom_goal.as_deref().map(str::trim))
+        .bind(new.target)
+        .bind(new.budget.as_ref().map(|b| b.minor))
+        .bind(new.budget.as_ref().map(|b| b.currency.as_str().to_string()))
+        .bind(day_text(new.starts_on))
+        .bind(new.ends_on.map(day_text))
+}
+
 /// A campaign's name and `utm_campaign` are unique: a clash is the user's to resolve.
 fn campaign_write_error(error: sqlx::Error, new: &NewCampaign, context: &str) -> StoreError {
     if is_unique_violation(&error) {
@@ -732,24 +749,19 @@ impl CampaignStore for SqliteStore {
             .begin()
             .await
             .map_err(db("starting a transaction"))?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO campaigns (name, utm_campaign, goal, custom_goal, target, budget_minor, \
-             budget_currency, starts_on, ends_on, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        let row = bind_campaign_fields(
+            sqlx::query(
+                "INSERT INTO campaigns (name, utm_campaign, goal, custom_goal, target, \
+                 budget_minor, budget_currency, starts_on, ends_on, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            ),
+            &new,
         )
-        .bind(new.name.trim())
-        .bind(&new.utm_campaign)
-        .bind(new.goal.as_str())
-        .bind(new.custom_goal.as_deref().map(str::trim))
-        .bind(new.target)
-        .bind(new.budget.as_ref().map(|b| b.minor))
-        .bind(new.budget.as_ref().map(|b| b.currency.as_str().to_string()))
-        .bind(day_text(new.starts_on))
-        .bind(new.ends_on.map(day_text))
         .bind(micros(at))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| campaign_write_error(e, &new, "storing a campaign"))?;
+        let id: i64 = row.get("id");
         insert_campaign_posts(&mut tx, CampaignId(id), &new.post_ids).await?;
         tx.commit().await.map_err(db("storing a campaign"))?;
         self.campaign(CampaignId(id))
@@ -837,20 +849,14 @@ impl CampaignStore for SqliteStore {
         new.validate().map_err(StoreError::InvalidInput)?;
         let mut tx = begin_immediate(self).await?;
         let result = async {
-            let updated = sqlx::query(
-                "UPDATE campaigns SET name = ?, utm_campaign = ?, goal = ?, custom_goal = ?, \
-                 target = ?, budget_minor = ?, budget_currency = ?, starts_on = ?, ends_on = ? \
-                 WHERE id = ?",
+            let updated = bind_campaign_fields(
+                sqlx::query(
+                    "UPDATE campaigns SET name = ?, utm_campaign = ?, goal = ?, custom_goal = ?, \
+                     target = ?, budget_minor = ?, budget_currency = ?, starts_on = ?, \
+                     ends_on = ? WHERE id = ?",
+                ),
+                &new,
             )
-            .bind(new.name.trim())
-            .bind(&new.utm_campaign)
-            .bind(new.goal.as_str())
-            .bind(new.custom_goal.as_deref().map(str::trim))
-            .bind(new.target)
-            .bind(new.budget.as_ref().map(|b| b.minor))
-            .bind(new.budget.as_ref().map(|b| b.currency.as_str().to_string()))
-            .bind(day_text(new.starts_on))
-            .bind(new.ends_on.map(day_text))
             .bind(id.0)
             .execute(&mut *tx)
             .await
