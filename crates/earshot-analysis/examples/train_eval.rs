@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-norm|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
@@ -60,6 +60,10 @@ fn run() -> Result<(), String> {
             "--uniform" => options.class_weights = ClassWeights::Uniform,
             "--no-average" => options.average = false,
             "--idf" => options.idf = true,
+            "--idf-norm" => {
+                options.idf = true;
+                options.idf_normalized = true;
+            }
             "--lbfgs" => options.optimizer = earshot_analysis::Optimizer::Lbfgs,
             "--adagrad" => options.optimizer = earshot_analysis::Optimizer::AdaGrad,
             "--both" => options.optimizer = earshot_analysis::Optimizer::BestOnValidation,

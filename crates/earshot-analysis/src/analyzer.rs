@@ -6,7 +6,7 @@ use earshot_text::{fold, tokenize};
 
 use crate::eval::argmax;
 use crate::features::{clean_and_fold, FeatureConfig, FeatureExtractor, SparseVector};
-use crate::model::{Model, ModelError};
+use crate::model::{block_factor, Model, ModelError, IDF_STEPS};
 use crate::rules::{IntentRules, RuleScratch, INTENT_THRESHOLD, SPAM_THRESHOLD};
 
 /// Text beyond this many bytes is not analysed (the cut falls on a character boundary): a 1 MB
@@ -70,7 +70,13 @@ struct LoadedModel {
 struct FusedGroup {
     config: usize,
     lang: Option<String>,
-    /// The sum of the models' classes.
+    /// Whether its models carry IDF weights (models with and without are never fused, so each
+    /// group predicts exactly as its models do alone).
+    idf: bool,
+    /// With `idf`: per model, where its classes start in a row and the lane after the classes
+    /// that holds its IDF weight (`round(idf × IDF_STEPS)`).
+    idf_models: Vec<(usize, usize, usize)>,
+    /// The sum of the models' classes (and with `idf`, one IDF lane per model).
     stride: usize,
     /// The length of a row: `stride` rounded up to 4, 8 or 16, so that a row is a fixed-size
     /// array the compiler turns into a few SIMD operations (the padding weights are zero).
@@ -93,6 +99,9 @@ impl FusedGroup {
     /// order of the features: the same operations as [`Model::predict_into`], so the same
     /// floats.
     fn accumulate(&self, features: &SparseVector, sums: &mut Vec<f32>) {
+        if self.idf {
+            return self.accumulate_idf(features, sums);
+        }
         match self.width {
             4 => self.accumulate_fixed::<4>(features, sums),
             8 => self.accumulate_fixed::<8>(features, sums),
@@ -141,6 +150,49 @@ impl FusedGroup {
             };
             for (sum, &q) in sums.iter_mut().zip(row) {
                 *sum += value * f32::from(q);
+            }
+        }
+    }
+}
+
+impl FusedGroup {
+    /// For models with IDF weights: the words and the characters are summed apart, each block
+    /// with `Σ v²` and, in every lane, `Σ (v × lane)²` (what the IDF lanes need for the norm),
+    /// then each model's block sums are scaled by its own `‖v‖ / ‖v · idf‖` as in
+    /// [`Model::predict_into`].
+    fn accumulate_idf(&self, features: &SparseVector, sums: &mut Vec<f32>) {
+        let width = self.width;
+        sums.clear();
+        sums.resize(width, 0.0);
+        let mut lanes = vec![0.0f32; width];
+        let mut squares = vec![0.0f32; width];
+        let indices = &features.indices;
+        let split = features.word_features.min(indices.len());
+        for block in [0..split, split..indices.len()] {
+            lanes.fill(0.0);
+            squares.fill(0.0);
+            let mut plain = 0.0f32;
+            for at in block {
+                if let Some(&ahead) = indices.get(at + PREFETCH_DISTANCE) {
+                    prefetch(&self.table, ahead as usize * width);
+                }
+                let value = features.values[at];
+                plain += value * value;
+                let start = indices[at] as usize * width;
+                let Some(row) = self.table.get(start..start + width) else {
+                    continue;
+                };
+                for ((lane, square), &q) in lanes.iter_mut().zip(&mut squares).zip(row) {
+                    let term = value * f32::from(q);
+                    *lane += term;
+                    *square += term * term;
+                }
+            }
+            for &(offset, classes, idf_lane) in &self.idf_models {
+                let factor = block_factor(plain, squares[idf_lane]);
+                for class in offset..offset + classes {
+                    sums[class] += lanes[class] * factor;
+                }
             }
         }
     }
@@ -277,16 +329,19 @@ impl Analyzer {
         for index in 0..self.models.len() {
             let loaded = &self.models[index];
             let lang = loaded.model.lang().map(str::to_owned);
+            let idf = !loaded.model.idf().is_empty();
             let group = match self
                 .groups
                 .iter()
-                .position(|g| g.config == loaded.config && g.lang == lang)
+                .position(|g| g.config == loaded.config && g.lang == lang && g.idf == idf)
             {
                 Some(group) => group,
                 None => {
                     self.groups.push(FusedGroup {
                         config: loaded.config,
                         lang,
+                        idf,
+                        idf_models: Vec::new(),
                         stride: 0,
                         width: 0,
                         table: Vec::new(),
@@ -303,6 +358,16 @@ impl Analyzer {
         }
         for (group_index, group) in self.groups.iter_mut().enumerate() {
             let buckets = self.configs[group.config].buckets();
+            if group.idf {
+                // One IDF lane per model after all the classes.
+                for loaded in self.models.iter().filter(|m| m.group == group_index) {
+                    let classes = loaded.model.labels().len();
+                    group
+                        .idf_models
+                        .push((loaded.offset, classes, group.stride));
+                    group.stride += 1;
+                }
+            }
             group.width = match group.stride {
                 0..=4 => 4,
                 5..=8 => 8,
@@ -317,6 +382,13 @@ impl Analyzer {
                 for (bucket, row) in weights.chunks_exact(classes).enumerate().take(buckets) {
                     let start = bucket * stride + loaded.offset;
                     group.table[start..start + classes].copy_from_slice(row);
+                }
+                if let Some(&(_, _, lane)) = group.idf_models.iter().find(|m| m.0 == loaded.offset)
+                {
+                    for (bucket, &idf) in loaded.model.idf().iter().enumerate().take(buckets) {
+                        // In range by construction: model files hold 1..=127 steps.
+                        group.table[bucket * stride + lane] = (idf * IDF_STEPS).round() as i8;
+                    }
                 }
             }
         }
@@ -785,8 +857,68 @@ mod tests {
         )
     }
 
+    /// The same model with IDF weights from 1/8 to 15.9 (a fixed pattern), which the fused
+    /// tables must combine with the per-block norms exactly as the model does alone.
+    fn with_random_idf(model: Model, seed: u64) -> Model {
+        let buckets = model.feature_config().buckets();
+        let idf = (0..buckets as u64)
+            .map(|b| 1.0 + ((b * 7 + seed * 13) % 120) as f32 / 8.0)
+            .collect();
+        model.with_idf(idf)
+    }
+
     #[test]
     fn fused_tables_predict_exactly_what_each_model_predicts_alone() {
+        for idf in [false, true] {
+            fused_tables_agree_with_the_models(idf);
+        }
+    }
+
+    #[test]
+    fn models_with_and_without_idf_are_fused_apart_and_both_predict_exactly() {
+        let plain = random_model(
+            "sentiment",
+            &["negative", "neutral", "positive"],
+            Some("en"),
+            1,
+        );
+        let weighted =
+            with_random_idf(random_model("offensive", &["OFF", "NOT"], Some("en"), 2), 2);
+        let analyzer = Analyzer::from_models(vec![
+            (plain.clone(), "plain".to_owned()),
+            (weighted.clone(), "weighted".to_owned()),
+        ])
+        .unwrap();
+        assert_eq!(analyzer.groups.len(), 2);
+        let text = "Zeltron dropped my calls again, awful!!! 😡 you idiots";
+        let analysis = analyzer.analyze(text, Some("en"));
+        let mut features = SparseVector::default();
+        FeatureExtractor::new(plain.feature_config()).extract(text, &mut features);
+        for (model, got) in [
+            (&plain, analysis.sentiment),
+            (&weighted, analysis.offensive),
+        ] {
+            let (label, score) = model.predict(&features);
+            assert_eq!(
+                got,
+                Some(Scored {
+                    label: label.to_owned(),
+                    score
+                }),
+                "{}",
+                model.task()
+            );
+        }
+        // The IDF weights change the prediction: the model without them scores differently.
+        let without = random_model("offensive", &["OFF", "NOT"], Some("en"), 2);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        without.predict_into(&features, &mut a);
+        weighted.predict_into(&features, &mut b);
+        assert_ne!(a, b);
+    }
+
+    fn fused_tables_agree_with_the_models(idf: bool) {
         let models = [
             random_model(
                 "sentiment",
@@ -804,6 +936,14 @@ mod tests {
             ),
             random_model("offensive", &["OFF", "NOT"], None, 5),
         ];
+        let models = models.map(|m| {
+            if idf {
+                let seed = m.labels().len() as u64;
+                with_random_idf(m, seed)
+            } else {
+                m
+            }
+        });
         let analyzer = Analyzer::from_models(
             models
                 .iter()

@@ -77,12 +77,16 @@ impl FeatureConfig {
 pub struct SparseVector {
     pub indices: Vec<u32>,
     pub values: Vec<f32>,
+    /// How many of the first entries are word features; the character features follow them.
+    /// A model with IDF weights normalises the two blocks separately.
+    pub word_features: usize,
 }
 
 impl SparseVector {
     pub fn clear(&mut self) {
         self.indices.clear();
         self.values.clear();
+        self.word_features = 0;
     }
 
     pub fn len(&self) -> usize {
@@ -217,6 +221,7 @@ impl FeatureExtractor {
         }
         joined.push(' ');
         let words = out.len();
+        out.word_features = words;
 
         if self.config.char_max > 0 {
             let (min, max) = (

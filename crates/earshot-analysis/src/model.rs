@@ -20,7 +20,15 @@ use crate::features::{FeatureConfig, SparseVector};
 
 const MAGIC: &[u8; 8] = b"ESHTMODL";
 /// 2: FxHash buckets from the top bits of the hash (version 1 models were hashed differently).
-const VERSION: u16 = 2;
+/// 3: as 2, followed by an optional table of IDF weights (one byte per bucket).
+const VERSION: u16 = 3;
+/// Version 2 files are read as models without IDF weights.
+const OLDEST_READABLE_VERSION: u16 = 2;
+/// IDF weights are stored as `round(idf × IDF_STEPS)` in one byte, from 1/8 to 15.9 (the
+/// IDF of a bucket seen once in 3 million texts), so that the value also fits the `i8` lanes of
+/// the analyzer's fused tables.
+pub(crate) const IDF_STEPS: f32 = 8.0;
+const MAX_QUANTIZED_IDF: f32 = 127.0;
 const MAX_CLASSES: usize = 4096;
 /// A file may not make the loader allocate more than this many weights (256 MiB).
 const MAX_WEIGHTS: usize = 1 << 28;
@@ -41,7 +49,7 @@ pub enum ModelError {
     },
     #[error("{path}: not an Earshot model file (bad magic bytes)")]
     NotAModel { path: PathBuf },
-    #[error("{path}: model format version {found} is not supported (this build reads {VERSION})")]
+    #[error("{path}: model format version {found} is not supported (this build reads {OLDEST_READABLE_VERSION} to {VERSION})")]
     UnsupportedVersion { path: PathBuf, found: u16 },
     #[error("{path}: checksum mismatch, the model file is corrupt or truncated")]
     Checksum { path: PathBuf },
@@ -59,7 +67,18 @@ pub struct Model {
     scales: Vec<f32>,
     bias: Vec<f32>,
     /// Dense, `buckets × classes`, row-major: one cache line serves every class of a bucket.
+    /// With IDF weights, each row already holds `weight × idf` of its bucket.
     weights: Vec<i8>,
+    /// Per bucket, its inverse document frequency in the training data, or empty. With it,
+    /// each block of features (words, characters) is normalised after weighting, as a TF-IDF
+    /// vectoriser does: the norm needs the IDF of every feature, the dot product does not.
+    idf: Vec<f32>,
+}
+
+/// An IDF weight as the model file stores it: training uses this value too, so that the model
+/// predicts with exactly the weights it was fitted with.
+pub fn quantized_idf(idf: f32) -> f32 {
+    (idf * IDF_STEPS).round().clamp(1.0, MAX_QUANTIZED_IDF) / IDF_STEPS
 }
 
 impl Model {
@@ -106,7 +125,21 @@ impl Model {
             scales,
             bias,
             weights: quantized,
+            idf: Vec::new(),
         }
+    }
+
+    /// The same model with IDF weights (one per bucket, see [`quantized_idf`]); `weights`
+    /// given to [`Model::quantize`] must then be the fitted weights times the IDF.
+    pub fn with_idf(mut self, idf: Vec<f32>) -> Model {
+        debug_assert_eq!(idf.len(), self.features.buckets());
+        self.idf = idf.into_iter().map(quantized_idf).collect();
+        self
+    }
+
+    /// The IDF weights per bucket, empty for a model without them.
+    pub fn idf(&self) -> &[f32] {
+        &self.idf
     }
 
     pub fn task(&self) -> &str {
@@ -145,17 +178,57 @@ impl Model {
         probabilities.clear();
         probabilities.resize(classes, 0.0);
         let rows = self.weights.len() / classes.max(1);
-        for (index, value) in features.iter() {
-            let index = index as usize;
-            if index >= rows {
-                continue;
+        let accumulate = |range: std::ops::Range<usize>, sums: &mut [f32]| {
+            for (&index, &value) in features.indices[range.clone()]
+                .iter()
+                .zip(&features.values[range])
+            {
+                let index = index as usize;
+                if index >= rows {
+                    continue;
+                }
+                let row = &self.weights[index * classes..(index + 1) * classes];
+                for (acc, &q) in sums.iter_mut().zip(row) {
+                    *acc += value * f32::from(q);
+                }
             }
-            let row = &self.weights[index * classes..(index + 1) * classes];
-            for (acc, &q) in probabilities.iter_mut().zip(row) {
-                *acc += value * f32::from(q);
+        };
+        if self.idf.is_empty() {
+            accumulate(0..features.len(), probabilities);
+        } else {
+            let split = features.word_features.min(features.len());
+            let mut block = vec![0.0f32; classes];
+            for range in [0..split, split..features.len()] {
+                block.fill(0.0);
+                accumulate(range.clone(), &mut block);
+                let factor = self.block_factor(features, range);
+                for (acc, &sum) in probabilities.iter_mut().zip(&block) {
+                    *acc += sum * factor;
+                }
             }
         }
         self.finish_in_place(probabilities);
+    }
+
+    /// What a block of features (a range of `features`) is multiplied by once weighted by IDF
+    /// so that it keeps the norm it had before: `‖v‖ / ‖v · idf‖`.
+    pub(crate) fn block_factor(
+        &self,
+        features: &SparseVector,
+        range: std::ops::Range<usize>,
+    ) -> f32 {
+        let (mut plain, mut weighted) = (0.0f32, 0.0f32);
+        for (&index, &value) in features.indices[range.clone()]
+            .iter()
+            .zip(&features.values[range])
+        {
+            plain += value * value;
+            if let Some(&idf) = self.idf.get(index as usize) {
+                let scaled = value * (idf * IDF_STEPS);
+                weighted += scaled * scaled;
+            }
+        }
+        block_factor(plain, weighted)
     }
 
     /// Turns the sums of `value × quantised weight` per class into probabilities: scale, bias,
@@ -213,6 +286,8 @@ impl Model {
             previous = bucket;
             out.extend(row.iter().map(|&q| q as u8));
         }
+        out.push(u8::from(!self.idf.is_empty()));
+        out.extend(self.idf.iter().map(|&idf| (idf * IDF_STEPS).round() as u8));
         let checksum = crc32fast::hash(&out);
         out.extend_from_slice(&checksum.to_le_bytes());
         out
@@ -230,7 +305,7 @@ impl Model {
             });
         }
         let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if version != VERSION {
+        if !(OLDEST_READABLE_VERSION..=VERSION).contains(&version) {
             return Err(ModelError::UnsupportedVersion {
                 path: path.to_owned(),
                 found: version,
@@ -306,6 +381,17 @@ impl Model {
                 *out = q as i8;
             }
         }
+        let mut idf = Vec::new();
+        if version >= 3 && reader.take(1).map_err(malformed)?[0] == 1 {
+            let bytes = reader.take(buckets).map_err(malformed)?;
+            if bytes
+                .iter()
+                .any(|&q| q == 0 || f32::from(q) > MAX_QUANTIZED_IDF)
+            {
+                return Err(malformed("an IDF weight out of range".to_owned()));
+            }
+            idf = bytes.iter().map(|&q| f32::from(q) / IDF_STEPS).collect();
+        }
         if reader.at != body.len() {
             return Err(malformed(format!(
                 "{} bytes after the last row",
@@ -320,6 +406,7 @@ impl Model {
             scales,
             bias,
             weights,
+            idf,
         })
     }
 
@@ -336,6 +423,16 @@ impl Model {
             source,
         })?;
         Model::from_bytes(&bytes, path)
+    }
+}
+
+/// `‖v‖ / ‖v · idf‖` from `Σ v²` and `Σ (v · idf · IDF_STEPS)²`, the sums the fused tables of
+/// the analyzer compute too (the same operations, so the same floats).
+pub(crate) fn block_factor(plain: f32, weighted_in_steps: f32) -> f32 {
+    if weighted_in_steps > 0.0 {
+        (plain / (weighted_in_steps / (IDF_STEPS * IDF_STEPS))).sqrt()
+    } else {
+        0.0
     }
 }
 
@@ -466,6 +563,90 @@ mod tests {
         assert_eq!(back, model);
         assert_eq!(back.lang(), Some("en"));
         assert_eq!(back.task(), "spam");
+    }
+
+    fn idf_of(config: FeatureConfig) -> Vec<f32> {
+        (0..config.buckets())
+            .map(|b| 1.0 + (b % 50) as f32 / 5.0)
+            .collect()
+    }
+
+    #[test]
+    fn idf_weights_round_trip_and_version_2_files_still_load() {
+        let model = model_with_weights().with_idf(idf_of(small_config()));
+        assert_eq!(model.idf().len(), 256);
+        let back = Model::from_bytes(&model.to_bytes(), Path::new("m.esm")).unwrap();
+        assert_eq!(back, model);
+
+        // A version 2 file: the same body without the IDF flag byte.
+        let plain = model_with_weights();
+        let mut bytes = plain.to_bytes();
+        bytes.truncate(bytes.len() - 5);
+        bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
+        let checksum = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        let old = Model::from_bytes(&bytes, Path::new("old.esm")).unwrap();
+        assert_eq!(old, plain);
+        assert!(old.idf().is_empty());
+    }
+
+    #[test]
+    fn an_idf_weight_of_zero_is_malformed() {
+        let mut bytes = model_with_weights()
+            .with_idf(idf_of(small_config()))
+            .to_bytes();
+        let last_idf = bytes.len() - 5;
+        bytes[last_idf] = 0;
+        bytes.truncate(bytes.len() - 4);
+        let checksum = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        let error = Model::from_bytes(&bytes, Path::new("x.esm")).unwrap_err();
+        assert!(
+            error.to_string().contains("IDF weight out of range"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_same_idf_everywhere_predicts_as_no_idf_and_varied_idf_reweighs_blocks() {
+        // With one IDF for every bucket the weighting cancels in each block's norm: the same
+        // probabilities as the model without it (the weights folded with the IDF quantise to
+        // the same steps, with a scale that many times larger).
+        let config = small_config();
+        let mut extractor = FeatureExtractor::new(config);
+        let mut features = SparseVector::default();
+        extractor.extract("win money now, win big!", &mut features);
+        assert!(features.word_features > 0 && features.word_features < features.len());
+        let mut weights = vec![0.0f32; config.buckets() * 2];
+        for (i, (index, value)) in features.iter().enumerate() {
+            weights[index as usize * 2 + i % 2] += value;
+        }
+        let build = |weights: &[f32]| {
+            Model::quantize(
+                "spam",
+                None,
+                vec!["spam".into(), "ham".into()],
+                config,
+                weights,
+                vec![0.0, 0.0],
+                1,
+            )
+        };
+        let plain = build(&weights);
+        let tripled: Vec<f32> = weights.iter().map(|w| w * 3.0).collect();
+        let constant = build(&tripled).with_idf(vec![3.0; config.buckets()]);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        plain.predict_into(&features, &mut a);
+        constant.predict_into(&features, &mut b);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+        let varied = build(&tripled).with_idf(idf_of(config));
+        varied.predict_into(&features, &mut b);
+        assert!(
+            a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-3),
+            "{a:?} vs {b:?}"
+        );
     }
 
     #[test]

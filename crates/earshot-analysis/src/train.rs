@@ -8,7 +8,7 @@ use crate::data::{read_examples, DataError, Example, LineError};
 use crate::eval::{argmax, Report};
 use crate::features::{FeatureConfig, FeatureExtractor, SparseVector};
 use crate::lbfgs;
-use crate::model::{softmax_in_place, Model};
+use crate::model::{quantized_idf, softmax_in_place, Model};
 
 /// What a model predicts, which fixes its labels and how dataset labels map onto them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +142,10 @@ pub struct TrainOptions {
     /// vector is normalised before the weighting (the norm would otherwise need the IDF table
     /// at prediction time).
     pub idf: bool,
+    /// With `idf`: normalise each block (words, characters) again after the weighting, as a
+    /// TF-IDF vectoriser does. The model then carries its IDF table (one byte per bucket) for
+    /// the norm at prediction time.
+    pub idf_normalized: bool,
 }
 
 impl Default for TrainOptions {
@@ -163,6 +167,7 @@ impl Default for TrainOptions {
             average: true,
             lang: None,
             idf: false,
+            idf_normalized: false,
             optimizer: Optimizer::AdaGrad,
             c: 8.0,
             c_candidates: Vec::new(),
@@ -333,11 +338,16 @@ pub fn train_examples(
     }
 
     let buckets = options.features.buckets();
-    let idf = options
-        .idf
-        .then(|| inverse_document_frequencies(&rows, buckets));
+    let idf = options.idf.then(|| {
+        let idf = inverse_document_frequencies(&rows, buckets);
+        if options.idf_normalized {
+            idf.into_iter().map(quantized_idf).collect::<Vec<_>>()
+        } else {
+            idf
+        }
+    });
     if let Some(idf) = &idf {
-        rows.scale(idf);
+        rows.scale(idf, options.idf_normalized);
     }
 
     let mut rng = SplitMix64(options.seed);
@@ -501,7 +511,7 @@ pub fn train_examples(
             }
         }
     }
-    let model = Model::quantize(
+    let mut model = Model::quantize(
         task.name(),
         lang.as_deref(),
         labels,
@@ -510,6 +520,9 @@ pub fn train_examples(
         fit.bias.clone(),
         options.prune_below,
     );
+    if let (Some(idf), true) = (idf, options.idf_normalized) {
+        model = model.with_idf(idf);
+    }
     let summary = TrainSummary {
         examples: classes_of_rows.len(),
         validation_examples: validation.len(),
@@ -861,6 +874,8 @@ fn inverse_document_frequencies(rows: &Rows, buckets: usize) -> Vec<f32> {
 #[derive(Debug, Default)]
 struct Rows {
     starts: Vec<usize>,
+    /// Per row, how many of its entries are word features (the rest are characters).
+    word_features: Vec<usize>,
     indices: Vec<u32>,
     values: Vec<f32>,
 }
@@ -868,13 +883,39 @@ struct Rows {
 impl Rows {
     fn push(&mut self, features: &SparseVector) {
         self.starts.push(self.indices.len());
+        self.word_features.push(features.word_features);
         self.indices.extend_from_slice(&features.indices);
         self.values.extend_from_slice(&features.values);
     }
 
-    fn scale(&mut self, factors: &[f32]) {
-        for (value, &index) in self.values.iter_mut().zip(&self.indices) {
-            *value *= factors[index as usize];
+    /// Multiplies every value by the factor of its bucket; with `keep_block_norms`, each block
+    /// of a row (words, characters) is then scaled back to the norm it had, as
+    /// [`Model::predict_into`] does for a model with IDF weights.
+    fn scale(&mut self, factors: &[f32], keep_block_norms: bool) {
+        for row in 0..self.starts.len() {
+            let start = self.starts[row];
+            let end = self
+                .starts
+                .get(row + 1)
+                .copied()
+                .unwrap_or(self.indices.len());
+            let split = (start + self.word_features[row]).min(end);
+            for block in [start..split, split..end] {
+                let (mut before, mut after) = (0.0f32, 0.0f32);
+                for at in block.clone() {
+                    let value = self.values[at];
+                    let scaled = value * factors[self.indices[at] as usize];
+                    before += value * value;
+                    after += scaled * scaled;
+                    self.values[at] = scaled;
+                }
+                if keep_block_norms && after > 0.0 {
+                    let factor = (before / after).sqrt();
+                    for value in &mut self.values[block] {
+                        *value *= factor;
+                    }
+                }
+            }
         }
     }
 
@@ -894,6 +935,7 @@ impl Rows {
         }
         let rows = Rows {
             starts: self.starts.clone(),
+            word_features: self.word_features.clone(),
             indices: self.indices.iter().map(|&i| dense[i as usize]).collect(),
             values: self.values.clone(),
         };
@@ -1286,7 +1328,11 @@ mod tests {
             (vec![9u32, 3], vec![0.5f32, 1.0]),
             (vec![3, 7], vec![2.0, 3.0]),
         ] {
-            rows.push(&SparseVector { indices, values });
+            rows.push(&SparseVector {
+                indices,
+                values,
+                word_features: 0,
+            });
         }
         let (compact, used) = rows.compacted(16);
         assert_eq!(used, vec![3, 7, 9]);
@@ -1420,10 +1466,12 @@ mod tests {
         rows.push(&SparseVector {
             indices: vec![1, 1, 2],
             values: vec![1.0, 1.0, 1.0],
+            word_features: 0,
         });
         rows.push(&SparseVector {
             indices: vec![2],
             values: vec![1.0],
+            word_features: 0,
         });
         let idf = inverse_document_frequencies(&rows, 4);
         // n = 2: bucket 1 in one row, bucket 2 in both, 0 and 3 in none.
@@ -1448,6 +1496,29 @@ mod tests {
         let mut features = SparseVector::default();
         extractor.extract("claim your free prize, click now", &mut features);
         assert_eq!(model.predict(&features).0, "spam");
+    }
+
+    #[test]
+    fn normalised_idf_training_ships_its_idf_table_in_the_model() {
+        let options = TrainOptions {
+            idf: true,
+            idf_normalized: true,
+            optimizer: Optimizer::Lbfgs,
+            validation_fraction: 0.3,
+            ..small_options()
+        };
+        let (model, summary) = train_examples(&Task::Spam, &toy_spam(), &options).unwrap();
+        assert_eq!(model.idf().len(), model.feature_config().buckets());
+        // A bucket no text used has the largest IDF, one used by every text the smallest.
+        let largest = model.idf().iter().copied().fold(0.0, f32::max);
+        assert!(model.idf().iter().all(|&idf| idf >= 1.0 && idf <= largest));
+        let mut extractor = FeatureExtractor::new(model.feature_config());
+        let mut features = SparseVector::default();
+        extractor.extract("claim your free prize, click now", &mut features);
+        assert_eq!(model.predict(&features).0, "spam");
+        let reloaded = Model::from_bytes(&model.to_bytes(), std::path::Path::new("m.esm")).unwrap();
+        assert_eq!(reloaded.predict(&features), model.predict(&features));
+        assert!(summary.validation_macro_f1.is_some());
     }
 
     #[test]
