@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p earshot-analysis --example analysis_bench -- \
-//!     [--texts 1000000] [--models models] [--data ../shared/data] [--detect | --trusted] [--write-texts FILE] [--digest]
+//!     [--texts 1000000] [--models models] [--data ../shared/data] [--detect | --trusted] [--write-texts FILE] [--digest] [--price-idf]
 //! ```
 //! Texts are generated in chunks outside the timed part, so the memory they take stays small
 //! and the figure is the analysis alone. `--detect` leaves the language to the analyzer instead
@@ -15,6 +15,9 @@
 //! JSON Lines (`text`, `lang`) for the fastText speed script (bench/fasttext_speed.py).
 //! `--digest` prints a hash of every analysis (its JSON), so that a speed change can be checked
 //! to give the same results on all the texts; it slows the timed loop, so time without it.
+//! `--price-idf` gives every loaded model an IDF table (the same made-up one for all, so the
+//! labels are meaningless) to price the TF-IDF norm path of models trained with
+//! `idf_normalized` against the same models without it.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -22,7 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use earshot_analysis::{read_examples, Analyzer};
+use earshot_analysis::{read_examples, Analyzer, Model};
 
 const CHUNK: usize = 10_000;
 const TARGET_CHARS: usize = 150;
@@ -53,6 +56,7 @@ struct Options {
     trusted: bool,
     write_texts: Option<PathBuf>,
     digest: bool,
+    price_idf: bool,
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,7 @@ fn parse_options() -> Result<Options, String> {
         trusted: false,
         write_texts: None,
         digest: false,
+        price_idf: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -90,6 +95,7 @@ fn parse_options() -> Result<Options, String> {
             "--trusted" => options.trusted = true,
             "--write-texts" => options.write_texts = Some(PathBuf::from(value()?)),
             "--digest" => options.digest = true,
+            "--price-idf" => options.price_idf = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -153,12 +159,33 @@ fn thread_cpu_time() -> Option<Duration> {
     Some(Duration::from_nanos(nanos))
 }
 
+/// The models of `dir`, each with an IDF table of the shape real ones have (most buckets rare).
+fn with_made_up_idf(dir: &std::path::Path) -> Result<Analyzer, String> {
+    let mut models = Vec::new();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "esm"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let model = Model::load(&path).map_err(|e| e.to_string())?;
+        let buckets = model.feature_config().buckets();
+        let idf = (0..buckets).map(|b| 1.0 + (b % 80) as f32 / 8.0).collect();
+        models.push((model.with_idf(idf), path.display().to_string()));
+    }
+    Analyzer::from_models(models).map_err(|e| e.to_string())
+}
+
 fn run() -> Result<(), String> {
     let options = parse_options()?;
 
     let started = Instant::now();
-    let analyzer = Analyzer::load(&options.models).map_err(|e| e.to_string())?;
+    let mut analyzer = Analyzer::load(&options.models).map_err(|e| e.to_string())?;
     let load = started.elapsed();
+    if options.price_idf {
+        analyzer = with_made_up_idf(&options.models)?;
+    }
     println!(
         "models {} loaded in {:.1} ms: {:?}",
         options.models.display(),

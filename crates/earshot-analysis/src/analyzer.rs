@@ -161,11 +161,40 @@ impl FusedGroup {
     /// then each model's block sums are scaled by its own `‖v‖ / ‖v · idf‖` as in
     /// [`Model::predict_into`].
     fn accumulate_idf(&self, features: &SparseVector, sums: &mut Vec<f32>) {
+        match self.width {
+            4 => self.accumulate_idf_fixed::<4>(features, sums),
+            8 => self.accumulate_idf_fixed::<8>(features, sums),
+            16 => self.accumulate_idf_fixed::<16>(features, sums),
+            32 => self.accumulate_idf_fixed::<32>(features, sums),
+            // More classes than any shipped group: the same arithmetic, lanes on the heap.
+            _ => self.accumulate_idf_lanes(
+                features,
+                sums,
+                vec![0.0; self.width],
+                vec![0.0; self.width],
+            ),
+        }
+    }
+
+    fn accumulate_idf_fixed<const WIDTH: usize>(
+        &self,
+        features: &SparseVector,
+        sums: &mut Vec<f32>,
+    ) {
+        self.accumulate_idf_lanes(features, sums, [0.0f32; WIDTH], [0.0f32; WIDTH]);
+    }
+
+    fn accumulate_idf_lanes<L: AsMut<[f32]>>(
+        &self,
+        features: &SparseVector,
+        sums: &mut Vec<f32>,
+        mut lanes: L,
+        mut squares: L,
+    ) {
         let width = self.width;
+        let (lanes, squares) = (lanes.as_mut(), squares.as_mut());
         sums.clear();
         sums.resize(width, 0.0);
-        let mut lanes = vec![0.0f32; width];
-        let mut squares = vec![0.0f32; width];
         let indices = &features.indices;
         let split = features.word_features.min(indices.len());
         for block in [0..split, split..indices.len()] {
@@ -182,7 +211,7 @@ impl FusedGroup {
                 let Some(row) = self.table.get(start..start + width) else {
                     continue;
                 };
-                for ((lane, square), &q) in lanes.iter_mut().zip(&mut squares).zip(row) {
+                for ((lane, square), &q) in lanes.iter_mut().zip(squares.iter_mut()).zip(row) {
                     let term = value * f32::from(q);
                     *lane += term;
                     *square += term * term;
@@ -372,6 +401,7 @@ impl Analyzer {
                 0..=4 => 4,
                 5..=8 => 8,
                 9..=16 => 16,
+                17..=32 if group.idf => 32,
                 other => other,
             };
             let stride = group.width;
