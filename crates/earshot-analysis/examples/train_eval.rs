@@ -60,6 +60,7 @@ fn run() -> Result<(), String> {
             "--uniform" => options.class_weights = ClassWeights::Uniform,
             "--no-average" => options.average = false,
             "--idf" => options.idf = true,
+            "--sublinear-experiment" => options.sublinear_experiment = true,
             "--idf-norm" => {
                 options.idf = true;
                 options.idf_normalized = true;

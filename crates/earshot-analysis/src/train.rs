@@ -146,6 +146,10 @@ pub struct TrainOptions {
     /// TF-IDF vectoriser does. The model then carries its IDF table (one byte per bucket) for
     /// the norm at prediction time.
     pub idf_normalized: bool,
+    /// Experiment (training side only: prediction does not merge repeats, so a model trained
+    /// with it is scored on validation only, never saved): repeated features of a block merged
+    /// into `1 + ln(tf)`, each block kept at its norm.
+    pub sublinear_experiment: bool,
 }
 
 impl Default for TrainOptions {
@@ -168,6 +172,7 @@ impl Default for TrainOptions {
             lang: None,
             idf: false,
             idf_normalized: false,
+            sublinear_experiment: false,
             optimizer: Optimizer::AdaGrad,
             c: 8.0,
             c_candidates: Vec::new(),
@@ -319,6 +324,9 @@ pub fn train_examples(
             continue;
         };
         extractor.extract(&example.text, &mut features);
+        if options.sublinear_experiment {
+            sublinear_in_place(&mut features);
+        }
         rows.push(&features);
         classes_of_rows.push(class);
     }
@@ -845,6 +853,53 @@ fn class_weights(kind: ClassWeights, classes: usize, labels: &[usize]) -> Vec<f3
                 .collect()
         }
     }
+}
+
+/// Merges the repeats of each (bucket, sign) within each block into one entry of `1 + ln(tf)`
+/// and scales each block back to the norm it had.
+fn sublinear_in_place(features: &mut SparseVector) {
+    let split = features.word_features.min(features.len());
+    let mut merged = SparseVector::default();
+    for block in [0..split, split..features.len()] {
+        let norm: f32 = features.values[block.clone()]
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt();
+        let mut entries: Vec<(u32, bool)> = block
+            .clone()
+            .map(|at| (features.indices[at], features.values[at] > 0.0))
+            .collect();
+        entries.sort_unstable();
+        let start = merged.len();
+        let mut at = 0;
+        while at < entries.len() {
+            let mut end = at;
+            while end < entries.len() && entries[end] == entries[at] {
+                end += 1;
+            }
+            let weight = 1.0 + ((end - at) as f32).ln();
+            merged.indices.push(entries[at].0);
+            merged
+                .values
+                .push(if entries[at].1 { weight } else { -weight });
+            at = end;
+        }
+        let after: f32 = merged.values[start..]
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt();
+        if after > 0.0 {
+            for value in &mut merged.values[start..] {
+                *value *= norm / after;
+            }
+        }
+        if block.start == 0 {
+            merged.word_features = merged.len();
+        }
+    }
+    *features = merged;
 }
 
 /// `ln((1 + n) / (1 + df)) + 1` per bucket, where `df` counts the rows that have the bucket.
@@ -1519,6 +1574,31 @@ mod tests {
         let reloaded = Model::from_bytes(&model.to_bytes(), std::path::Path::new("m.esm")).unwrap();
         assert_eq!(reloaded.predict(&features), model.predict(&features));
         assert!(summary.validation_macro_f1.is_some());
+    }
+
+    #[test]
+    fn sublinear_merging_counts_repeats_per_bucket_and_sign_and_keeps_block_norms() {
+        let mut features = SparseVector {
+            indices: vec![5, 5, 5, 2, 9, 9, 9, 9, 9],
+            values: vec![0.5, 0.5, 0.5, -0.5, 0.4, 0.4, -0.4, 0.4, 0.4],
+            word_features: 4,
+        };
+        let norms = |f: &SparseVector| {
+            let split = f.word_features;
+            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            (norm(&f.values[..split]), norm(&f.values[split..]))
+        };
+        let before = norms(&features);
+        sublinear_in_place(&mut features);
+        assert_eq!(features.indices, vec![2, 5, 9, 9]);
+        assert_eq!(features.word_features, 2);
+        // Bucket 5 three times against 2 once: 1 + ln 3 to 1; bucket 9: + four times, − once.
+        let ratio = features.values[1] / -features.values[0];
+        assert!((ratio - (1.0 + 3f32.ln())).abs() < 1e-5, "{ratio}");
+        let ratio = features.values[3] / -features.values[2];
+        assert!((ratio - (1.0 + 4f32.ln())).abs() < 1e-5, "{ratio}");
+        let after = norms(&features);
+        assert!((before.0 - after.0).abs() < 1e-5 && (before.1 - after.1).abs() < 1e-5);
     }
 
     #[test]
