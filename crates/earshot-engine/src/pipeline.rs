@@ -208,9 +208,22 @@ impl Pipeline {
                 .near_duplicates
                 .lock()
                 .expect("near-duplicate index poisoned");
+            // The lookups in the stored originals only read the index: they run on all cores
+            // (a million-entry index makes them the largest serial cost of an import's writer).
+            let stored_originals: Vec<Option<earshot_core::MentionId>> = prepared
+                .mentions
+                .par_iter()
+                .with_min_len(1_024)
+                .map(|mention| index.find(mention.fingerprint))
+                .collect();
             let mut batch_index = NearDupIndex::new(NEAR_DUPLICATE_DISTANCE);
-            for (position, mut mention) in prepared.mentions.into_iter().enumerate() {
-                if let Some(original) = index.find(mention.fingerprint) {
+            for (position, (mut mention, stored_original)) in prepared
+                .mentions
+                .into_iter()
+                .zip(stored_originals)
+                .enumerate()
+            {
+                if let Some(original) = stored_original {
                     mention.duplicate_of = Some(original);
                     first.push(mention);
                 } else if batch_index.find(mention.fingerprint).is_some() {
