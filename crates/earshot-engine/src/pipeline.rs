@@ -65,6 +65,33 @@ pub struct Prepared {
     pub seen: u64,
 }
 
+/// Batches at least this large split their near-duplicate lookups over two threads.
+const SPLIT_LOOKUPS_FROM: usize = 4_096;
+
+/// The stored original (in `index`) of each mention, if any.
+fn find_stored_originals(
+    index: &NearDupIndex,
+    mentions: &[NewMention],
+) -> Vec<Option<earshot_core::MentionId>> {
+    let find_all = |part: &[NewMention]| -> Vec<Option<earshot_core::MentionId>> {
+        part.iter().map(|m| index.find(m.fingerprint)).collect()
+    };
+    if mentions.len() < SPLIT_LOOKUPS_FROM {
+        return find_all(mentions);
+    }
+    let (first, second) = mentions.split_at(mentions.len() / 2);
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(|| find_all(second));
+        let mut found = find_all(first);
+        found.extend(
+            helper
+                .join()
+                .expect("near-duplicate lookup thread panicked"),
+        );
+        found
+    })
+}
+
 impl Pipeline {
     /// Build the pipeline for the workspace's brands, loading the fingerprints of stored
     /// originals so copies of mentions stored in earlier runs are recognised too.
@@ -208,9 +235,19 @@ impl Pipeline {
                 .near_duplicates
                 .lock()
                 .expect("near-duplicate index poisoned");
+            // The lookups in the stored originals only read the index, and at a million
+            // entries they are the largest serial cost of an import's writer: a large batch
+            // splits them with one helper thread (not rayon's pool, which is busy preparing
+            // the next batch and would make the writer wait for it).
+            let stored_originals = find_stored_originals(&index, &prepared.mentions);
             let mut batch_index = NearDupIndex::new(NEAR_DUPLICATE_DISTANCE);
-            for (position, mut mention) in prepared.mentions.into_iter().enumerate() {
-                if let Some(original) = index.find(mention.fingerprint) {
+            for (position, (mut mention, stored_original)) in prepared
+                .mentions
+                .into_iter()
+                .zip(stored_originals)
+                .enumerate()
+            {
+                if let Some(original) = stored_original {
                     mention.duplicate_of = Some(original);
                     first.push(mention);
                 } else if batch_index.find(mention.fingerprint).is_some() {

@@ -221,9 +221,11 @@ pub(crate) struct SearchIndex {
 /// Batches written within this long of the last commit wait for the next one (or for a search,
 /// which commits whatever is waiting first, so searches in this process never see less). Each
 /// commit turns the segments being built into small segments that later merges rewrite; at
-/// 2 s an import made ~60 small segments per million mentions. Another process reading the
-/// index sees new documents up to this late; a crash loses nothing (catch-up on open).
-const COMMIT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// 2 s an import made ~60 small segments per million mentions, and each commit makes the writer
+/// wait for the segments to be written, so a bulk import commits every 30 s. Another process
+/// reading the index sees new documents up to this late; a crash loses nothing (catch-up on
+/// open).
+const COMMIT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn index_error(context: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Index(format!("{context}: {error}"))

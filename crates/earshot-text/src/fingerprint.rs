@@ -91,16 +91,26 @@ pub const DEFAULT_MAX_DISTANCE: u32 = 3;
 ///
 /// Fingerprints are split into `max_distance + 1` bands (at least 4): two fingerprints within the
 /// distance agree exactly on at least one band (pigeonhole), so only the entries that share a
-/// band value are compared. Each entry costs its fingerprint and id plus one `u32` per band —
-/// about 32 bytes plus bucket slack, so a million entries take some 50 MB.
+/// band value are compared. Each bucket keeps its entries' fingerprints next to their numbers, so
+/// a lookup scans contiguous memory instead of jumping to each candidate's entry (at a million
+/// entries those jumps were cache misses and made lookups several times slower). Each entry
+/// costs its fingerprint and id plus 12 bytes per band — about 64 bytes plus bucket slack, so a
+/// million entries take some 80 MB.
 #[derive(Debug, Clone)]
 pub struct NearDupIndex {
     max_distance: u32,
     /// (first bit, width) of each band.
     bands: Vec<(u32, u32)>,
     /// For each band, for each band value, the entries having it, in insertion order.
-    buckets: Vec<Vec<Vec<u32>>>,
+    buckets: Vec<Vec<Bucket>>,
     entries: Vec<(u64, MentionId)>,
+}
+
+/// The entries sharing one band value: `fingerprints[i]` is the fingerprint of entry `entries[i]`.
+#[derive(Debug, Clone, Default)]
+struct Bucket {
+    fingerprints: Vec<u64>,
+    entries: Vec<u32>,
 }
 
 impl NearDupIndex {
@@ -141,9 +151,11 @@ impl NearDupIndex {
         self.entries.push((fingerprint, id));
         for (&band, table) in self.bands.iter().zip(&mut self.buckets) {
             if table.is_empty() {
-                *table = vec![Vec::new(); 1 << band.1];
+                *table = vec![Bucket::default(); 1 << band.1];
             }
-            table[Self::band_value(fingerprint, band)].push(entry);
+            let bucket = &mut table[Self::band_value(fingerprint, band)];
+            bucket.fingerprints.push(fingerprint);
+            bucket.entries.push(entry);
         }
     }
 
@@ -154,16 +166,17 @@ impl NearDupIndex {
         }
         let mut earliest: Option<u32> = None;
         for (&band, table) in self.bands.iter().zip(&self.buckets) {
-            let candidates = &table[Self::band_value(fingerprint, band)];
+            let bucket = &table[Self::band_value(fingerprint, band)];
             // Buckets are in insertion order, so the first hit in a bucket is its earliest.
-            let hit = candidates
+            let hit = bucket
+                .fingerprints
                 .iter()
-                .take_while(|&&entry| earliest.is_none_or(|best| entry < best))
-                .find(|&&entry| {
-                    hamming(self.entries[entry as usize].0, fingerprint) <= self.max_distance
-                });
-            if let Some(&entry) = hit {
-                earliest = Some(entry);
+                .position(|&candidate| hamming(candidate, fingerprint) <= self.max_distance);
+            if let Some(position) = hit {
+                let entry = bucket.entries[position];
+                if earliest.is_none_or(|best| entry < best) {
+                    earliest = Some(entry);
+                }
             }
         }
         earliest.map(|entry| self.entries[entry as usize].1)
