@@ -161,27 +161,15 @@ impl FusedGroup {
     /// then each model's block sums are scaled by its own `‖v‖ / ‖v · idf‖` as in
     /// [`Model::predict_into`].
     fn accumulate_idf(&self, features: &SparseVector, sums: &mut Vec<f32>) {
+        // Lanes on the stack for the widths groups have; more classes than any shipped group
+        // take the same arithmetic with lanes on the heap.
         match self.width {
-            4 => self.accumulate_idf_fixed::<4>(features, sums),
-            8 => self.accumulate_idf_fixed::<8>(features, sums),
-            16 => self.accumulate_idf_fixed::<16>(features, sums),
-            32 => self.accumulate_idf_fixed::<32>(features, sums),
-            // More classes than any shipped group: the same arithmetic, lanes on the heap.
-            _ => self.accumulate_idf_lanes(
-                features,
-                sums,
-                vec![0.0; self.width],
-                vec![0.0; self.width],
-            ),
+            4 => self.accumulate_idf_lanes(features, sums, [0.0f32; 4], [0.0f32; 4]),
+            8 => self.accumulate_idf_lanes(features, sums, [0.0f32; 8], [0.0f32; 8]),
+            16 => self.accumulate_idf_lanes(features, sums, [0.0f32; 16], [0.0f32; 16]),
+            32 => self.accumulate_idf_lanes(features, sums, [0.0f32; 32], [0.0f32; 32]),
+            width => self.accumulate_idf_lanes(features, sums, vec![0.0; width], vec![0.0; width]),
         }
-    }
-
-    fn accumulate_idf_fixed<const WIDTH: usize>(
-        &self,
-        features: &SparseVector,
-        sums: &mut Vec<f32>,
-    ) {
-        self.accumulate_idf_lanes(features, sums, [0.0f32; WIDTH], [0.0f32; WIDTH]);
     }
 
     fn accumulate_idf_lanes<L: AsMut<[f32]>>(

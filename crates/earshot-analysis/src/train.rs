@@ -948,12 +948,7 @@ impl Rows {
     /// [`Model::predict_into`] does for a model with IDF weights.
     fn scale(&mut self, factors: &[f32], keep_block_norms: bool) {
         for row in 0..self.starts.len() {
-            let start = self.starts[row];
-            let end = self
-                .starts
-                .get(row + 1)
-                .copied()
-                .unwrap_or(self.indices.len());
+            let (start, end) = self.bounds(row);
             let split = (start + self.word_features[row]).min(end);
             for block in [start..split, split..end] {
                 let (mut before, mut after) = (0.0f32, 0.0f32);
@@ -997,13 +992,18 @@ impl Rows {
         (rows, used)
     }
 
-    fn row(&self, i: usize) -> (&[u32], &[f32]) {
-        let start = self.starts[i];
+    /// Where row `i` starts and ends in `indices` and `values`.
+    fn bounds(&self, i: usize) -> (usize, usize) {
         let end = self
             .starts
             .get(i + 1)
             .copied()
             .unwrap_or(self.indices.len());
+        (self.starts[i], end)
+    }
+
+    fn row(&self, i: usize) -> (&[u32], &[f32]) {
+        let (start, end) = self.bounds(i);
         (&self.indices[start..end], &self.values[start..end])
     }
 }
