@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--idf-norm|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-norm|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
@@ -73,6 +73,8 @@ fn run() -> Result<(), String> {
                 options.c_candidates = value()?.split(',').map(parse).collect::<Result<_, _>>()?
             }
             "--iterations" => options.max_iterations = parse(&value()?)?,
+            "--folds" => options.folds = parse(&value()?)?,
+            "--one-vs-rest" => options.one_vs_rest = true,
             "--no-idf" => options.idf = false,
             "--word-only" => options.features.char_max = 0,
             "--chars" => {

@@ -136,6 +136,20 @@ pub struct TrainOptions {
     pub c_candidates: Vec<f32>,
     /// For [`Optimizer::Lbfgs`]: iterations at most per fit.
     pub max_iterations: usize,
+    /// For [`Optimizer::Lbfgs`]: with 2 or more, `C` and the class weighting are chosen by
+    /// stratified k-fold cross-validation over all training examples (macro-F1 of the pooled
+    /// out-of-fold predictions) instead of on the single held-out `validation_fraction`. Every
+    /// example is then judged once, which makes the choice far less noisy on small sets (a 10 %
+    /// split of en-youtube is 158 comments) at `folds` times the cost of the search.
+    pub folds: usize,
+    /// Above this many examples the single held-out split is used even when `folds` asks for
+    /// cross-validation: a 10 % split of 20,000 examples is already a steady judge, and the
+    /// search would cost `folds` times as much on the largest sets.
+    pub folds_max_examples: usize,
+    /// For [`Optimizer::Lbfgs`]: one binary logistic regression per class (one-vs-rest, as
+    /// liblinear fits several classes) instead of one softmax over all. Prediction is the same
+    /// (the class with the highest score), so it is a training choice only.
+    pub one_vs_rest: bool,
     /// Weight each bucket by its inverse document frequency in the training data,
     /// `ln((1 + n) / (1 + df)) + 1` as in scikit-learn, during training. The weights are folded
     /// into the model, so prediction is unchanged in cost; unlike a TF-IDF vectoriser, the
@@ -177,6 +191,9 @@ impl Default for TrainOptions {
             c: 8.0,
             c_candidates: Vec::new(),
             max_iterations: 300,
+            folds: 0,
+            folds_max_examples: usize::MAX,
+            one_vs_rest: false,
         }
     }
 }
@@ -290,6 +307,12 @@ pub fn train_examples(
     if options.max_epochs == 0 {
         return Err(TrainError::Options(
             "max_epochs must be at least 1".to_owned(),
+        ));
+    }
+    if options.folds >= 2 && options.optimizer != Optimizer::Lbfgs {
+        return Err(TrainError::Options(
+            "cross-validation (folds) chooses the exact fit's C only: use the L-BFGS optimizer"
+                .to_owned(),
         ));
     }
     let rates_positive =
@@ -596,7 +619,10 @@ impl LbfgsSearch<'_> {
             options.class_weight_candidates.clone()
         };
         let parameters = self.buckets * classes + classes;
-        let (c, weighting, mut x, validation_macro_f1) = if validation.is_empty() {
+        let cross_validated = options.folds >= 2 && all.len() <= options.folds_max_examples;
+        let (c, weighting, mut x, validation_macro_f1) = if cross_validated {
+            self.cross_validate(all, &c_values, &weightings, candidates)?
+        } else if validation.is_empty() {
             (c_values[0], weightings[0], vec![0.0; parameters], None)
         } else {
             // (score, C, weighting, solution) of the best candidate; ties keep the earlier one.
@@ -644,6 +670,93 @@ impl LbfgsSearch<'_> {
         })
     }
 
+    /// Chooses `C` and the weighting by stratified k-fold cross-validation over `all`: each
+    /// candidate is scored by the macro-F1 of its out-of-fold predictions pooled over the folds.
+    /// Returns the choice, a solution to start the refit from, and its score.
+    fn cross_validate(
+        &self,
+        all: &[usize],
+        c_values: &[f32],
+        weightings: &[ClassWeights],
+        candidates: &mut Vec<CandidateScore>,
+    ) -> Result<(f32, ClassWeights, Vec<f64>, Option<f64>), TrainError> {
+        let classes = self.names.len();
+        let parameters = self.buckets * classes + classes;
+        let folds = self.options.folds.min(all.len()).max(2);
+        // Stratified: the k-th example of each class goes to fold k mod folds.
+        let mut seen_of_class = vec![0usize; classes];
+        let fold_of: Vec<usize> = all
+            .iter()
+            .map(|&i| {
+                let seen = &mut seen_of_class[self.labels[i]];
+                *seen += 1;
+                (*seen - 1) % folds
+            })
+            .collect();
+        let settings: Vec<(ClassWeights, f32)> = weightings
+            .iter()
+            .flat_map(|&w| c_values.iter().map(move |&c| (w, c)))
+            .collect();
+        // predicted[setting][example], filled fold by fold.
+        let mut predicted = vec![vec![0usize; self.labels.len()]; settings.len()];
+        let mut iterations = vec![0usize; settings.len()];
+        let mut last_solutions: Vec<Vec<f64>> = vec![Vec::new(); settings.len()];
+        for fold in 0..folds {
+            let (held_out, fit_part): (Vec<(usize, usize)>, Vec<(usize, usize)>) = all
+                .iter()
+                .copied()
+                .zip(fold_of.iter().copied())
+                .partition(|&(_, f)| f == fold);
+            let held_out: Vec<usize> = held_out.into_iter().map(|(i, _)| i).collect();
+            let fit_part: Vec<usize> = fit_part.into_iter().map(|(i, _)| i).collect();
+            if held_out.is_empty() || fit_part.is_empty() {
+                continue;
+            }
+            for (w_index, &weighting) in weightings.iter().enumerate() {
+                let class_weight = class_weights(weighting, classes, self.labels);
+                // Ascending C, each fit starting from the previous solution.
+                let mut x = vec![0.0; parameters];
+                for (c_index, &c) in c_values.iter().enumerate() {
+                    let setting = w_index * c_values.len() + c_index;
+                    let outcome = self.fit(&mut x, &fit_part, &class_weight, c);
+                    iterations[setting] += outcome.iterations;
+                    self.to_fit(&x)
+                        .predict_into(self.rows, &held_out, &mut predicted[setting]);
+                    if fold + 1 == folds {
+                        last_solutions[setting].clone_from(&x);
+                    }
+                }
+            }
+        }
+        let gold: Vec<usize> = all.iter().map(|&i| self.labels[i]).collect();
+        let mut best: Option<(f64, usize)> = None;
+        for (setting, &(weighting, c)) in settings.iter().enumerate() {
+            let pooled: Vec<usize> = all.iter().map(|&i| predicted[setting][i]).collect();
+            let score = Report::from_predictions(self.names, &gold, &pooled).macro_f1;
+            candidates.push(CandidateScore {
+                c: Some(c),
+                learning_rate: 0.0,
+                l2: 0.0,
+                class_weights: weighting,
+                best_epoch: iterations[setting] / folds,
+                validation_macro_f1: score,
+            });
+            // Ties keep the earlier (smaller C, first weighting): the simpler model.
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, setting));
+            }
+        }
+        let Some((score, setting)) = best else {
+            return Err(TrainError::Options("no C candidate".to_owned()));
+        };
+        let (weighting, c) = settings[setting];
+        let mut start = std::mem::take(&mut last_solutions[setting]);
+        if start.len() != parameters {
+            start = vec![0.0; parameters];
+        }
+        Ok((c, weighting, start, Some(score)))
+    }
+
     fn fit(
         &self,
         x: &mut Vec<f64>,
@@ -661,6 +774,7 @@ impl LbfgsSearch<'_> {
                 class_weight,
                 f64::from(c),
                 classes,
+                self.options.one_vs_rest,
                 &mut scores,
                 x,
                 gradient,
@@ -712,6 +826,7 @@ fn softmax_objective(
     class_weight: &[f32],
     c: f64,
     classes: usize,
+    one_vs_rest: bool,
     scores: &mut [f64],
     x: &[f64],
     gradient: &mut [f64],
@@ -730,14 +845,25 @@ fn softmax_objective(
                 *score += f64::from(value) * w;
             }
         }
-        let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let log_sum = max + scores.iter().map(|s| (s - max).exp()).sum::<f64>().ln();
         let label = labels[i];
         let example_weight = c * f64::from(class_weight[label]);
-        loss += example_weight * (log_sum - scores[label]);
-        for (k, score) in scores.iter_mut().enumerate() {
-            let target = if k == label { 1.0 } else { 0.0 };
-            *score = example_weight * ((*score - log_sum).exp() - target);
+        if one_vs_rest {
+            // Per class, the binary loss ln(1 + e^(-y·z)) with y = ±1, and its slope
+            // σ(z) - [k == label].
+            for (k, score) in scores.iter_mut().enumerate() {
+                let margin = if k == label { *score } else { -*score };
+                loss += example_weight * (f64::max(-margin, 0.0) + (-margin.abs()).exp().ln_1p());
+                let target = if k == label { 1.0 } else { 0.0 };
+                *score = example_weight * (sigmoid(*score) - target);
+            }
+        } else {
+            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let log_sum = max + scores.iter().map(|s| (s - max).exp()).sum::<f64>().ln();
+            loss += example_weight * (log_sum - scores[label]);
+            for (k, score) in scores.iter_mut().enumerate() {
+                let target = if k == label { 1.0 } else { 0.0 };
+                *score = example_weight * ((*score - log_sum).exp() - target);
+            }
         }
         for (g, &s) in bias_gradient.iter_mut().zip(scores.iter()) {
             *g += s;
@@ -755,6 +881,15 @@ fn softmax_objective(
         *g += w;
     }
     loss + 0.5 * penalty
+}
+
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
 }
 
 /// One combination of the searched options.
@@ -1119,6 +1254,15 @@ impl Fit {
         }
     }
 
+    /// Writes the predicted class of each example of `subset` to `out[example]`.
+    fn predict_into(&mut self, rows: &Rows, subset: &[usize], out: &mut [usize]) {
+        for &i in subset {
+            let (indices, values) = rows.row(i);
+            self.probabilities(indices, values);
+            out[i] = argmax(&self.scores);
+        }
+    }
+
     fn macro_f1(
         &mut self,
         rows: &Rows,
@@ -1419,6 +1563,106 @@ mod tests {
     }
 
     #[test]
+    fn cross_validation_judges_every_example_once_and_refuses_the_stochastic_fit() {
+        let options = TrainOptions {
+            optimizer: Optimizer::Lbfgs,
+            c_candidates: vec![0.01, 8.0],
+            class_weight_candidates: vec![ClassWeights::Balanced, ClassWeights::Uniform],
+            folds: 4,
+            ..small_options()
+        };
+        let (model, summary) = train_examples(&Task::Spam, &toy_spam(), &options).unwrap();
+        assert_eq!(summary.candidates.len(), 4);
+        let best = summary
+            .candidates
+            .iter()
+            .map(|c| c.validation_macro_f1)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(summary.validation_macro_f1, Some(best));
+        // The toy set is separable: some C gets every out-of-fold prediction right.
+        assert_eq!(best, 1.0);
+        let winner = summary
+            .candidates
+            .iter()
+            .find(|c| c.validation_macro_f1 == best)
+            .unwrap();
+        assert_eq!(summary.c, winner.c);
+        let mut extractor = FeatureExtractor::new(model.feature_config());
+        let mut features = SparseVector::default();
+        extractor.extract("claim your free prize, click now", &mut features);
+        assert_eq!(model.predict(&features).0, "spam");
+        let (again, _) = train_examples(&Task::Spam, &toy_spam(), &options).unwrap();
+        assert_eq!(model.to_bytes(), again.to_bytes());
+        // Above the size limit the held-out split decides, as without folds.
+        let limited = TrainOptions {
+            folds_max_examples: 10,
+            ..options.clone()
+        };
+        let holdout = TrainOptions {
+            folds: 0,
+            ..options.clone()
+        };
+        assert_eq!(
+            train_examples(&Task::Spam, &toy_spam(), &limited)
+                .unwrap()
+                .0
+                .to_bytes(),
+            train_examples(&Task::Spam, &toy_spam(), &holdout)
+                .unwrap()
+                .0
+                .to_bytes()
+        );
+        let refused = TrainOptions {
+            optimizer: Optimizer::BestOnValidation,
+            ..options
+        };
+        let error = train_examples(&Task::Spam, &toy_spam(), &refused).unwrap_err();
+        assert!(error.to_string().contains("L-BFGS"), "{error}");
+    }
+
+    #[test]
+    fn one_vs_rest_learns_three_classes() {
+        let texts = [
+            ("i love it, wonderful, great", "positive"),
+            ("awful, terrible, i hate it", "negative"),
+            ("the store opens at nine on monday", "neutral"),
+        ];
+        let mut examples = Vec::new();
+        for round in 0..8 {
+            for (text, label) in texts {
+                examples.push(Example {
+                    id: String::new(),
+                    text: format!("{text} {round}"),
+                    label: label.to_owned(),
+                    lang: None,
+                });
+            }
+        }
+        let options = TrainOptions {
+            optimizer: Optimizer::Lbfgs,
+            one_vs_rest: true,
+            ..small_options()
+        };
+        let (model, _) = train_examples(&Task::Sentiment, &examples, &options).unwrap();
+        let mut extractor = FeatureExtractor::new(model.feature_config());
+        let mut features = SparseVector::default();
+        for (text, label) in [
+            ("wonderful, i love it", "positive"),
+            ("terrible, i hate it", "negative"),
+            ("opens at nine", "neutral"),
+        ] {
+            extractor.extract(text, &mut features);
+            assert_eq!(model.predict(&features).0, label, "{text}");
+        }
+        let softmax = TrainOptions {
+            one_vs_rest: false,
+            ..options
+        };
+        let (other, _) = train_examples(&Task::Sentiment, &examples, &softmax).unwrap();
+        assert_ne!(model.to_bytes(), other.to_bytes());
+    }
+
+    #[test]
     fn both_optimisers_compete_on_validation() {
         let examples = noisy_spam();
         let mut exact_wins = 0;
@@ -1477,41 +1721,44 @@ mod tests {
         x[buckets * classes + 1] = 0.3;
         let subset = [0, 1, 2, 3];
         let weights = [1.5f32, 1.0, 0.5];
-        let mut scores = vec![0.0; classes];
-        let mut gradient = vec![0.0; parameters];
-        let mut objective = |x: &[f64], g: &mut [f64]| {
-            softmax_objective(
-                &rows,
-                &labels,
-                &subset,
-                &weights,
-                2.0,
-                classes,
-                &mut scores,
-                x,
-                g,
-            )
-        };
-        objective(&x, &mut gradient);
-        let mut scratch = vec![0.0; parameters];
-        let probes = [
-            used[0] * classes,
-            used[1] * classes + 2,
-            buckets * classes + 1,
-        ];
-        for &p in &probes {
-            let h = 1e-5;
-            let mut plus = x.clone();
-            plus[p] += h;
-            let mut minus = x.clone();
-            minus[p] -= h;
-            let numeric =
-                (objective(&plus, &mut scratch) - objective(&minus, &mut scratch)) / (2.0 * h);
-            assert!(
-                (numeric - gradient[p]).abs() < 1e-5,
-                "{p}: {numeric} vs {}",
-                gradient[p]
-            );
+        for one_vs_rest in [false, true] {
+            let mut scores = vec![0.0; classes];
+            let mut gradient = vec![0.0; parameters];
+            let mut objective = |x: &[f64], g: &mut [f64]| {
+                softmax_objective(
+                    &rows,
+                    &labels,
+                    &subset,
+                    &weights,
+                    2.0,
+                    classes,
+                    one_vs_rest,
+                    &mut scores,
+                    x,
+                    g,
+                )
+            };
+            objective(&x, &mut gradient);
+            let mut scratch = vec![0.0; parameters];
+            let probes = [
+                used[0] * classes,
+                used[1] * classes + 2,
+                buckets * classes + 1,
+            ];
+            for &p in &probes {
+                let h = 1e-5;
+                let mut plus = x.clone();
+                plus[p] += h;
+                let mut minus = x.clone();
+                minus[p] -= h;
+                let numeric =
+                    (objective(&plus, &mut scratch) - objective(&minus, &mut scratch)) / (2.0 * h);
+                assert!(
+                    (numeric - gradient[p]).abs() < 1e-5,
+                    "one-vs-rest {one_vs_rest}, {p}: {numeric} vs {}",
+                    gradient[p]
+                );
+            }
         }
     }
 
