@@ -234,18 +234,10 @@ impl FeatureExtractor {
                 self.chars.extend(chunk.chars().map(u32::from));
                 self.chars.push(CHUNK_END);
                 let chars = self.chars.as_slice();
-                if (min, max) == (3, 5) {
-                    char_grams_3_to_5(chars, shift, out);
-                    continue;
-                }
-                for start in 0..chars.len() {
-                    let mut h = CHAR_SEED;
-                    for (n, &c) in chars[start..].iter().take(max).enumerate() {
-                        h = fx_step(h, u64::from(c));
-                        if n + 1 >= min {
-                            push(out, bucket(h, shift));
-                        }
-                    }
+                match (min, max) {
+                    (3, 5) => char_grams_3_to_5(chars, shift, out),
+                    (2, 5) => char_grams_2_to_5(chars, shift, out),
+                    _ => char_grams(chars, min, max, shift, out),
                 }
             }
         }
@@ -270,9 +262,22 @@ impl FeatureExtractor {
     }
 }
 
-/// The character 3-, 4- and 5-grams of one chunk, in the order of the general loop of
-/// [`FeatureExtractor::extract`] (by start, shortest first): the default configuration, with
-/// the loop unrolled so that it has no per-character length test.
+/// The character `min..=max`-grams of one chunk, by start, shortest first.
+fn char_grams(chars: &[u32], min: usize, max: usize, shift: u32, out: &mut SparseVector) {
+    for start in 0..chars.len() {
+        let mut h = CHAR_SEED;
+        for (n, &c) in chars[start..].iter().take(max).enumerate() {
+            h = fx_step(h, u64::from(c));
+            if n + 1 >= min {
+                push(out, bucket(h, shift));
+            }
+        }
+    }
+}
+
+/// The character 3-, 4- and 5-grams of one chunk, in the order of [`char_grams`] (by start,
+/// shortest first): the default configuration, with the loop unrolled so that it has no
+/// per-character length test.
 fn char_grams_3_to_5(chars: &[u32], shift: u32, out: &mut SparseVector) {
     out.indices.reserve(3 * chars.len());
     out.values.reserve(3 * chars.len());
@@ -287,6 +292,22 @@ fn char_grams_3_to_5(chars: &[u32], shift: u32, out: &mut SparseVector) {
                 h = step(h, fifth);
                 push(out, bucket(h, shift));
             }
+        }
+    }
+}
+
+/// The character 2- to 5-grams of one chunk, in the order of [`char_grams`], unrolled like
+/// [`char_grams_3_to_5`].
+fn char_grams_2_to_5(chars: &[u32], shift: u32, out: &mut SparseVector) {
+    out.indices.reserve(4 * chars.len());
+    out.values.reserve(4 * chars.len());
+    let step = |h: u64, c: u32| fx_step(h, u64::from(c));
+    for (start, window) in chars.windows(2).enumerate() {
+        let mut h = step(step(CHAR_SEED, window[0]), window[1]);
+        push(out, bucket(h, shift));
+        for &next in chars[start + 2..].iter().take(3) {
+            h = step(h, next);
+            push(out, bucket(h, shift));
         }
     }
 }
@@ -511,6 +532,24 @@ mod tests {
             assert!(!v.is_empty(), "{text}");
             assert!((norm(&v) - 1.0).abs() < 1e-4, "{text}: {}", norm(&v));
             assert!(v.indices.iter().all(|&i| (i as usize) < (1 << 18)));
+        }
+    }
+
+    #[test]
+    fn unrolled_character_grams_equal_the_general_loop() {
+        for len in 0..12u32 {
+            let chunk: Vec<u32> = (0..len).map(|i| 0x430 + i * 7 % 31).collect();
+            for (min, max) in [(3, 5), (2, 5)] {
+                let (mut general, mut unrolled) =
+                    (SparseVector::default(), SparseVector::default());
+                char_grams(&chunk, min, max, 40, &mut general);
+                if min == 3 {
+                    char_grams_3_to_5(&chunk, 40, &mut unrolled);
+                } else {
+                    char_grams_2_to_5(&chunk, 40, &mut unrolled);
+                }
+                assert_eq!(general, unrolled, "{len} characters, {min}-{max}");
+            }
         }
     }
 
