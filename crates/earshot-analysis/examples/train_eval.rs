@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--idf-norm|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-norm|--idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
@@ -61,6 +61,7 @@ fn run() -> Result<(), String> {
             "--no-average" => options.average = false,
             "--idf" => options.idf = true,
             "--sublinear-experiment" => options.sublinear_experiment = true,
+            "--idf-search" => options.idf_search = true,
             "--idf-norm" => {
                 options.idf = true;
                 options.idf_normalized = true;
@@ -129,16 +130,17 @@ fn run() -> Result<(), String> {
             .map_or("-".to_owned(), |f| format!("{f:.4}"))
     );
     println!(
-        "chosen: learning rate {}, l2 {}, C {:?}, class weights {:?}",
-        summary.learning_rate, summary.l2, summary.c, summary.class_weights
+        "chosen: learning rate {}, l2 {}, C {:?}, class weights {:?}, idf {}",
+        summary.learning_rate, summary.l2, summary.c, summary.class_weights, summary.idf
     );
     for candidate in &summary.candidates {
         println!(
-            "  candidate C {:?} lr {} l2 {} {:?}: validation macro-F1 {:.4} at epoch/iteration {}",
+            "  candidate C {:?} lr {} l2 {} {:?} idf {}: validation macro-F1 {:.4} at epoch/iteration {}",
             candidate.c,
             candidate.learning_rate,
             candidate.l2,
             candidate.class_weights,
+            candidate.idf,
             candidate.validation_macro_f1,
             candidate.best_epoch
         );
