@@ -60,7 +60,32 @@ struct LoadedModel {
     /// Index of its fused table in [`Analyzer::groups`], and where its classes start in a row.
     group: usize,
     offset: usize,
+    /// A two-class model whose second class always weighs the negative of the first (softmax
+    /// training over two classes gives that): one lane in the fused row holds the first class,
+    /// and the sum of the second is `0.0 - sum`, exactly the float the second lane would hold.
+    /// The buckets where the quantised weights are not exact negatives (a rare rounding tie)
+    /// are listed: a text with a feature in one is summed from the model's own weights.
+    negated: Option<Vec<u32>>,
     source: String,
+}
+
+/// A two-class model with more buckets than this whose weights are not exact negatives keeps
+/// both lanes: each text would have to be checked against the list.
+const MAX_NOT_NEGATED: usize = 8;
+
+/// Whether `weights` (`buckets × 2`) hold `-w` in the second class of every bucket but a few:
+/// those few, or `None`.
+fn negated_buckets(weights: &[i8]) -> Option<Vec<u32>> {
+    let mut exceptions = Vec::new();
+    for (bucket, row) in weights.chunks_exact(2).enumerate() {
+        if i16::from(row[1]) != -i16::from(row[0]) {
+            if exceptions.len() == MAX_NOT_NEGATED {
+                return None;
+            }
+            exceptions.push(bucket as u32);
+        }
+    }
+    Some(exceptions)
 }
 
 /// The weights of every model of one language (and one feature configuration) interleaved:
@@ -76,7 +101,8 @@ struct FusedGroup {
     /// With `idf`: per model, where its classes start in a row and the lane after the classes
     /// that holds its IDF weight (`round(idf × IDF_STEPS)`).
     idf_models: Vec<(usize, usize, usize)>,
-    /// The sum of the models' classes (and with `idf`, one IDF lane per model).
+    /// The sum of the models' lanes (their classes, one for a two-class model of negated
+    /// weights; with `idf`, one IDF lane per model).
     stride: usize,
     /// The length of a row: `stride` rounded up to 4, 8 or 16, so that a row is a fixed-size
     /// array the compiler turns into a few SIMD operations (the padding weights are zero).
@@ -215,6 +241,16 @@ impl FusedGroup {
     }
 }
 
+/// Whether any of `indices` is one of `buckets` (a handful): a compare the compiler runs on
+/// several indices at once, with no branch per index.
+fn hits_any(indices: &[u32], buckets: &[u32]) -> bool {
+    buckets.iter().any(|&bucket| {
+        indices
+            .iter()
+            .fold(false, |hit, &index| hit | (index == bucket))
+    })
+}
+
 /// How many features ahead [`FusedGroup::accumulate`] prefetches.
 const PREFETCH_DISTANCE: usize = 12;
 
@@ -332,6 +368,7 @@ impl Analyzer {
                 config,
                 group: 0,
                 offset: 0,
+                negated: None,
                 source,
             });
         }
@@ -367,11 +404,16 @@ impl Analyzer {
                 }
             };
             let classes = loaded.model.labels().len();
+            // Models with IDF weights keep their lanes: the norms need every class.
+            let negated = (classes == 2 && !idf)
+                .then(|| negated_buckets(loaded.model.quantized_weights()))
+                .flatten();
             let offset = self.groups[group].stride;
-            self.groups[group].stride += classes;
+            self.groups[group].stride += if negated.is_some() { 1 } else { classes };
             let loaded = &mut self.models[index];
             loaded.group = group;
             loaded.offset = offset;
+            loaded.negated = negated;
         }
         for (group_index, group) in self.groups.iter_mut().enumerate() {
             let buckets = self.configs[group.config].buckets();
@@ -396,10 +438,11 @@ impl Analyzer {
             group.table = vec![0i8; buckets * stride];
             for loaded in self.models.iter().filter(|m| m.group == group_index) {
                 let classes = loaded.model.labels().len();
+                let lanes = if loaded.negated.is_some() { 1 } else { classes };
                 let weights = loaded.model.quantized_weights();
                 for (bucket, row) in weights.chunks_exact(classes).enumerate().take(buckets) {
                     let start = bucket * stride + loaded.offset;
-                    group.table[start..start + classes].copy_from_slice(row);
+                    group.table[start..start + lanes].copy_from_slice(&row[..lanes]);
                 }
                 if let Some(&(_, _, lane)) = group.idf_models.iter().find(|m| m.0 == loaded.offset)
                 {
@@ -540,9 +583,19 @@ impl Analyzer {
             let classes = model.labels().len();
             let probabilities = &mut scratch.probabilities;
             probabilities.clear();
-            probabilities.extend_from_slice(
-                &scratch.group_sums[group][loaded.offset..loaded.offset + classes],
-            );
+            let sums = &scratch.group_sums[group];
+            match &loaded.negated {
+                None => {
+                    probabilities.extend_from_slice(&sums[loaded.offset..loaded.offset + classes])
+                }
+                Some(exceptions) if hits_any(&features.indices, exceptions) => {
+                    model.sums_into(features, probabilities)
+                }
+                Some(_) => {
+                    let sum = sums[loaded.offset];
+                    probabilities.extend_from_slice(&[sum, 0.0 - sum]);
+                }
+            }
             model.finish_in_place(probabilities);
             let best = argmax(probabilities);
             let positive_class = model
@@ -1030,6 +1083,76 @@ mod tests {
         // The third text is spam by the rules whatever the random model says.
         let spam = analyzer.analyze("win a free prize now http://t.co/x", Some("en"));
         assert_eq!(spam.spam.map(|s| s.label).as_deref(), Some("spam"));
+    }
+
+    #[test]
+    fn two_class_models_of_negated_weights_take_one_lane_and_predict_exactly() {
+        let config = FeatureConfig {
+            buckets_log2: 12,
+            ..FeatureConfig::default()
+        };
+        let hit = "you idiots dropped my calls again";
+        let mut features = SparseVector::default();
+        FeatureExtractor::new(config).extract(hit, &mut features);
+        let odd_bucket = features.indices[3] as usize;
+        let mut state = 7u64;
+        let mut weights = vec![0.0f32; config.buckets() * 2];
+        for bucket in 0..config.buckets() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let w = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+            weights[2 * bucket] = w;
+            weights[2 * bucket + 1] = -w;
+        }
+        // One bucket that is not an exact negative: texts with that feature are summed apart.
+        weights[2 * odd_bucket + 1] += 0.3;
+        let offensive = Model::quantize(
+            "offensive",
+            Some("en"),
+            vec!["OFF".to_owned(), "NOT".to_owned()],
+            config,
+            &weights,
+            vec![0.2, -0.2],
+            1,
+        );
+        let sentiment = random_model(
+            "sentiment",
+            &["negative", "neutral", "positive"],
+            Some("en"),
+            9,
+        );
+        let analyzer = Analyzer::from_models(vec![
+            (offensive.clone(), "offensive".to_owned()),
+            (sentiment.clone(), "sentiment".to_owned()),
+        ])
+        .unwrap();
+        let loaded = analyzer.model_for("offensive", "en").unwrap();
+        assert_eq!(loaded.negated.as_deref(), Some(&[odd_bucket as u32][..]));
+        assert_eq!(analyzer.groups[0].stride, 4);
+        let mut scratch = analyzer.scratch();
+        let mut extractor = FeatureExtractor::new(config);
+        let mut alone = Vec::new();
+        for text in [hit, "nothing to see here, a plain text", "win win win"] {
+            let analysis = analyzer.analyze_with(&mut scratch, text, Some("en"), &[]);
+            extractor.extract(text, &mut features);
+            for (model, got) in [
+                (&offensive, &analysis.offensive),
+                (&sentiment, &analysis.sentiment),
+            ] {
+                model.predict_into(&features, &mut alone);
+                let best = argmax(&alone);
+                let expected = Scored {
+                    label: model.labels()[best].clone(),
+                    score: alone[best],
+                };
+                assert_eq!(got.as_ref(), Some(&expected), "{text:?}");
+            }
+        }
+        // The odd bucket matters: the hit text's second sum is not the negative of the first.
+        extractor.extract(hit, &mut features);
+        offensive.sums_into(&features, &mut alone);
+        assert_ne!(alone[1], 0.0 - alone[0]);
     }
 
     #[test]
