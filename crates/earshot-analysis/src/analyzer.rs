@@ -278,6 +278,11 @@ pub struct Analyzer {
     models: Vec<LoadedModel>,
     configs: Vec<FeatureConfig>,
     groups: Vec<FusedGroup>,
+    /// Per language a model is for, the model of each of [`CLASSIFIED_TASKS`] (its own or one
+    /// for any language); `any_language` for the other languages: what
+    /// [`Analyzer::model_for`] finds, looked up once per text instead of once per task.
+    by_language: Vec<(String, [Option<usize>; CLASSIFIED_TASKS.len()])>,
+    any_language: [Option<usize>; CLASSIFIED_TASKS.len()],
     rules: IntentRules,
 }
 
@@ -310,6 +315,8 @@ impl Analyzer {
             models: Vec::new(),
             configs: Vec::new(),
             groups: Vec::new(),
+            by_language: Vec::new(),
+            any_language: [None; CLASSIFIED_TASKS.len()],
             rules: IntentRules::new(),
         }
     }
@@ -373,6 +380,7 @@ impl Analyzer {
             });
         }
         analyzer.fuse();
+        analyzer.index_languages();
         Ok(analyzer)
     }
 
@@ -455,6 +463,39 @@ impl Analyzer {
         }
     }
 
+    fn index_languages(&mut self) {
+        let index_of = |loaded: Option<&LoadedModel>| {
+            loaded.map(|found| {
+                self.models
+                    .iter()
+                    .position(|m| std::ptr::eq(m, found))
+                    .unwrap_or_default()
+            })
+        };
+        let mut languages: Vec<&str> = self.models.iter().filter_map(|m| m.model.lang()).collect();
+        languages.sort_unstable();
+        languages.dedup();
+        self.by_language = languages
+            .iter()
+            .map(|&lang| {
+                let tasks = CLASSIFIED_TASKS.map(|task| index_of(self.model_for(task, lang)));
+                (lang.to_owned(), tasks)
+            })
+            .collect();
+        // No language is called this: only the models for any language answer.
+        self.any_language = CLASSIFIED_TASKS.map(|task| index_of(self.model_for(task, "\0")));
+    }
+
+    /// The model of each of [`CLASSIFIED_TASKS`] for `lang`.
+    fn task_models(&self, lang: &str) -> [Option<&LoadedModel>; CLASSIFIED_TASKS.len()] {
+        let tasks = self
+            .by_language
+            .iter()
+            .find(|(l, _)| l == lang)
+            .map_or(&self.any_language, |(_, tasks)| tasks);
+        tasks.map(|index| index.map(|i| &self.models[i]))
+    }
+
     /// `(task, lang)` of every loaded model; `None` is a model for any language.
     pub fn models(&self) -> Vec<(&str, Option<&str>)> {
         self.models
@@ -535,9 +576,10 @@ impl Analyzer {
 
         // The weight rows of this text are scattered over megabytes: ask for all of them now
         // and run the rules while they arrive, instead of waiting for each when it is added.
+        let task_models = self.task_models(&lang);
         let mut requested = [usize::MAX; CLASSIFIED_TASKS.len()];
-        for (i, task) in CLASSIFIED_TASKS.iter().enumerate() {
-            if let Some(loaded) = self.model_for(task, &lang) {
+        for (i, loaded) in task_models.iter().enumerate() {
+            if let Some(loaded) = loaded {
                 if !requested[..i].contains(&loaded.group) {
                     requested[i] = loaded.group;
                     self.groups[loaded.group].prefetch_rows(&scratch.features[loaded.config]);
@@ -560,8 +602,9 @@ impl Analyzer {
             }
         };
 
-        let mut classify = |task: &str| -> Option<(Scored, f32)> {
-            let loaded = self.model_for(task, &lang)?;
+        let mut classify = |task_index: usize| -> Option<(Scored, f32)> {
+            let task = CLASSIFIED_TASKS[task_index];
+            let loaded = task_models[task_index]?;
             let features = &scratch.features[loaded.config];
             let model = &loaded.model;
             if features.is_empty() {
@@ -610,10 +653,10 @@ impl Analyzer {
             ))
         };
 
-        let sentiment = classify("sentiment").map(|(s, _)| s);
-        let offensive = classify("offensive").map(|(s, _)| s);
-        let spam_model = classify("spam");
-        let complaint_model = classify("complaint").map(|(_, p)| p);
+        let sentiment = classify(0).map(|(s, _)| s);
+        let offensive = classify(1).map(|(s, _)| s);
+        let spam_model = classify(2);
+        let complaint_model = classify(3).map(|(_, p)| p);
 
         let spam = combine_spam(spam_model, rule_scores.spam);
         let mut intents = Vec::new();
@@ -630,7 +673,7 @@ impl Analyzer {
             }
         }
 
-        let targets = self.target_sentiments(scratch, text, &lang, targets);
+        let targets = self.target_sentiments(scratch, text, task_models[0], targets);
         Analysis {
             lang,
             sentiment,
@@ -654,10 +697,10 @@ impl Analyzer {
         &self,
         scratch: &mut Scratch,
         text: &str,
-        lang: &str,
+        sentiment: Option<&LoadedModel>,
         targets: &[&str],
     ) -> Vec<TargetSentiment> {
-        let Some(loaded) = self.model_for("sentiment", lang) else {
+        let Some(loaded) = sentiment else {
             return Vec::new();
         };
         if targets.is_empty() {

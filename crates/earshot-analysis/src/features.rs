@@ -426,9 +426,11 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
         end -= 1;
     }
     let text = &text[..end];
-    let mut rest = text;
+    let bytes = text.as_bytes();
+    let two_byte = FOLD.then(two_byte_folds);
+    let mut at = 0;
     let mut at_word_start = true;
-    while let Some(&byte) = rest.as_bytes().first() {
+    while let Some(&byte) = bytes.get(at) {
         // Most bytes are plain ASCII that is neither an escape nor the start of a link (which
         // begins with `h` or `w` at a word start): one test, and no decoding.
         let link_start = at_word_start && matches!(byte | 0x20, b'h' | b'w');
@@ -437,17 +439,28 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
             let blank = byte <= 0x20 || byte == 0x7f;
             at_word_start = blank;
             push(if blank { ' ' } else { char::from(byte) }, out);
-            rest = &rest[1..];
+            at += 1;
             continue;
         }
+        // Cyrillic and Greek are two bytes a letter: what they fold to is in a table. A link
+        // starts with an ASCII letter, so these never start one.
+        if let (Some(table), 0xc2..=0xdf, Some(&next)) = (two_byte, byte, bytes.get(at + 1)) {
+            let code = (usize::from(byte & 0x1f) << 6) | usize::from(next & 0x3f);
+            if let Some(folded) = table[code - 0x80] {
+                at_word_start = folded == ' ';
+                out.push(folded);
+                at += 2;
+                continue;
+            }
+        }
+        let rest = &text[at..];
         let Some(c) = rest.chars().next() else {
             break;
         };
         // A link says little by its letters (`t.co/x7Kq2`) and much by being there: one token.
         if at_word_start && starts_with_link(rest) {
             out.push_str(LINK_TOKEN);
-            let link_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            rest = &rest[link_end..];
+            at += rest.find(char::is_whitespace).unwrap_or(rest.len());
             at_word_start = false;
             continue;
         }
@@ -458,13 +471,47 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
             if let Some(decoded) = literal_unicode_escape(rest) {
                 let blank = decoded.is_control() || decoded.is_whitespace();
                 push(if blank { ' ' } else { decoded }, out);
-                rest = &rest[6..];
+                at += 6;
                 continue;
             }
         }
         push(if blank { ' ' } else { c }, out);
-        rest = &rest[c.len_utf8()..];
+        at += c.len_utf8();
     }
+}
+
+/// Characters of two UTF-8 bytes (U+0080 to U+07FF: Latin accents, Greek, Cyrillic).
+const TWO_BYTE_CHARS: usize = 0x800 - 0x80;
+
+/// For each character of two UTF-8 bytes, what cleaning and folding make of it when that is
+/// one character: `' '` for a blank (whitespace, control), else its fold. `None` where the fold
+/// is several characters (or none), left to the general path. Made once, from the general
+/// path itself, so the two cannot disagree.
+fn two_byte_folds() -> &'static [Option<char>; TWO_BYTE_CHARS] {
+    static TABLE: std::sync::LazyLock<Box<[Option<char>; TWO_BYTE_CHARS]>> =
+        std::sync::LazyLock::new(|| {
+            let mut table = Box::new([None; TWO_BYTE_CHARS]);
+            let mut folded = String::new();
+            for (slot, code) in table.iter_mut().zip(0x80u32..) {
+                let Some(c) = char::from_u32(code) else {
+                    continue;
+                };
+                if c.is_whitespace() || c.is_control() {
+                    *slot = Some(' ');
+                    continue;
+                }
+                folded.clear();
+                push_folded(c, &mut folded);
+                let mut chars = folded.chars();
+                if let (Some(only), None) = (chars.next(), chars.next()) {
+                    // A space would read as a blank (the start of a word): leave it to the
+                    // general path.
+                    *slot = (only != ' ').then_some(only);
+                }
+            }
+            table
+        });
+    &TABLE
 }
 
 /// What every link becomes in the features.
@@ -607,6 +654,27 @@ mod tests {
             fold_into(&cleaned, &mut two_steps);
             clean_and_fold(text, &mut one_pass);
             assert_eq!(one_pass, two_steps, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_two_byte_table_folds_every_character_as_the_general_path() {
+        let mut text = String::new();
+        for code in 0x80u32..0x800 {
+            let c = char::from_u32(code).unwrap();
+            text.clear();
+            // Where a word starts (after a blank) decides whether a link may start there.
+            text.extend([c, 'a', c, ' ', c, 'w', 'x', c, '\u{85}', c]);
+            text.push(c);
+            text.push_str("http://t.co/x ");
+            text.push(c);
+            text.push_str("www.example.com");
+            let (mut cleaned, mut two_steps, mut one_pass) =
+                (String::new(), String::new(), String::new());
+            clean_text(&text, &mut cleaned);
+            fold_into(&cleaned, &mut two_steps);
+            clean_and_fold(&text, &mut one_pass);
+            assert_eq!(one_pass, two_steps, "U+{code:04X}");
         }
     }
 
