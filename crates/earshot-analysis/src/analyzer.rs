@@ -18,7 +18,97 @@ pub const MODEL_EXTENSION: &str = "esm";
 
 // The result types live in earshot-core so the store and the web layer can carry them without
 // depending on the classifiers; they are re-exported here unchanged.
-pub use earshot_core::analysis::{Analysis, Scored, TargetSentiment};
+pub use earshot_core::analysis::{Analysis, Label, Scored, TargetSentiment};
+
+/// Labels and language codes an analysis gives without allocating: the labels of the shipped
+/// models and the rules, and the codes [`earshot_text::lang::detect`] names.
+const KNOWN_LABELS: &[&str] = &[
+    "negative",
+    "neutral",
+    "positive",
+    "OFF",
+    "NOT",
+    "spam",
+    "ham",
+    "complaint",
+    "other",
+    "question",
+    "praise",
+    "purchase_intent",
+    "feedback",
+];
+const KNOWN_LANGUAGES: &[&str] = &[
+    "en",
+    "ru",
+    "el",
+    "uk",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "pt",
+    "pl",
+    "nl",
+    "tr",
+    "bg",
+    "sr",
+    "mk",
+    "be",
+    "eo",
+    "zh",
+    "bn",
+    "ka",
+    "ar",
+    "hi",
+    "ja",
+    "he",
+    "yi",
+    "am",
+    "jv",
+    "ko",
+    "nb",
+    "da",
+    "sv",
+    "fi",
+    "hu",
+    "cs",
+    "mr",
+    "kn",
+    "ro",
+    "sl",
+    "hr",
+    "lt",
+    "lv",
+    "et",
+    "ta",
+    "vi",
+    "ur",
+    "th",
+    "gu",
+    "uz",
+    "pa",
+    "az",
+    "id",
+    "te",
+    "fa",
+    "ml",
+    "or",
+    "my",
+    "ne",
+    "si",
+    "km",
+    "tk",
+    "ak",
+    "zu",
+    "sn",
+    "af",
+    "la",
+    "sk",
+    "ca",
+    "tl",
+    "hy",
+    earshot_text::lang::UNDETERMINED,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzerError {
@@ -66,6 +156,8 @@ struct LoadedModel {
     /// The buckets where the quantised weights are not exact negatives (a rare rounding tie)
     /// are listed: a text with a feature in one is summed from the model's own weights.
     negated: Option<Vec<u32>>,
+    /// The model's labels, shared with every analysis where they are known ones.
+    labels: Vec<Label>,
     source: String,
 }
 
@@ -370,12 +462,18 @@ impl Analyzer {
                     analyzer.configs.len() - 1
                 }
             };
+            let labels = model
+                .labels()
+                .iter()
+                .map(|label| Label::interned(label, KNOWN_LABELS))
+                .collect();
             analyzer.models.push(LoadedModel {
                 model,
                 config,
                 group: 0,
                 offset: 0,
                 negated: None,
+                labels,
                 source,
             });
         }
@@ -537,6 +635,10 @@ impl Analyzer {
     ) -> Analysis {
         let text = cut(text, MAX_ANALYZED_BYTES);
         let lang = earshot_text::lang::detect(text, lang);
+        let lang = match KNOWN_LANGUAGES.iter().find(|&&known| known == lang) {
+            Some(&known) => Label::from_static(known),
+            None => Label::from(lang),
+        };
         self.analyze_cut(scratch, text, lang, targets)
     }
 
@@ -553,14 +655,19 @@ impl Analyzer {
         targets: &[&str],
     ) -> Analysis {
         let text = cut(text, MAX_ANALYZED_BYTES);
-        self.analyze_cut(scratch, text, lang.to_owned(), targets)
+        self.analyze_cut(
+            scratch,
+            text,
+            Label::interned(lang, KNOWN_LANGUAGES),
+            targets,
+        )
     }
 
     fn analyze_cut(
         &self,
         scratch: &mut Scratch,
         text: &str,
-        lang: String,
+        lang: Label,
         targets: &[&str],
     ) -> Analysis {
         if scratch.extractors.len() != self.configs.len()
@@ -611,7 +718,7 @@ impl Analyzer {
                 if let Some(label) = default_label(task) {
                     return Some((
                         Scored {
-                            label: label.to_owned(),
+                            label: Label::from_static(label),
                             score: 1.0,
                         },
                         0.0,
@@ -646,7 +753,7 @@ impl Analyzer {
                 .map_or(0.0, |c| probabilities[c]);
             Some((
                 Scored {
-                    label: model.labels().get(best).cloned().unwrap_or_default(),
+                    label: loaded.labels.get(best).cloned().unwrap_or_default(),
                     score: probabilities.get(best).copied().unwrap_or(0.0),
                 },
                 positive_class,
@@ -667,7 +774,7 @@ impl Analyzer {
             };
             if score >= INTENT_THRESHOLD {
                 intents.push(Scored {
-                    label: intent.to_owned(),
+                    label: Label::from_static(intent),
                     score,
                 });
             }
@@ -741,7 +848,7 @@ impl Analyzer {
             let best = argmax(&scratch.probabilities);
             out.push(TargetSentiment {
                 target: target.to_owned(),
-                label: loaded.model.labels().get(best).cloned().unwrap_or_default(),
+                label: loaded.labels.get(best).cloned().unwrap_or_default(),
                 score: scratch.probabilities.get(best).copied().unwrap_or(0.0),
             });
         }
@@ -757,12 +864,12 @@ pub fn combine_spam(model: Option<(Scored, f32)>, rules: Option<f32>) -> Option<
     let verdict = |spam_score: f32| {
         if spam_score >= SPAM_THRESHOLD {
             Scored {
-                label: "spam".to_owned(),
+                label: Label::from_static("spam"),
                 score: spam_score,
             }
         } else {
             Scored {
-                label: "ham".to_owned(),
+                label: Label::from_static("ham"),
                 score: 1.0 - spam_score,
             }
         }
@@ -891,7 +998,7 @@ mod tests {
         assert_eq!(
             analysis.sentiment,
             Some(Scored {
-                label: "neutral".to_owned(),
+                label: "neutral".into(),
                 score: 1.0
             })
         );
@@ -1016,7 +1123,7 @@ mod tests {
             assert_eq!(
                 got,
                 Some(Scored {
-                    label: label.to_owned(),
+                    label: label.into(),
                     score
                 }),
                 "{}",
@@ -1110,7 +1217,7 @@ mod tests {
                 model.predict_into(&features, &mut alone);
                 let best = argmax(&alone);
                 let expected = Scored {
-                    label: model.labels()[best].clone(),
+                    label: model.labels()[best].clone().into(),
                     score: alone[best],
                 };
                 let expected = if task == "spam" {
@@ -1186,7 +1293,7 @@ mod tests {
                 model.predict_into(&features, &mut alone);
                 let best = argmax(&alone);
                 let expected = Scored {
-                    label: model.labels()[best].clone(),
+                    label: model.labels()[best].clone().into(),
                     score: alone[best],
                 };
                 assert_eq!(got.as_ref(), Some(&expected), "{text:?}");
