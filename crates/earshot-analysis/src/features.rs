@@ -230,22 +230,21 @@ impl FeatureExtractor {
             );
             for chunk in folded.split_ascii_whitespace() {
                 self.chars.clear();
+                self.chars.reserve(chunk.len() + 2);
                 self.chars.push(CHUNK_START);
-                self.chars.extend(chunk.chars().map(u32::from));
+                push_chars(chunk, &mut self.chars);
                 self.chars.push(CHUNK_END);
                 let chars = self.chars.as_slice();
-                if (min, max) == (3, 5) {
-                    char_grams_3_to_5(chars, shift, out);
-                    continue;
-                }
-                for start in 0..chars.len() {
-                    let mut h = CHAR_SEED;
-                    for (n, &c) in chars[start..].iter().take(max).enumerate() {
-                        h = fx_step(h, u64::from(c));
-                        if n + 1 >= min {
-                            push(out, bucket(h, shift));
-                        }
-                    }
+                // The usual ranges with the lengths known to the compiler (the loop unrolled);
+                // the same grams in the same order as the general loop.
+                match (min, max) {
+                    (3, 5) => char_grams::<3, 5>(chars, shift, out),
+                    (2, 5) => char_grams::<2, 5>(chars, shift, out),
+                    (3, 4) => char_grams::<3, 4>(chars, shift, out),
+                    (2, 4) => char_grams::<2, 4>(chars, shift, out),
+                    (3, 6) => char_grams::<3, 6>(chars, shift, out),
+                    (4, 5) => char_grams::<4, 5>(chars, shift, out),
+                    _ => char_grams_any(chars, min, max, shift, out),
                 }
             }
         }
@@ -270,23 +269,74 @@ impl FeatureExtractor {
     }
 }
 
-/// The character 3-, 4- and 5-grams of one chunk, in the order of the general loop of
-/// [`FeatureExtractor::extract`] (by start, shortest first): the default configuration, with
-/// the loop unrolled so that it has no per-character length test.
-fn char_grams_3_to_5(chars: &[u32], shift: u32, out: &mut SparseVector) {
-    out.indices.reserve(3 * chars.len());
-    out.values.reserve(3 * chars.len());
-    let step = |h: u64, c: u32| fx_step(h, u64::from(c));
-    for (start, window) in chars.windows(3).enumerate() {
-        let mut h = step(step(step(CHAR_SEED, window[0]), window[1]), window[2]);
-        push(out, bucket(h, shift));
-        if let Some(&fourth) = chars.get(start + 3) {
-            h = step(h, fourth);
-            push(out, bucket(h, shift));
-            if let Some(&fifth) = chars.get(start + 4) {
-                h = step(h, fifth);
+/// The character `min..=max`-grams of one chunk, by start, shortest first.
+fn char_grams_any(chars: &[u32], min: usize, max: usize, shift: u32, out: &mut SparseVector) {
+    for start in 0..chars.len() {
+        let mut h = CHAR_SEED;
+        for (n, &c) in chars[start..].iter().take(max).enumerate() {
+            h = fx_step(h, u64::from(c));
+            if n + 1 >= min {
                 push(out, bucket(h, shift));
             }
+        }
+    }
+}
+
+/// The character `MIN..=MAX`-grams of one chunk, in the order of the general loop of
+/// [`FeatureExtractor::extract`] (by start, shortest first), with the lengths known at compile
+/// time so that the inner loop is unrolled and has no length test per character.
+#[inline(always)]
+fn char_grams<const MIN: usize, const MAX: usize>(
+    chars: &[u32],
+    shift: u32,
+    out: &mut SparseVector,
+) {
+    let grams = chars.len() * (MAX + 1 - MIN);
+    out.indices.reserve(grams);
+    out.values.reserve(grams);
+    let mut start = 0;
+    // Starts with MAX characters ahead: a window of fixed size, no test per character.
+    while let Some(Ok(window)) = chars.get(start..start + MAX).map(<&[u32; MAX]>::try_from) {
+        let mut h = CHAR_SEED;
+        for (n, &c) in window.iter().enumerate() {
+            h = fx_step(h, u64::from(c));
+            if n + 1 >= MIN {
+                push(out, bucket(h, shift));
+            }
+        }
+        start += 1;
+    }
+    // The last starts, with fewer characters ahead.
+    for start in start..chars.len() {
+        let mut h = CHAR_SEED;
+        for (n, &c) in chars[start..].iter().enumerate() {
+            h = fx_step(h, u64::from(c));
+            if n + 1 >= MIN {
+                push(out, bucket(h, shift));
+            }
+        }
+    }
+}
+
+/// Appends the characters of `text` as code points: one- and two-byte characters (ASCII,
+/// Cyrillic, Greek) decoded by hand, the others by the general decoder.
+#[inline(always)]
+fn push_chars(text: &str, out: &mut Vec<u32>) {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&first) = bytes.get(at) {
+        if first < 0x80 {
+            out.push(u32::from(first));
+            at += 1;
+        } else if let (0xc0..=0xdf, Some(&second)) = (first, bytes.get(at + 1)) {
+            out.push((u32::from(first & 0x1f) << 6) | u32::from(second & 0x3f));
+            at += 2;
+        } else {
+            let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
+            out.push(u32::from(c));
+            at += c.len_utf8();
         }
     }
 }
@@ -606,6 +656,35 @@ mod tests {
             let reference: Vec<&str> = earshot_text::tokenize(&folded).map(|t| t.text).collect();
             assert_eq!(fast, reference, "{text}");
         }
+    }
+
+    #[test]
+    fn unrolled_character_grams_equal_the_general_loop() {
+        fn both<const MIN: usize, const MAX: usize>(chars: &[u32]) {
+            let (mut fixed, mut any) = (SparseVector::default(), SparseVector::default());
+            char_grams::<MIN, MAX>(chars, 46, &mut fixed);
+            char_grams_any(chars, MIN, MAX, 46, &mut any);
+            assert_eq!(fixed, any, "{MIN}..={MAX} over {} characters", chars.len());
+        }
+        let text: Vec<u32> = "xабвгдεζηθ😀q".chars().map(u32::from).collect();
+        for len in 0..=text.len() {
+            let chars = &text[..len];
+            both::<3, 5>(chars);
+            both::<2, 5>(chars);
+            both::<3, 4>(chars);
+            both::<2, 4>(chars);
+            both::<3, 6>(chars);
+            both::<4, 5>(chars);
+        }
+    }
+
+    #[test]
+    fn characters_are_decoded_as_the_standard_decoder_does() {
+        let text = "aé жΩ😀ﬁ\u{7ff}\u{800}";
+        let mut decoded = Vec::new();
+        push_chars(text, &mut decoded);
+        let expected: Vec<u32> = text.chars().map(u32::from).collect();
+        assert_eq!(decoded, expected);
     }
 
     #[test]
