@@ -216,7 +216,7 @@ fn evaluate_with_spam_rules(model: &Model, test_file: &Path) -> Result<Report, S
         model.predict_into(&features, &mut probabilities);
         let best = argmax(&probabilities);
         let scored = Scored {
-            label: model.labels()[best].clone(),
+            label: model.labels()[best].clone().into(),
             score: probabilities[best],
         };
         let rule_scores =

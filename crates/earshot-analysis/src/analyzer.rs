@@ -18,7 +18,97 @@ pub const MODEL_EXTENSION: &str = "esm";
 
 // The result types live in earshot-core so the store and the web layer can carry them without
 // depending on the classifiers; they are re-exported here unchanged.
-pub use earshot_core::analysis::{Analysis, Scored, TargetSentiment};
+pub use earshot_core::analysis::{Analysis, Label, Scored, TargetSentiment};
+
+/// Labels and language codes an analysis gives without allocating: the labels of the shipped
+/// models and the rules, and the codes [`earshot_text::lang::detect`] names.
+const KNOWN_LABELS: &[&str] = &[
+    "negative",
+    "neutral",
+    "positive",
+    "OFF",
+    "NOT",
+    "spam",
+    "ham",
+    "complaint",
+    "other",
+    "question",
+    "praise",
+    "purchase_intent",
+    "feedback",
+];
+const KNOWN_LANGUAGES: &[&str] = &[
+    "en",
+    "ru",
+    "el",
+    "uk",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "pt",
+    "pl",
+    "nl",
+    "tr",
+    "bg",
+    "sr",
+    "mk",
+    "be",
+    "eo",
+    "zh",
+    "bn",
+    "ka",
+    "ar",
+    "hi",
+    "ja",
+    "he",
+    "yi",
+    "am",
+    "jv",
+    "ko",
+    "nb",
+    "da",
+    "sv",
+    "fi",
+    "hu",
+    "cs",
+    "mr",
+    "kn",
+    "ro",
+    "sl",
+    "hr",
+    "lt",
+    "lv",
+    "et",
+    "ta",
+    "vi",
+    "ur",
+    "th",
+    "gu",
+    "uz",
+    "pa",
+    "az",
+    "id",
+    "te",
+    "fa",
+    "ml",
+    "or",
+    "my",
+    "ne",
+    "si",
+    "km",
+    "tk",
+    "ak",
+    "zu",
+    "sn",
+    "af",
+    "la",
+    "sk",
+    "ca",
+    "tl",
+    "hy",
+    earshot_text::lang::UNDETERMINED,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzerError {
@@ -60,7 +150,34 @@ struct LoadedModel {
     /// Index of its fused table in [`Analyzer::groups`], and where its classes start in a row.
     group: usize,
     offset: usize,
+    /// A two-class model whose second class always weighs the negative of the first (softmax
+    /// training over two classes gives that): one lane in the fused row holds the first class,
+    /// and the sum of the second is `0.0 - sum`, exactly the float the second lane would hold.
+    /// The buckets where the quantised weights are not exact negatives (a rare rounding tie)
+    /// are listed: a text with a feature in one is summed from the model's own weights.
+    negated: Option<Vec<u32>>,
+    /// The model's labels, shared with every analysis where they are known ones.
+    labels: Vec<Label>,
     source: String,
+}
+
+/// A two-class model with more buckets than this whose weights are not exact negatives keeps
+/// both lanes: each text would have to be checked against the list.
+const MAX_NOT_NEGATED: usize = 8;
+
+/// Whether `weights` (`buckets × 2`) hold `-w` in the second class of every bucket but a few:
+/// those few, or `None`.
+fn negated_buckets(weights: &[i8]) -> Option<Vec<u32>> {
+    let mut exceptions = Vec::new();
+    for (bucket, row) in weights.chunks_exact(2).enumerate() {
+        if i16::from(row[1]) != -i16::from(row[0]) {
+            if exceptions.len() == MAX_NOT_NEGATED {
+                return None;
+            }
+            exceptions.push(bucket as u32);
+        }
+    }
+    Some(exceptions)
 }
 
 /// The weights of every model of one language (and one feature configuration) interleaved:
@@ -76,7 +193,8 @@ struct FusedGroup {
     /// With `idf`: per model, where its classes start in a row and the lane after the classes
     /// that holds its IDF weight (`round(idf × IDF_STEPS)`).
     idf_models: Vec<(usize, usize, usize)>,
-    /// The sum of the models' classes (and with `idf`, one IDF lane per model).
+    /// The sum of the models' lanes (their classes, one for a two-class model of negated
+    /// weights; with `idf`, one IDF lane per model).
     stride: usize,
     /// The length of a row: `stride` rounded up to 4, 8 or 16, so that a row is a fixed-size
     /// array the compiler turns into a few SIMD operations (the padding weights are zero).
@@ -215,6 +333,16 @@ impl FusedGroup {
     }
 }
 
+/// Whether any of `indices` is one of `buckets` (a handful): a compare the compiler runs on
+/// several indices at once, with no branch per index.
+fn hits_any(indices: &[u32], buckets: &[u32]) -> bool {
+    buckets.iter().any(|&bucket| {
+        indices
+            .iter()
+            .fold(false, |hit, &index| hit | (index == bucket))
+    })
+}
+
 /// How many features ahead [`FusedGroup::accumulate`] prefetches.
 const PREFETCH_DISTANCE: usize = 12;
 
@@ -242,6 +370,11 @@ pub struct Analyzer {
     models: Vec<LoadedModel>,
     configs: Vec<FeatureConfig>,
     groups: Vec<FusedGroup>,
+    /// Per language a model is for, the model of each of [`CLASSIFIED_TASKS`] (its own or one
+    /// for any language); `any_language` for the other languages: what
+    /// [`Analyzer::model_for`] finds, looked up once per text instead of once per task.
+    by_language: Vec<(String, [Option<usize>; CLASSIFIED_TASKS.len()])>,
+    any_language: [Option<usize>; CLASSIFIED_TASKS.len()],
     rules: IntentRules,
 }
 
@@ -274,6 +407,8 @@ impl Analyzer {
             models: Vec::new(),
             configs: Vec::new(),
             groups: Vec::new(),
+            by_language: Vec::new(),
+            any_language: [None; CLASSIFIED_TASKS.len()],
             rules: IntentRules::new(),
         }
     }
@@ -327,15 +462,23 @@ impl Analyzer {
                     analyzer.configs.len() - 1
                 }
             };
+            let labels = model
+                .labels()
+                .iter()
+                .map(|label| Label::interned(label, KNOWN_LABELS))
+                .collect();
             analyzer.models.push(LoadedModel {
                 model,
                 config,
                 group: 0,
                 offset: 0,
+                negated: None,
+                labels,
                 source,
             });
         }
         analyzer.fuse();
+        analyzer.index_languages();
         Ok(analyzer)
     }
 
@@ -367,11 +510,16 @@ impl Analyzer {
                 }
             };
             let classes = loaded.model.labels().len();
+            // Models with IDF weights keep their lanes: the norms need every class.
+            let negated = (classes == 2 && !idf)
+                .then(|| negated_buckets(loaded.model.quantized_weights()))
+                .flatten();
             let offset = self.groups[group].stride;
-            self.groups[group].stride += classes;
+            self.groups[group].stride += if negated.is_some() { 1 } else { classes };
             let loaded = &mut self.models[index];
             loaded.group = group;
             loaded.offset = offset;
+            loaded.negated = negated;
         }
         for (group_index, group) in self.groups.iter_mut().enumerate() {
             let buckets = self.configs[group.config].buckets();
@@ -396,10 +544,11 @@ impl Analyzer {
             group.table = vec![0i8; buckets * stride];
             for loaded in self.models.iter().filter(|m| m.group == group_index) {
                 let classes = loaded.model.labels().len();
+                let lanes = if loaded.negated.is_some() { 1 } else { classes };
                 let weights = loaded.model.quantized_weights();
                 for (bucket, row) in weights.chunks_exact(classes).enumerate().take(buckets) {
                     let start = bucket * stride + loaded.offset;
-                    group.table[start..start + classes].copy_from_slice(row);
+                    group.table[start..start + lanes].copy_from_slice(&row[..lanes]);
                 }
                 if let Some(&(_, _, lane)) = group.idf_models.iter().find(|m| m.0 == loaded.offset)
                 {
@@ -410,6 +559,39 @@ impl Analyzer {
                 }
             }
         }
+    }
+
+    fn index_languages(&mut self) {
+        let index_of = |loaded: Option<&LoadedModel>| {
+            loaded.map(|found| {
+                self.models
+                    .iter()
+                    .position(|m| std::ptr::eq(m, found))
+                    .unwrap_or_default()
+            })
+        };
+        let mut languages: Vec<&str> = self.models.iter().filter_map(|m| m.model.lang()).collect();
+        languages.sort_unstable();
+        languages.dedup();
+        self.by_language = languages
+            .iter()
+            .map(|&lang| {
+                let tasks = CLASSIFIED_TASKS.map(|task| index_of(self.model_for(task, lang)));
+                (lang.to_owned(), tasks)
+            })
+            .collect();
+        // No language is called this: only the models for any language answer.
+        self.any_language = CLASSIFIED_TASKS.map(|task| index_of(self.model_for(task, "\0")));
+    }
+
+    /// The model of each of [`CLASSIFIED_TASKS`] for `lang`.
+    fn task_models(&self, lang: &str) -> [Option<&LoadedModel>; CLASSIFIED_TASKS.len()] {
+        let tasks = self
+            .by_language
+            .iter()
+            .find(|(l, _)| l == lang)
+            .map_or(&self.any_language, |(_, tasks)| tasks);
+        tasks.map(|index| index.map(|i| &self.models[i]))
     }
 
     /// `(task, lang)` of every loaded model; `None` is a model for any language.
@@ -453,6 +635,10 @@ impl Analyzer {
     ) -> Analysis {
         let text = cut(text, MAX_ANALYZED_BYTES);
         let lang = earshot_text::lang::detect(text, lang);
+        let lang = match KNOWN_LANGUAGES.iter().find(|&&known| known == lang) {
+            Some(&known) => Label::from_static(known),
+            None => Label::from(lang),
+        };
         self.analyze_cut(scratch, text, lang, targets)
     }
 
@@ -469,14 +655,19 @@ impl Analyzer {
         targets: &[&str],
     ) -> Analysis {
         let text = cut(text, MAX_ANALYZED_BYTES);
-        self.analyze_cut(scratch, text, lang.to_owned(), targets)
+        self.analyze_cut(
+            scratch,
+            text,
+            Label::interned(lang, KNOWN_LANGUAGES),
+            targets,
+        )
     }
 
     fn analyze_cut(
         &self,
         scratch: &mut Scratch,
         text: &str,
-        lang: String,
+        lang: Label,
         targets: &[&str],
     ) -> Analysis {
         if scratch.extractors.len() != self.configs.len()
@@ -492,9 +683,10 @@ impl Analyzer {
 
         // The weight rows of this text are scattered over megabytes: ask for all of them now
         // and run the rules while they arrive, instead of waiting for each when it is added.
+        let task_models = self.task_models(&lang);
         let mut requested = [usize::MAX; CLASSIFIED_TASKS.len()];
-        for (i, task) in CLASSIFIED_TASKS.iter().enumerate() {
-            if let Some(loaded) = self.model_for(task, &lang) {
+        for (i, loaded) in task_models.iter().enumerate() {
+            if let Some(loaded) = loaded {
                 if !requested[..i].contains(&loaded.group) {
                     requested[i] = loaded.group;
                     self.groups[loaded.group].prefetch_rows(&scratch.features[loaded.config]);
@@ -517,15 +709,16 @@ impl Analyzer {
             }
         };
 
-        let mut classify = |task: &str| -> Option<(Scored, f32)> {
-            let loaded = self.model_for(task, &lang)?;
+        let mut classify = |task_index: usize| -> Option<(Scored, f32)> {
+            let task = CLASSIFIED_TASKS[task_index];
+            let loaded = task_models[task_index]?;
             let features = &scratch.features[loaded.config];
             let model = &loaded.model;
             if features.is_empty() {
                 if let Some(label) = default_label(task) {
                     return Some((
                         Scored {
-                            label: label.to_owned(),
+                            label: Label::from_static(label),
                             score: 1.0,
                         },
                         0.0,
@@ -540,9 +733,19 @@ impl Analyzer {
             let classes = model.labels().len();
             let probabilities = &mut scratch.probabilities;
             probabilities.clear();
-            probabilities.extend_from_slice(
-                &scratch.group_sums[group][loaded.offset..loaded.offset + classes],
-            );
+            let sums = &scratch.group_sums[group];
+            match &loaded.negated {
+                None => {
+                    probabilities.extend_from_slice(&sums[loaded.offset..loaded.offset + classes])
+                }
+                Some(exceptions) if hits_any(&features.indices, exceptions) => {
+                    model.sums_into(features, probabilities)
+                }
+                Some(_) => {
+                    let sum = sums[loaded.offset];
+                    probabilities.extend_from_slice(&[sum, 0.0 - sum]);
+                }
+            }
             model.finish_in_place(probabilities);
             let best = argmax(probabilities);
             let positive_class = model
@@ -550,17 +753,17 @@ impl Analyzer {
                 .map_or(0.0, |c| probabilities[c]);
             Some((
                 Scored {
-                    label: model.labels().get(best).cloned().unwrap_or_default(),
+                    label: loaded.labels.get(best).cloned().unwrap_or_default(),
                     score: probabilities.get(best).copied().unwrap_or(0.0),
                 },
                 positive_class,
             ))
         };
 
-        let sentiment = classify("sentiment").map(|(s, _)| s);
-        let offensive = classify("offensive").map(|(s, _)| s);
-        let spam_model = classify("spam");
-        let complaint_model = classify("complaint").map(|(_, p)| p);
+        let sentiment = classify(0).map(|(s, _)| s);
+        let offensive = classify(1).map(|(s, _)| s);
+        let spam_model = classify(2);
+        let complaint_model = classify(3).map(|(_, p)| p);
 
         let spam = combine_spam(spam_model, rule_scores.spam);
         let mut intents = Vec::new();
@@ -571,13 +774,13 @@ impl Analyzer {
             };
             if score >= INTENT_THRESHOLD {
                 intents.push(Scored {
-                    label: intent.to_owned(),
+                    label: Label::from_static(intent),
                     score,
                 });
             }
         }
 
-        let targets = self.target_sentiments(scratch, text, &lang, targets);
+        let targets = self.target_sentiments(scratch, text, task_models[0], targets);
         Analysis {
             lang,
             sentiment,
@@ -601,10 +804,10 @@ impl Analyzer {
         &self,
         scratch: &mut Scratch,
         text: &str,
-        lang: &str,
+        sentiment: Option<&LoadedModel>,
         targets: &[&str],
     ) -> Vec<TargetSentiment> {
-        let Some(loaded) = self.model_for("sentiment", lang) else {
+        let Some(loaded) = sentiment else {
             return Vec::new();
         };
         if targets.is_empty() {
@@ -645,7 +848,7 @@ impl Analyzer {
             let best = argmax(&scratch.probabilities);
             out.push(TargetSentiment {
                 target: target.to_owned(),
-                label: loaded.model.labels().get(best).cloned().unwrap_or_default(),
+                label: loaded.labels.get(best).cloned().unwrap_or_default(),
                 score: scratch.probabilities.get(best).copied().unwrap_or(0.0),
             });
         }
@@ -661,12 +864,12 @@ pub fn combine_spam(model: Option<(Scored, f32)>, rules: Option<f32>) -> Option<
     let verdict = |spam_score: f32| {
         if spam_score >= SPAM_THRESHOLD {
             Scored {
-                label: "spam".to_owned(),
+                label: Label::from_static("spam"),
                 score: spam_score,
             }
         } else {
             Scored {
-                label: "ham".to_owned(),
+                label: Label::from_static("ham"),
                 score: 1.0 - spam_score,
             }
         }
@@ -795,7 +998,7 @@ mod tests {
         assert_eq!(
             analysis.sentiment,
             Some(Scored {
-                label: "neutral".to_owned(),
+                label: "neutral".into(),
                 score: 1.0
             })
         );
@@ -920,7 +1123,7 @@ mod tests {
             assert_eq!(
                 got,
                 Some(Scored {
-                    label: label.to_owned(),
+                    label: label.into(),
                     score
                 }),
                 "{}",
@@ -1014,7 +1217,7 @@ mod tests {
                 model.predict_into(&features, &mut alone);
                 let best = argmax(&alone);
                 let expected = Scored {
-                    label: model.labels()[best].clone(),
+                    label: model.labels()[best].clone().into(),
                     score: alone[best],
                 };
                 let expected = if task == "spam" {
@@ -1030,6 +1233,76 @@ mod tests {
         // The third text is spam by the rules whatever the random model says.
         let spam = analyzer.analyze("win a free prize now http://t.co/x", Some("en"));
         assert_eq!(spam.spam.map(|s| s.label).as_deref(), Some("spam"));
+    }
+
+    #[test]
+    fn two_class_models_of_negated_weights_take_one_lane_and_predict_exactly() {
+        let config = FeatureConfig {
+            buckets_log2: 12,
+            ..FeatureConfig::default()
+        };
+        let hit = "you idiots dropped my calls again";
+        let mut features = SparseVector::default();
+        FeatureExtractor::new(config).extract(hit, &mut features);
+        let odd_bucket = features.indices[3] as usize;
+        let mut state = 7u64;
+        let mut weights = vec![0.0f32; config.buckets() * 2];
+        for bucket in 0..config.buckets() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let w = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+            weights[2 * bucket] = w;
+            weights[2 * bucket + 1] = -w;
+        }
+        // One bucket that is not an exact negative: texts with that feature are summed apart.
+        weights[2 * odd_bucket + 1] += 0.3;
+        let offensive = Model::quantize(
+            "offensive",
+            Some("en"),
+            vec!["OFF".to_owned(), "NOT".to_owned()],
+            config,
+            &weights,
+            vec![0.2, -0.2],
+            1,
+        );
+        let sentiment = random_model(
+            "sentiment",
+            &["negative", "neutral", "positive"],
+            Some("en"),
+            9,
+        );
+        let analyzer = Analyzer::from_models(vec![
+            (offensive.clone(), "offensive".to_owned()),
+            (sentiment.clone(), "sentiment".to_owned()),
+        ])
+        .unwrap();
+        let loaded = analyzer.model_for("offensive", "en").unwrap();
+        assert_eq!(loaded.negated.as_deref(), Some(&[odd_bucket as u32][..]));
+        assert_eq!(analyzer.groups[0].stride, 4);
+        let mut scratch = analyzer.scratch();
+        let mut extractor = FeatureExtractor::new(config);
+        let mut alone = Vec::new();
+        for text in [hit, "nothing to see here, a plain text", "win win win"] {
+            let analysis = analyzer.analyze_with(&mut scratch, text, Some("en"), &[]);
+            extractor.extract(text, &mut features);
+            for (model, got) in [
+                (&offensive, &analysis.offensive),
+                (&sentiment, &analysis.sentiment),
+            ] {
+                model.predict_into(&features, &mut alone);
+                let best = argmax(&alone);
+                let expected = Scored {
+                    label: model.labels()[best].clone().into(),
+                    score: alone[best],
+                };
+                assert_eq!(got.as_ref(), Some(&expected), "{text:?}");
+            }
+        }
+        // The odd bucket matters: the hit text's second sum is not the negative of the first.
+        extractor.extract(hit, &mut features);
+        offensive.sums_into(&features, &mut alone);
+        assert_ne!(alone[1], 0.0 - alone[0]);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Hashed sparse features of a text: folded word unigrams and bigrams, and character 3-5-grams
+//! Hashed sparse features of a text: folded word unigrams and bigrams, and character 2-5-grams
 //! of whitespace-separated chunks with boundary markers (so punctuation and emoji such as `:)` or
 //! `!!!` count too). Each block gets linear term frequency and its own L2 normalisation, so
 //! long words do not drown out the word features.
@@ -231,14 +231,21 @@ impl FeatureExtractor {
             );
             for chunk in folded.split_ascii_whitespace() {
                 self.chars.clear();
+                self.chars.reserve(chunk.len() + 2);
                 self.chars.push(CHUNK_START);
-                self.chars.extend(chunk.chars().map(u32::from));
+                push_chars(chunk, &mut self.chars);
                 self.chars.push(CHUNK_END);
                 let chars = self.chars.as_slice();
+                // The usual ranges with the lengths known to the compiler (the loop unrolled);
+                // the same grams in the same order as the general loop.
                 match (min, max) {
-                    (3, 5) => char_grams_3_to_5(chars, shift, out),
-                    (2, 5) => char_grams_2_to_5(chars, shift, out),
-                    _ => char_grams(chars, min, max, shift, out),
+                    (3, 5) => char_grams::<3, 5>(chars, shift, out),
+                    (2, 5) => char_grams::<2, 5>(chars, shift, out),
+                    (3, 4) => char_grams::<3, 4>(chars, shift, out),
+                    (2, 4) => char_grams::<2, 4>(chars, shift, out),
+                    (3, 6) => char_grams::<3, 6>(chars, shift, out),
+                    (4, 5) => char_grams::<4, 5>(chars, shift, out),
+                    _ => char_grams_any(chars, min, max, shift, out),
                 }
             }
         }
@@ -264,7 +271,7 @@ impl FeatureExtractor {
 }
 
 /// The character `min..=max`-grams of one chunk, by start, shortest first.
-fn char_grams(chars: &[u32], min: usize, max: usize, shift: u32, out: &mut SparseVector) {
+fn char_grams_any(chars: &[u32], min: usize, max: usize, shift: u32, out: &mut SparseVector) {
     for start in 0..chars.len() {
         let mut h = CHAR_SEED;
         for (n, &c) in chars[start..].iter().take(max).enumerate() {
@@ -276,39 +283,61 @@ fn char_grams(chars: &[u32], min: usize, max: usize, shift: u32, out: &mut Spars
     }
 }
 
-/// The character 3-, 4- and 5-grams of one chunk, in the order of [`char_grams`] (by start,
-/// shortest first): the default configuration, with the loop unrolled so that it has no
-/// per-character length test.
-fn char_grams_3_to_5(chars: &[u32], shift: u32, out: &mut SparseVector) {
-    out.indices.reserve(3 * chars.len());
-    out.values.reserve(3 * chars.len());
-    let step = |h: u64, c: u32| fx_step(h, u64::from(c));
-    for (start, window) in chars.windows(3).enumerate() {
-        let mut h = step(step(step(CHAR_SEED, window[0]), window[1]), window[2]);
-        push(out, bucket(h, shift));
-        if let Some(&fourth) = chars.get(start + 3) {
-            h = step(h, fourth);
-            push(out, bucket(h, shift));
-            if let Some(&fifth) = chars.get(start + 4) {
-                h = step(h, fifth);
+/// The character `MIN..=MAX`-grams of one chunk, in the order of the general loop of
+/// [`FeatureExtractor::extract`] (by start, shortest first), with the lengths known at compile
+/// time so that the inner loop is unrolled and has no length test per character.
+#[inline(always)]
+fn char_grams<const MIN: usize, const MAX: usize>(
+    chars: &[u32],
+    shift: u32,
+    out: &mut SparseVector,
+) {
+    let grams = chars.len() * (MAX + 1 - MIN);
+    out.indices.reserve(grams);
+    out.values.reserve(grams);
+    let mut start = 0;
+    // Starts with MAX characters ahead: a window of fixed size, no test per character.
+    while let Some(Ok(window)) = chars.get(start..start + MAX).map(<&[u32; MAX]>::try_from) {
+        let mut h = CHAR_SEED;
+        for (n, &c) in window.iter().enumerate() {
+            h = fx_step(h, u64::from(c));
+            if n + 1 >= MIN {
+                push(out, bucket(h, shift));
+            }
+        }
+        start += 1;
+    }
+    // The last starts, with fewer characters ahead.
+    for start in start..chars.len() {
+        let mut h = CHAR_SEED;
+        for (n, &c) in chars[start..].iter().enumerate() {
+            h = fx_step(h, u64::from(c));
+            if n + 1 >= MIN {
                 push(out, bucket(h, shift));
             }
         }
     }
 }
 
-/// The character 2- to 5-grams of one chunk, in the order of [`char_grams`], unrolled like
-/// [`char_grams_3_to_5`].
-fn char_grams_2_to_5(chars: &[u32], shift: u32, out: &mut SparseVector) {
-    out.indices.reserve(4 * chars.len());
-    out.values.reserve(4 * chars.len());
-    let step = |h: u64, c: u32| fx_step(h, u64::from(c));
-    for (start, window) in chars.windows(2).enumerate() {
-        let mut h = step(step(CHAR_SEED, window[0]), window[1]);
-        push(out, bucket(h, shift));
-        for &next in chars[start + 2..].iter().take(3) {
-            h = step(h, next);
-            push(out, bucket(h, shift));
+/// Appends the characters of `text` as code points: one- and two-byte characters (ASCII,
+/// Cyrillic, Greek) decoded by hand, the others by the general decoder.
+#[inline(always)]
+fn push_chars(text: &str, out: &mut Vec<u32>) {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&first) = bytes.get(at) {
+        if first < 0x80 {
+            out.push(u32::from(first));
+            at += 1;
+        } else if let (0xc0..=0xdf, Some(&second)) = (first, bytes.get(at + 1)) {
+            out.push((u32::from(first & 0x1f) << 6) | u32::from(second & 0x3f));
+            at += 2;
+        } else {
+            let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
+            out.push(u32::from(c));
+            at += c.len_utf8();
         }
     }
 }
@@ -448,9 +477,11 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
         end -= 1;
     }
     let text = &text[..end];
-    let mut rest = text;
+    let bytes = text.as_bytes();
+    let two_byte = FOLD.then(two_byte_folds);
+    let mut at = 0;
     let mut at_word_start = true;
-    while let Some(&byte) = rest.as_bytes().first() {
+    while let Some(&byte) = bytes.get(at) {
         // Most bytes are plain ASCII that is neither an escape nor the start of a link (which
         // begins with `h` or `w` at a word start): one test, and no decoding.
         let link_start = at_word_start && matches!(byte | 0x20, b'h' | b'w');
@@ -459,17 +490,28 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
             let blank = byte <= 0x20 || byte == 0x7f;
             at_word_start = blank;
             push(if blank { ' ' } else { char::from(byte) }, out);
-            rest = &rest[1..];
+            at += 1;
             continue;
         }
+        // Cyrillic and Greek are two bytes a letter: what they fold to is in a table. A link
+        // starts with an ASCII letter, so these never start one.
+        if let (Some(table), 0xc2..=0xdf, Some(&next)) = (two_byte, byte, bytes.get(at + 1)) {
+            let code = (usize::from(byte & 0x1f) << 6) | usize::from(next & 0x3f);
+            if let Some(folded) = table[code - 0x80] {
+                at_word_start = folded == ' ';
+                out.push(folded);
+                at += 2;
+                continue;
+            }
+        }
+        let rest = &text[at..];
         let Some(c) = rest.chars().next() else {
             break;
         };
         // A link says little by its letters (`t.co/x7Kq2`) and much by being there: one token.
         if at_word_start && starts_with_link(rest) {
             out.push_str(LINK_TOKEN);
-            let link_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            rest = &rest[link_end..];
+            at += rest.find(char::is_whitespace).unwrap_or(rest.len());
             at_word_start = false;
             continue;
         }
@@ -480,13 +522,47 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
             if let Some(decoded) = literal_unicode_escape(rest) {
                 let blank = decoded.is_control() || decoded.is_whitespace();
                 push(if blank { ' ' } else { decoded }, out);
-                rest = &rest[6..];
+                at += 6;
                 continue;
             }
         }
         push(if blank { ' ' } else { c }, out);
-        rest = &rest[c.len_utf8()..];
+        at += c.len_utf8();
     }
+}
+
+/// Characters of two UTF-8 bytes (U+0080 to U+07FF: Latin accents, Greek, Cyrillic).
+const TWO_BYTE_CHARS: usize = 0x800 - 0x80;
+
+/// For each character of two UTF-8 bytes, what cleaning and folding make of it when that is
+/// one character: `' '` for a blank (whitespace, control), else its fold. `None` where the fold
+/// is several characters (or none), left to the general path. Made once, from the general
+/// path itself, so the two cannot disagree.
+fn two_byte_folds() -> &'static [Option<char>; TWO_BYTE_CHARS] {
+    static TABLE: std::sync::LazyLock<Box<[Option<char>; TWO_BYTE_CHARS]>> =
+        std::sync::LazyLock::new(|| {
+            let mut table = Box::new([None; TWO_BYTE_CHARS]);
+            let mut folded = String::new();
+            for (slot, code) in table.iter_mut().zip(0x80u32..) {
+                let Some(c) = char::from_u32(code) else {
+                    continue;
+                };
+                if c.is_whitespace() || c.is_control() {
+                    *slot = Some(' ');
+                    continue;
+                }
+                folded.clear();
+                push_folded(c, &mut folded);
+                let mut chars = folded.chars();
+                if let (Some(only), None) = (chars.next(), chars.next()) {
+                    // A space would read as a blank (the start of a word): leave it to the
+                    // general path.
+                    *slot = (only != ' ').then_some(only);
+                }
+            }
+            table
+        });
+    &TABLE
 }
 
 /// What every link becomes in the features.
@@ -533,24 +609,6 @@ mod tests {
             assert!(!v.is_empty(), "{text}");
             assert!((norm(&v) - 1.0).abs() < 1e-4, "{text}: {}", norm(&v));
             assert!(v.indices.iter().all(|&i| (i as usize) < (1 << 18)));
-        }
-    }
-
-    #[test]
-    fn unrolled_character_grams_equal_the_general_loop() {
-        for len in 0..12u32 {
-            let chunk: Vec<u32> = (0..len).map(|i| 0x430 + i * 7 % 31).collect();
-            for (min, max) in [(3, 5), (2, 5)] {
-                let (mut general, mut unrolled) =
-                    (SparseVector::default(), SparseVector::default());
-                char_grams(&chunk, min, max, 40, &mut general);
-                if min == 3 {
-                    char_grams_3_to_5(&chunk, 40, &mut unrolled);
-                } else {
-                    char_grams_2_to_5(&chunk, 40, &mut unrolled);
-                }
-                assert_eq!(general, unrolled, "{len} characters, {min}-{max}");
-            }
         }
     }
 
@@ -602,6 +660,35 @@ mod tests {
     }
 
     #[test]
+    fn unrolled_character_grams_equal_the_general_loop() {
+        fn both<const MIN: usize, const MAX: usize>(chars: &[u32]) {
+            let (mut fixed, mut any) = (SparseVector::default(), SparseVector::default());
+            char_grams::<MIN, MAX>(chars, 46, &mut fixed);
+            char_grams_any(chars, MIN, MAX, 46, &mut any);
+            assert_eq!(fixed, any, "{MIN}..={MAX} over {} characters", chars.len());
+        }
+        let text: Vec<u32> = "xабвгдεζηθ😀q".chars().map(u32::from).collect();
+        for len in 0..=text.len() {
+            let chars = &text[..len];
+            both::<3, 5>(chars);
+            both::<2, 5>(chars);
+            both::<3, 4>(chars);
+            both::<2, 4>(chars);
+            both::<3, 6>(chars);
+            both::<4, 5>(chars);
+        }
+    }
+
+    #[test]
+    fn characters_are_decoded_as_the_standard_decoder_does() {
+        let text = "aé жΩ😀ﬁ\u{7ff}\u{800}";
+        let mut decoded = Vec::new();
+        push_chars(text, &mut decoded);
+        let expected: Vec<u32> = text.chars().map(u32::from).collect();
+        assert_eq!(decoded, expected);
+    }
+
+    #[test]
     fn word_order_matters_through_bigrams() {
         assert_ne!(extract("not good"), extract("good not"));
     }
@@ -647,6 +734,27 @@ mod tests {
             fold_into(&cleaned, &mut two_steps);
             clean_and_fold(text, &mut one_pass);
             assert_eq!(one_pass, two_steps, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_two_byte_table_folds_every_character_as_the_general_path() {
+        let mut text = String::new();
+        for code in 0x80u32..0x800 {
+            let c = char::from_u32(code).unwrap();
+            text.clear();
+            // Where a word starts (after a blank) decides whether a link may start there.
+            text.extend([c, 'a', c, ' ', c, 'w', 'x', c, '\u{85}', c]);
+            text.push(c);
+            text.push_str("http://t.co/x ");
+            text.push(c);
+            text.push_str("www.example.com");
+            let (mut cleaned, mut two_steps, mut one_pass) =
+                (String::new(), String::new(), String::new());
+            clean_text(&text, &mut cleaned);
+            fold_into(&cleaned, &mut two_steps);
+            clean_and_fold(&text, &mut one_pass);
+            assert_eq!(one_pass, two_steps, "U+{code:04X}");
         }
     }
 

@@ -174,6 +174,34 @@ impl Model {
     /// Class probabilities of a feature vector (extracted with [`Model::feature_config`]) into
     /// `probabilities`, in the order of [`Model::labels`].
     pub fn predict_into(&self, features: &SparseVector, probabilities: &mut Vec<f32>) {
+        if self.idf.is_empty() {
+            self.sums_into(features, probabilities);
+        } else {
+            self.idf_sums_into(features, probabilities);
+        }
+        self.finish_in_place(probabilities);
+    }
+
+    /// `Σ value × quantised weight` per class into `sums`, before scale, bias and softmax, for
+    /// a model without IDF weights: the floats [`Model::predict_into`] starts from.
+    pub(crate) fn sums_into(&self, features: &SparseVector, sums: &mut Vec<f32>) {
+        let classes = self.labels.len();
+        sums.clear();
+        sums.resize(classes, 0.0);
+        let rows = self.weights.len() / classes.max(1);
+        for (&index, &value) in features.indices.iter().zip(&features.values) {
+            let index = index as usize;
+            if index >= rows {
+                continue;
+            }
+            let row = &self.weights[index * classes..(index + 1) * classes];
+            for (acc, &q) in sums.iter_mut().zip(row) {
+                *acc += value * f32::from(q);
+            }
+        }
+    }
+
+    fn idf_sums_into(&self, features: &SparseVector, probabilities: &mut Vec<f32>) {
         let classes = self.labels.len();
         probabilities.clear();
         probabilities.resize(classes, 0.0);
@@ -193,21 +221,16 @@ impl Model {
                 }
             }
         };
-        if self.idf.is_empty() {
-            accumulate(0..features.len(), probabilities);
-        } else {
-            let split = features.word_features.min(features.len());
-            let mut block = vec![0.0f32; classes];
-            for range in [0..split, split..features.len()] {
-                block.fill(0.0);
-                accumulate(range.clone(), &mut block);
-                let factor = self.block_factor(features, range);
-                for (acc, &sum) in probabilities.iter_mut().zip(&block) {
-                    *acc += sum * factor;
-                }
+        let split = features.word_features.min(features.len());
+        let mut block = vec![0.0f32; classes];
+        for range in [0..split, split..features.len()] {
+            block.fill(0.0);
+            accumulate(range.clone(), &mut block);
+            let factor = self.block_factor(features, range);
+            for (acc, &sum) in probabilities.iter_mut().zip(&block) {
+                *acc += sum * factor;
             }
         }
-        self.finish_in_place(probabilities);
     }
 
     /// What a block of features (a range of `features`) is multiplied by once weighted by IDF

@@ -22,8 +22,8 @@ pub mod routing;
 pub mod source;
 
 pub use analysis::{
-    Analysis, CorrectionError, CorrectionField, CorrectionRecord, Corrections, LabelCorrection,
-    Scored, ShownLabel, ShownLabels, TargetSentiment,
+    Analysis, CorrectionError, CorrectionField, CorrectionRecord, Corrections, Label,
+    LabelCorrection, Scored, ShownLabel, ShownLabels, TargetSentiment,
 };
 pub use auth::{
     throttle_wait, validate_user_name, ApiToken, AuthConfig, Role, TokenId, UnknownRole, User,

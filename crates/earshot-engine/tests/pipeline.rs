@@ -307,7 +307,7 @@ async fn the_analysis_is_stored_with_each_mention_with_the_tone_toward_each_bran
     let same_sentiment = store
         .search(
             &MentionFilter {
-                sentiment: Some(analysis.sentiment.as_ref().unwrap().label.clone()),
+                sentiment: Some(analysis.sentiment.as_ref().unwrap().label.to_string()),
                 ..MentionFilter::default()
             },
             SortOrder::Newest,

@@ -86,7 +86,7 @@ pub(crate) fn analysis_from_row(
         let label: Option<String> = row.try_get(label).map_err(&get)?;
         let score: Option<f64> = row.try_get(score).map_err(&get)?;
         Ok(label.map(|label| Scored {
-            label,
+            label: label.into(),
             score: score.unwrap_or(0.0) as f32,
         }))
     };
@@ -94,7 +94,7 @@ pub(crate) fn analysis_from_row(
         let intents: String = row.try_get("a_intents").map_err(&get)?;
         let targets: String = row.try_get("a_targets").map_err(&get)?;
         Some(Analysis {
-            lang: row.try_get("a_lang").map_err(&get)?,
+            lang: row.try_get::<String, _>("a_lang").map_err(&get)?.into(),
             sentiment: scored("a_sentiment", "a_sentiment_score")?,
             offensive: scored("a_offensive", "a_offensive_score")?,
             spam: scored("a_spam", "a_spam_score")?,
@@ -134,11 +134,11 @@ pub(crate) async fn write_analyses(
              offensive, offensive_score, spam, spam_score, intents, targets) ",
         );
         sql.push_values(chunk, |mut row, (id, analysis)| {
-            let label = |s: &Option<Scored>| s.as_ref().map(|s| s.label.clone());
+            let label = |s: &Option<Scored>| s.as_ref().map(|s| s.label.to_string());
             let score = |s: &Option<Scored>| s.as_ref().map(|s| f64::from(s.score));
             row.push_bind(*id)
                 .push_bind(1i64)
-                .push_bind(analysis.lang.clone())
+                .push_bind(analysis.lang.to_string())
                 .push_bind(label(&analysis.sentiment))
                 .push_bind(score(&analysis.sentiment))
                 .push_bind(label(&analysis.offensive))

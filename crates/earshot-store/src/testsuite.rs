@@ -49,7 +49,7 @@ pub fn mention(source: &str, external_id: &str, text: &str, minute: i64) -> NewM
 /// An analysis with the given sentiment, spam label and intents, as the pipeline would attach.
 pub fn analysis(sentiment: &str, spam: &str, intents: &[&str]) -> Analysis {
     let scored = |label: &str| Scored {
-        label: label.to_string(),
+        label: label.into(),
         score: 0.75,
     };
     Analysis {
@@ -60,7 +60,7 @@ pub fn analysis(sentiment: &str, spam: &str, intents: &[&str]) -> Analysis {
         intents: intents.iter().map(|intent| scored(intent)).collect(),
         targets: vec![TargetSentiment {
             target: "Zeltron".into(),
-            label: sentiment.to_string(),
+            label: sentiment.into(),
             score: 0.5,
         }],
     }

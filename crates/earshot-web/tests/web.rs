@@ -1061,11 +1061,11 @@ async fn post_json(f: &Fixture, uri: &str, body: &str) -> Answer {
 
 fn analysed(mut m: NewMention, sentiment: &str, intents: &[&str]) -> NewMention {
     let scored = |label: &str| earshot_core::Scored {
-        label: label.to_owned(),
+        label: label.into(),
         score: 0.8,
     };
     m.analysis = Some(earshot_core::Analysis {
-        lang: m.lang.clone(),
+        lang: m.lang.clone().into(),
         sentiment: Some(scored(sentiment)),
         offensive: Some(scored("NOT")),
         spam: Some(scored("ham")),
