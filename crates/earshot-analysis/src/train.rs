@@ -746,13 +746,14 @@ impl LbfgsSearch<'_> {
         let mut iterations = vec![0usize; settings.len()];
         let mut last_solutions: Vec<Vec<f64>> = vec![Vec::new(); settings.len()];
         for fold in 0..folds {
-            let (held_out, fit_part): (Vec<(usize, usize)>, Vec<(usize, usize)>) = all
-                .iter()
-                .copied()
-                .zip(fold_of.iter().copied())
-                .partition(|&(_, f)| f == fold);
-            let held_out: Vec<usize> = held_out.into_iter().map(|(i, _)| i).collect();
-            let fit_part: Vec<usize> = fit_part.into_iter().map(|(i, _)| i).collect();
+            let (mut held_out, mut fit_part) = (Vec::new(), Vec::new());
+            for (&i, &f) in all.iter().zip(&fold_of) {
+                if f == fold {
+                    held_out.push(i);
+                } else {
+                    fit_part.push(i);
+                }
+            }
             if held_out.is_empty() || fit_part.is_empty() {
                 continue;
             }
