@@ -483,6 +483,12 @@ enum SortArg {
 }
 
 fn main() -> std::process::ExitCode {
+    // SQLite allocates through mimalloc too (earshot-store's sqlite_memory.rs): set before any
+    // thread or connection exists.
+    // SAFETY: nothing has opened an SQLite connection yet, and no other thread runs.
+    if !unsafe { earshot_store::use_rust_allocator_for_sqlite() } {
+        eprintln!("warning: SQLite keeps its own allocator");
+    }
     let cli = Cli::parse();
     progress::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()

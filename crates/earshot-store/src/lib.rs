@@ -25,6 +25,7 @@ pub mod publishing;
 pub mod publishing_testsuite;
 mod sqlite;
 mod sqlite_inbox;
+mod sqlite_memory;
 pub mod testsuite;
 pub mod testsuite_auth;
 pub mod testsuite_inbox_ops;
@@ -40,6 +41,7 @@ pub use outbox::{Enqueued, OutboxStore, MAX_OUTBOX_PAGE};
 pub use publications::{PublicationStore, MAX_PUBLICATION_PAGE};
 pub use publishing::{AccountPost, PostFilter, PublishingStore};
 pub use sqlite::{SqliteStore, MAX_PAGE_SIZE};
+pub use sqlite_memory::use_rust_allocator_for_sqlite;
 pub use user_contacts::UserContactStore;
 
 use async_trait::async_trait;
