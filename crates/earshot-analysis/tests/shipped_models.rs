@@ -91,8 +91,14 @@ fn shipped_models_judge_clear_cut_texts() {
         label("Sorry, I'll be late for dinner, see you at 8", "en", "spam"),
         "ham"
     );
+    // ("see you tomorrow at the office" was no clear case: the model of round 3 gave it NOT
+    // at 0.507, the one of round 5 tips it to OFF.)
     assert_eq!(
-        label("see you tomorrow at the office", "en", "offensive"),
+        label(
+            "Thanks for the help yesterday, see you soon",
+            "en",
+            "offensive"
+        ),
         "NOT"
     );
     // No Greek or Russian spam model is shipped (no data): the spam rules answer instead.
