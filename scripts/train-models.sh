@@ -3,6 +3,9 @@
 # TrainOptions::for_task, and prints each test report (and the cross-domain ones). Not shipped but
 # reported: RuSentiment (non-commercial licence), the 5-class Russian models, spam trained on
 # YouTube alone and on SMS alone (each compared with the baselines of its own split).
+# Since round 5 the options cross-validate every candidate (5 folds up to 20,000 examples), so a
+# full run takes hours on the shared 2-core machine (the eight shipped models alone ~2.5 hours at
+# load 4-6; docs/MODELS.md gives each model's time).
 #   scripts/train-models.sh [DATA_DIR] [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
