@@ -553,7 +553,12 @@ impl Default for IntentRules {
 
 impl IntentRules {
     pub fn new() -> IntentRules {
-        let cues = CUES
+        IntentRules::from_lists(CUES)
+    }
+
+    /// Rules from cue lists of (intent, language, cues); cues that fold to no word are left out.
+    fn from_lists(lists: &[(&'static str, &'static str, CueList)]) -> IntentRules {
+        let cues = lists
             .iter()
             .map(|&(intent, lang, list)| {
                 let compiled = list
@@ -1072,21 +1077,7 @@ mod tests {
             ("question", "xx", &[("a bc", 0.5), ("zz", 0.6)]),
             ("spam", "xx", &[("кот", 0.5)]),
         ];
-        let cues: Vec<_> = lists
-            .iter()
-            .map(|&(intent, lang, list)| {
-                let compiled = list
-                    .iter()
-                    .map(|&(phrase, weight)| Cue {
-                        words: compile_phrase(phrase),
-                        weight,
-                    })
-                    .collect();
-                (intent, lang, compiled)
-            })
-            .collect();
-        let languages = build_languages(&cues);
-        let rules = IntentRules { cues, languages };
+        let rules = IntentRules::from_lists(lists);
         let mut scratch = RuleScratch::default();
         for text in [
             "купить кот a b bc",
