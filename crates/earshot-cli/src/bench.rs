@@ -156,7 +156,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         if batch.is_empty() {
             break;
         }
-        prepared_count += pipeline.prepare(batch).mentions.len();
+        prepared_count += pipeline.prepare_mentions(batch).len();
     }
     let prepare_only = phase.finish(args.count);
     anyhow::ensure!(prepared_count > 0, "no generated mention matched a brand");
@@ -191,8 +191,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 batch.push(item);
             }
             if batch.len() >= 5_000 || (done && !batch.is_empty()) {
-                let prepared = pipeline.prepare(std::mem::take(&mut batch));
-                baseline.import(&prepared.mentions).await?;
+                let mentions = pipeline.prepare_mentions(std::mem::take(&mut batch));
+                baseline.import(&mentions).await?;
             }
             if done {
                 break;

@@ -1,6 +1,6 @@
 //! normalize → match brand queries → language → analysis → near-duplicate → store.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use earshot_analysis::{Analyzer, Scratch};
 use earshot_core::{BrandConfig, IncomingMention, NewMention};
@@ -52,44 +52,68 @@ impl IngestReport {
 pub struct Pipeline {
     store: Arc<dyn Store>,
     matcher: BrandMatcher,
-    near_duplicates: Mutex<NearDupIndex>,
+    /// The fingerprints of stored originals. Preparing reads it (looking each item up ahead of
+    /// the write); the writer adds each batch's new originals.
+    near_duplicates: RwLock<NearDupIndex>,
     /// Sentiment, offensive language, spam and intents of each mention; `None`: not analysed.
     analyzer: Option<Arc<Analyzer>>,
     /// Threads and routes new originals into inbox conversations after each write.
     inbox: Option<Arc<InboxRouter>>,
 }
 
-/// A normalized, matched item that has not been checked against the near-duplicate index yet.
+/// Normalized, matched items, each looked up among the stored originals as the index was
+/// when they were prepared; the writer completes the lookups with what it stored since.
 pub struct Prepared {
-    pub mentions: Vec<NewMention>,
-    pub seen: u64,
+    mentions: Vec<NewMention>,
+    seen: u64,
+    /// For each mention, the stored original found when it was prepared.
+    stored_originals: Vec<Option<earshot_core::MentionId>>,
+    /// How many entries the near-duplicate index had when the lookups began.
+    looked_up_in: usize,
 }
 
-/// Batches at least this large split their near-duplicate lookups over two threads.
-const SPLIT_LOOKUPS_FROM: usize = 4_096;
+/// Lookups made under one hold of the index's read lock: short, so a writer adding a batch's
+/// originals waits for at most this many.
+const LOOKUPS_PER_LOCK: usize = 1_024;
 
-/// The stored original (in `index`) of each mention, if any.
-fn find_stored_originals(
-    index: &NearDupIndex,
-    mentions: &[NewMention],
-) -> Vec<Option<earshot_core::MentionId>> {
-    let find_all = |part: &[NewMention]| -> Vec<Option<earshot_core::MentionId>> {
-        part.iter().map(|m| index.find(m.fingerprint)).collect()
-    };
-    if mentions.len() < SPLIT_LOOKUPS_FROM {
-        return find_all(mentions);
+/// How much lower than the rest of the process the preparation threads run (nice increment).
+const PREPARATION_NICE_INCREMENT: i32 = 5;
+
+/// The threads that prepare items. Preparing runs ahead of the store's single writer, which is
+/// one serial chain (the writer task, then the SQLite thread): when both share the cores
+/// equally, the chain runs at a fraction of a core exactly while it is the bottleneck, and the
+/// cores idle later while preparing waits for it. At a lower priority preparing takes only what
+/// the chain leaves, so on two cores an import keeps both busy.
+static PREPARATION_POOL: LazyLock<rayon::ThreadPool> = LazyLock::new(|| {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|n| format!("earshot-prepare-{n}"))
+        .start_handler(|_| yield_to_the_writer())
+        .build()
+        .expect("starting the preparation threads")
+});
+
+#[cfg(target_os = "linux")]
+fn yield_to_the_writer() {
+    // SAFETY: nice(3) takes a plain integer and touches no memory of ours; on Linux it changes
+    // the nice value of the calling thread only (the value is per thread). Raising it needs no
+    // privilege; should it fail, the thread just keeps the process's priority.
+    unsafe {
+        libc::nice(PREPARATION_NICE_INCREMENT);
     }
-    let (first, second) = mentions.split_at(mentions.len() / 2);
-    std::thread::scope(|scope| {
-        let helper = scope.spawn(|| find_all(second));
-        let mut found = find_all(first);
-        found.extend(
-            helper
-                .join()
-                .expect("near-duplicate lookup thread panicked"),
-        );
-        found
-    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn yield_to_the_writer() {}
+
+impl Prepared {
+    /// How many of the items handed in matched a brand.
+    pub fn len(&self) -> usize {
+        self.mentions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mentions.is_empty()
+    }
 }
 
 impl Pipeline {
@@ -104,7 +128,7 @@ impl Pipeline {
         Ok(Pipeline {
             store,
             matcher,
-            near_duplicates: Mutex::new(index),
+            near_duplicates: RwLock::new(index),
             analyzer: None,
             inbox: None,
         })
@@ -130,21 +154,62 @@ impl Pipeline {
         &self.store
     }
 
-    /// The CPU-bound part: normalize, match, identify the language, analyse, fingerprint. Runs
-    /// on all cores; needs no I/O, so an import can prepare the next batch while the last is
+    /// The CPU-bound part: normalize, match, identify the language, analyse, fingerprint, and
+    /// look each item up among the stored originals. Runs on all cores (below the writer's
+    /// priority); needs no I/O, so an import can prepare the next batch while the last is
     /// written.
     pub fn prepare(&self, items: Vec<IncomingMention>) -> Prepared {
         let seen = items.len() as u64;
-        let mentions = items
-            .into_par_iter()
-            // The analyzer's buffers are made once per rayon work split, not per mention.
-            .map_init(
-                || self.analyzer.as_ref().map(|analyzer| analyzer.scratch()),
-                |scratch, item| self.prepare_one(item, scratch.as_mut()),
-            )
-            .flatten()
-            .collect();
-        Prepared { mentions, seen }
+        let mentions = self.prepare_mentions(items);
+        PREPARATION_POOL.install(|| {
+            // The lookups in a million stored originals were the largest cost of the writer's
+            // serial chain; here they run on every core while the previous batch is written.
+            let looked_up_in = self.read_near_duplicates().len();
+            let stored_originals = mentions
+                .par_chunks(LOOKUPS_PER_LOCK)
+                .flat_map_iter(|chunk| {
+                    let index = self.read_near_duplicates();
+                    chunk
+                        .iter()
+                        .map(|m| index.find(m.fingerprint))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            Prepared {
+                mentions,
+                seen,
+                stored_originals,
+                looked_up_in,
+            }
+        })
+    }
+
+    /// The stages of [`prepare`](Self::prepare) without the near-duplicate lookups: what a
+    /// store that does not link copies (the benchmark's FTS5 baseline) is given.
+    pub fn prepare_mentions(&self, items: Vec<IncomingMention>) -> Vec<NewMention> {
+        PREPARATION_POOL.install(|| {
+            items
+                .into_par_iter()
+                // The analyzer's buffers are made once per rayon work split, not per mention.
+                .map_init(
+                    || self.analyzer.as_ref().map(|analyzer| analyzer.scratch()),
+                    |scratch, item| self.prepare_one(item, scratch.as_mut()),
+                )
+                .flatten()
+                .collect()
+        })
+    }
+
+    fn read_near_duplicates(&self) -> std::sync::RwLockReadGuard<'_, NearDupIndex> {
+        self.near_duplicates
+            .read()
+            .expect("near-duplicate index poisoned")
+    }
+
+    fn write_near_duplicates(&self) -> std::sync::RwLockWriteGuard<'_, NearDupIndex> {
+        self.near_duplicates
+            .write()
+            .expect("near-duplicate index poisoned")
     }
 
     fn prepare_one(
@@ -231,22 +296,18 @@ impl Pipeline {
         let mut first = Vec::with_capacity(prepared.mentions.len());
         let mut deferred = Vec::new();
         {
-            let index = self
-                .near_duplicates
-                .lock()
-                .expect("near-duplicate index poisoned");
-            // The lookups in the stored originals only read the index, and at a million
-            // entries they are the largest serial cost of an import's writer: a large batch
-            // splits them with one helper thread (not rayon's pool, which is busy preparing
-            // the next batch and would make the writer wait for it).
-            let stored_originals = find_stored_originals(&index, &prepared.mentions);
+            let index = self.read_near_duplicates();
             let mut batch_index = NearDupIndex::new(NEAR_DUPLICATE_DISTANCE);
-            for (position, (mut mention, stored_original)) in prepared
+            for (position, (mut mention, found_when_prepared)) in prepared
                 .mentions
                 .into_iter()
-                .zip(stored_originals)
+                .zip(prepared.stored_originals)
                 .enumerate()
             {
+                // Only the originals stored since the item was prepared are left to compare
+                // with: the tails of a few buckets.
+                let stored_original = found_when_prepared
+                    .or_else(|| index.find_from(mention.fingerprint, prepared.looked_up_in));
                 if let Some(original) = stored_original {
                     mention.duplicate_of = Some(original);
                     first.push(mention);
@@ -269,10 +330,7 @@ impl Pipeline {
         self.write(first, first_progress, &mut report).await?;
         if !deferred.is_empty() || last_progress.is_some() {
             {
-                let index = self
-                    .near_duplicates
-                    .lock()
-                    .expect("near-duplicate index poisoned");
+                let index = self.read_near_duplicates();
                 for mention in &mut deferred {
                     mention.duplicate_of = index.find(mention.fingerprint);
                 }
@@ -303,10 +361,7 @@ impl Pipeline {
         report.inserted += outcome.inserted.len() as u64;
         report.updated += outcome.updated.len() as u64;
         {
-            let mut index = self
-                .near_duplicates
-                .lock()
-                .expect("near-duplicate index poisoned");
+            let mut index = self.write_near_duplicates();
             for (&(id, inserted), &(original, fingerprint)) in outcome.per_item.iter().zip(&sent) {
                 if !inserted {
                     continue;
@@ -331,5 +386,35 @@ impl Pipeline {
             router.handle(&fresh).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    fn own_nice_value() -> i32 {
+        // SAFETY: getpriority(2) with PRIO_PROCESS and who = 0 reads the calling thread's nice
+        // value on Linux; it takes plain integers and touches no memory of ours.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn preparation_threads_run_below_the_writer() {
+        let writer = own_nice_value();
+        let preparing = PREPARATION_POOL.install(own_nice_value);
+        // Already at the lowest priority (19), a thread cannot go lower.
+        assert_eq!(
+            preparing,
+            (writer + PREPARATION_NICE_INCREMENT).min(19),
+            "writer thread at nice {writer}"
+        );
+        assert_eq!(
+            own_nice_value(),
+            writer,
+            "the calling thread keeps its priority"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! [`SqliteStore`]: the default [`Store`], one SQLite file plus the tantivy index beside it.
 
-use std::collections::HashMap;
+// The maps of a batch write are on the import's serial chain: SipHash was ~3 % of its CPU.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -205,8 +206,8 @@ fn per_item_outcome(
     input_keys: &[(String, Option<String>, Option<String>)],
     writes: &[PlannedWrite],
 ) -> Vec<(MentionId, bool)> {
-    let mut by_external: HashMap<(&str, &str), &PlannedWrite> = HashMap::new();
-    let mut by_canonical: HashMap<&str, &PlannedWrite> = HashMap::new();
+    let mut by_external: HashMap<(&str, &str), &PlannedWrite> = HashMap::default();
+    let mut by_canonical: HashMap<&str, &PlannedWrite> = HashMap::default();
     for write in writes {
         let m = &write.mention;
         if let Some(external) = &m.external_id {
@@ -216,7 +217,7 @@ fn per_item_outcome(
             by_canonical.insert(url.as_str(), write);
         }
     }
-    let mut reported_new = std::collections::HashSet::new();
+    let mut reported_new = FxHashSet::default();
     input_keys
         .iter()
         .map(|(source, external, canonical)| {
@@ -239,8 +240,8 @@ fn per_item_outcome(
 
 fn merge_within_batch(mentions: Vec<NewMention>) -> Vec<NewMention> {
     let mut slots: Vec<Option<NewMention>> = Vec::with_capacity(mentions.len());
-    let mut by_external: HashMap<(String, String), usize> = HashMap::new();
-    let mut by_canonical: HashMap<String, usize> = HashMap::new();
+    let mut by_external: HashMap<(String, String), usize> = HashMap::default();
+    let mut by_canonical: HashMap<String, usize> = HashMap::default();
     for mut mention in mentions {
         mention.brands.sort();
         mention.brands.dedup();
@@ -484,7 +485,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error("loading mentions"))?;
-        let mut by_id = HashMap::with_capacity(rows.len());
+        let mut by_id = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
         for row in &rows {
             let mention = mention_from_row(row)?;
             by_id.insert(mention.id.0, mention);
@@ -795,7 +796,7 @@ async fn find_existing(
         .iter()
         .filter_map(|m| m.canonical_url.as_deref())
         .collect();
-    let mut by_external = HashMap::new();
+    let mut by_external = HashMap::default();
     if !external_keys.is_empty() {
         let keys_json = serde_json::to_string(&external_keys).expect("strings always serialize");
         let rows = sqlx::query(
@@ -816,7 +817,7 @@ async fn find_existing(
             by_external.insert((existing.source.clone(), external_id), existing);
         }
     }
-    let mut by_canonical = HashMap::new();
+    let mut by_canonical = HashMap::default();
     if !canonical_urls.is_empty() {
         let urls_json = serde_json::to_string(&canonical_urls).expect("strings always serialize");
         let rows = sqlx::query(
@@ -895,7 +896,7 @@ impl Store for SqliteStore {
         // Resolve every item to an existing row or a new one; two items resolving to the same
         // row are the same mention, and the later one wins.
         let mut planned: Vec<Option<PlannedWrite>> = Vec::with_capacity(merged.len());
-        let mut slot_of_row: HashMap<i64, usize> = HashMap::new();
+        let mut slot_of_row: HashMap<i64, usize> = HashMap::default();
         for mut mention in merged {
             let existing = mention
                 .external_id

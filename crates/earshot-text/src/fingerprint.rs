@@ -161,19 +161,33 @@ impl NearDupIndex {
 
     /// The earliest inserted mention whose fingerprint is within the distance of `fingerprint`.
     pub fn find(&self, fingerprint: u64) -> Option<MentionId> {
-        if fingerprint == 0 || self.entries.is_empty() {
+        self.find_from(fingerprint, 0)
+    }
+
+    /// Like [`find`](Self::find), among the entries inserted from the `first`-th on (as counted
+    /// by [`len`](Self::len)). A lookup made when the index had `n` entries that found nothing
+    /// is brought up to date by `find_from(fingerprint, n)`, which only reads the tails of the
+    /// buckets: so the costly lookups can run ahead, in parallel, of the writes that add entries.
+    pub fn find_from(&self, fingerprint: u64, first: usize) -> Option<MentionId> {
+        if fingerprint == 0 || self.entries.len() <= first {
             return None;
         }
+        // `first` is below the entry count, which fits in u32.
+        let first = first as u32;
         let mut earliest: Option<u32> = None;
         for (&band, table) in self.bands.iter().zip(&self.buckets) {
             let bucket = &table[Self::band_value(fingerprint, band)];
             // Buckets are in insertion order, so the first hit in a bucket is its earliest.
-            let hit = bucket
-                .fingerprints
+            let start = if first == 0 {
+                0
+            } else {
+                bucket.entries.partition_point(|&entry| entry < first)
+            };
+            let hit = bucket.fingerprints[start..]
                 .iter()
                 .position(|&candidate| hamming(candidate, fingerprint) <= self.max_distance);
             if let Some(position) = hit {
-                let entry = bucket.entries[position];
+                let entry = bucket.entries[start + position];
                 if earliest.is_none_or(|best| entry < best) {
                     earliest = Some(entry);
                 }
@@ -200,6 +214,43 @@ impl Default for NearDupIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A lookup made early and brought up to date with `find_from` answers what one lookup
+        /// in the whole index answers.
+        #[test]
+        fn an_early_lookup_brought_up_to_date_is_a_late_lookup(
+            // Few base values with a few flipped bits, so that near matches are common.
+            stored in prop::collection::vec((0usize..4, any::<u64>(), 0u32..6), 0..200),
+            probes in prop::collection::vec((0usize..4, any::<u64>(), 0u32..6), 1..50),
+            split in 0usize..200,
+        ) {
+            let bases = [0x0123_4567_89ab_cdef_u64, 0xfedc_ba98_7654_3210, 0x0f0f_0f0f_0f0f_0f0f, 1];
+            let make = |(base, noise, flips): (usize, u64, u32)| {
+                let mut value = bases[base];
+                for bit in 0..flips {
+                    value ^= 1 << ((noise >> (bit * 6)) & 63);
+                }
+                value
+            };
+            let split = split.min(stored.len());
+            let mut early = NearDupIndex::new(3);
+            let mut full = NearDupIndex::new(3);
+            for (n, &item) in stored.iter().enumerate() {
+                if n < split {
+                    early.insert(MentionId(n as i64), make(item));
+                }
+                full.insert(MentionId(n as i64), make(item));
+            }
+            for &probe in &probes {
+                let fingerprint = make(probe);
+                let ahead = early.find(fingerprint);
+                let caught_up = ahead.or_else(|| full.find_from(fingerprint, early.len()));
+                prop_assert_eq!(caught_up, full.find(fingerprint));
+            }
+        }
+    }
 
     fn fingerprint(text: &str) -> u64 {
         simhash(&AnalyzedText::new(text))
