@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use earshot_text::{fold, tokenize};
 
 use crate::eval::argmax;
-use crate::features::{clean_and_fold, FeatureConfig, FeatureExtractor, SparseVector};
+use crate::features::{clean_and_fold, same_short, FeatureConfig, FeatureExtractor, SparseVector};
 use crate::model::{block_factor, Model, ModelError, IDF_STEPS};
 use crate::rules::{IntentRules, RuleScratch, INTENT_THRESHOLD, SPAM_THRESHOLD};
 
@@ -158,6 +158,9 @@ struct LoadedModel {
     negated: Option<Vec<u32>>,
     /// The model's labels, shared with every analysis where they are known ones.
     labels: Vec<Label>,
+    /// The class whose probability is the model's intent score ([`task_positive_label`]),
+    /// found once here instead of by comparing label strings for every text.
+    positive_class: Option<usize>,
     source: String,
 }
 
@@ -282,11 +285,62 @@ impl FusedGroup {
         // Lanes on the stack for the widths groups have; more classes than any shipped group
         // take the same arithmetic with lanes on the heap.
         match self.width {
-            4 => self.accumulate_idf_lanes(features, sums, [0.0f32; 4], [0.0f32; 4]),
-            8 => self.accumulate_idf_lanes(features, sums, [0.0f32; 8], [0.0f32; 8]),
-            16 => self.accumulate_idf_lanes(features, sums, [0.0f32; 16], [0.0f32; 16]),
-            32 => self.accumulate_idf_lanes(features, sums, [0.0f32; 32], [0.0f32; 32]),
+            4 => self.accumulate_idf_fixed::<4>(features, sums),
+            8 => self.accumulate_idf_fixed::<8>(features, sums),
+            16 => self.accumulate_idf_fixed::<16>(features, sums),
+            32 => self.accumulate_idf_fixed::<32>(features, sums),
             width => self.accumulate_idf_lanes(features, sums, vec![0.0; width], vec![0.0; width]),
+        }
+    }
+
+    /// [`FusedGroup::accumulate_idf_lanes`] with the width known to the compiler: rows and lanes
+    /// are fixed-size arrays, so each feature is a few SIMD operations instead of a loop over
+    /// slices with a bounds test per lane (the Greek group, with IDF, cost three times the
+    /// others per text). The same operations in the same order, so the same floats.
+    fn accumulate_idf_fixed<const WIDTH: usize>(
+        &self,
+        features: &SparseVector,
+        sums: &mut Vec<f32>,
+    ) {
+        sums.clear();
+        sums.resize(WIDTH, 0.0);
+        let indices = &features.indices;
+        let values = &features.values;
+        let split = features.word_features.min(indices.len());
+        for block in [0..split, split..indices.len()] {
+            let mut lanes = [0.0f32; WIDTH];
+            let mut squares = [0.0f32; WIDTH];
+            let mut plain = 0.0f32;
+            let first = block.start;
+            for (at, (&index, &value)) in indices[block.clone()]
+                .iter()
+                .zip(&values[block])
+                .enumerate()
+            {
+                if let Some(&ahead) = indices.get(first + at + PREFETCH_DISTANCE) {
+                    prefetch(&self.table, ahead as usize * WIDTH);
+                }
+                plain += value * value;
+                let start = index as usize * WIDTH;
+                let Some(Ok(row)) = self
+                    .table
+                    .get(start..start + WIDTH)
+                    .map(<&[i8; WIDTH]>::try_from)
+                else {
+                    continue;
+                };
+                for ((lane, square), &q) in lanes.iter_mut().zip(squares.iter_mut()).zip(row) {
+                    let term = value * f32::from(q);
+                    *lane += term;
+                    *square += term * term;
+                }
+            }
+            for &(offset, classes, idf_lane) in &self.idf_models {
+                let factor = block_factor(plain, squares[idf_lane]);
+                for class in offset..offset + classes {
+                    sums[class] += lanes[class] * factor;
+                }
+            }
         }
     }
 
@@ -467,6 +521,7 @@ impl Analyzer {
                 .iter()
                 .map(|label| Label::interned(label, KNOWN_LABELS))
                 .collect();
+            let positive_class = model.class_of_label(task_positive_label(model.task()));
             analyzer.models.push(LoadedModel {
                 model,
                 config,
@@ -474,6 +529,7 @@ impl Analyzer {
                 offset: 0,
                 negated: None,
                 labels,
+                positive_class,
                 source,
             });
         }
@@ -589,7 +645,7 @@ impl Analyzer {
         let tasks = self
             .by_language
             .iter()
-            .find(|(l, _)| l == lang)
+            .find(|(l, _)| same_short(l, lang))
             .map_or(&self.any_language, |(_, tasks)| tasks);
         tasks.map(|index| index.map(|i| &self.models[i]))
     }
@@ -635,7 +691,10 @@ impl Analyzer {
     ) -> Analysis {
         let text = cut(text, MAX_ANALYZED_BYTES);
         let lang = earshot_text::lang::detect(text, lang);
-        let lang = match KNOWN_LANGUAGES.iter().find(|&&known| known == lang) {
+        let lang = match KNOWN_LANGUAGES
+            .iter()
+            .find(|&&known| same_short(known, &lang))
+        {
             Some(&known) => Label::from_static(known),
             None => Label::from(lang),
         };
@@ -748,9 +807,7 @@ impl Analyzer {
             }
             model.finish_in_place(probabilities);
             let best = argmax(probabilities);
-            let positive_class = model
-                .class_of_label(task_positive_label(task))
-                .map_or(0.0, |c| probabilities[c]);
+            let positive_class = loaded.positive_class.map_or(0.0, |c| probabilities[c]);
             Some((
                 Scored {
                     label: loaded.labels.get(best).cloned().unwrap_or_default(),
