@@ -342,6 +342,13 @@ fn push_chars(text: &str, out: &mut Vec<u32>) {
     }
 }
 
+/// Whether two short strings (language codes, labels) are equal, by a byte loop the compiler
+/// inlines: `==` calls memcmp, which cost more than the compare itself where it runs per text.
+#[inline(always)]
+pub(crate) fn same_short(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
 #[inline(always)]
 fn push(out: &mut SparseVector, (index, sign): (u32, f32)) {
     out.indices.push(index);

@@ -10,7 +10,7 @@
 
 use earshot_text::{fold, tokenize};
 
-use crate::features::folded_words;
+use crate::features::{folded_words, same_short};
 
 /// Intents reported at or above this score.
 pub const INTENT_THRESHOLD: f32 = 0.5;
@@ -630,7 +630,7 @@ impl IntentRules {
         scratch: &mut RuleScratch,
     ) -> RuleScores {
         let mut scores = RuleScores::empty();
-        let Some(language) = self.languages.iter().find(|a| a.lang == lang) else {
+        let Some(language) = self.languages.iter().find(|a| same_short(a.lang, lang)) else {
             return scores;
         };
         let seen = &mut scratch.seen;
