@@ -120,8 +120,10 @@ impl LetterCounts {
 
     fn add(&mut self, c: char) {
         match c {
-            'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' => {
-                self.latin += 1
+            'a'..='z' | 'A'..='Z' => self.latin += 1,
+            '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' => {
+                self.latin += 1;
+                self.latin_accented += 1;
             }
             '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => self.greek += 1,
             '\u{0400}'..='\u{052F}' => {
@@ -544,6 +546,14 @@ mod tests {
             assert!(looks_english(post), "{post}");
             assert_eq!(detect(post, None), "en", "{post}");
         }
+    }
+
+    #[test]
+    fn accented_latin_letters_are_counted() {
+        let counts = count_letters("déjà vu, Straße, Ça va, Łódź");
+        // é à, ß, Ç, Ł ó ź: the cheap English check is skipped for such texts.
+        assert_eq!(counts.latin_accented, 7);
+        assert_eq!(count_letters("plain ascii text").latin_accented, 0);
     }
 
     #[test]
