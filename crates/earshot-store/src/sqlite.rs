@@ -74,15 +74,8 @@ pub struct SqliteStore {
     /// other connection of the process writes in between, which pooled connections taking
     /// turns would break.
     mention_writer: tokio::sync::Mutex<SqliteConnection>,
-    /// Whether a WAL checkpoint started by a write is still running (see
-    /// [`SqliteStore::checkpoint_in_background`]).
-    checkpointing: Arc<AtomicBool>,
     db_path: PathBuf,
 }
-
-/// The mention writer leaves checkpoints to a pooled connection once the WAL has grown past
-/// this (SQLite's own automatic checkpoint comes at 1,000 pages, 4 MiB).
-const CHECKPOINT_AFTER_WAL_BYTES: u64 = 4 << 20;
 
 /// Page cache of the mention-writing connection, in KiB (SQLite's negative `cache_size`).
 /// About what the unique indexes and the hot end of the others take at a million mentions;
@@ -317,14 +310,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(format!("migrating {}: {e}", db_path.display())))?;
-        // No automatic checkpoint on the writer: SQLite runs it inside the commit that crosses
-        // the limit, on the import's serial chain (copying and syncing ~18 % of the SQLite
-        // thread's time); `checkpoint_in_background` does it beside the next batch instead.
         let mention_writer = SqliteConnection::connect_with(
-            &options
-                .clone()
-                .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
-                .pragma("wal_autocheckpoint", "0"),
+            &options.pragma("cache_size", format!("-{WRITER_CACHE_KIB}")),
         )
         .await
         .map_err(|e| StoreError::Database(format!("opening {}: {e}", db_path.display())))?;
@@ -340,7 +327,6 @@ impl SqliteStore {
             skip_indexing: AtomicBool::new(false),
             known_keys: tokio::sync::Mutex::new(KnownKeys::new()),
             mention_writer: tokio::sync::Mutex::new(mention_writer),
-            checkpointing: Arc::new(AtomicBool::new(false)),
             db_path,
         };
         let _write = store.write_lock.lock().await;
@@ -351,36 +337,6 @@ impl SqliteStore {
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    /// Once the WAL has grown past [`CHECKPOINT_AFTER_WAL_BYTES`], copies it back into the
-    /// database on a pooled connection while the writer goes on (a PASSIVE checkpoint takes no
-    /// lock a writer needs). One at a time; a failure is logged and the next write retries.
-    fn checkpoint_in_background(&self) {
-        let mut wal = self.db_path.clone().into_os_string();
-        wal.push("-wal");
-        let grown = std::fs::metadata(&wal)
-            .map(|meta| meta.len() > CHECKPOINT_AFTER_WAL_BYTES)
-            .unwrap_or(false);
-        if !grown || self.checkpointing.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let pool = self.pool.clone();
-        let running = self.checkpointing.clone();
-        tokio::spawn(async move {
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
-                .await
-            {
-                tracing::warn!(error = %e, "checkpointing the write-ahead log failed; the next write retries");
-            }
-            running.store(false, Ordering::SeqCst);
-        });
-    }
-
-    /// Whether a checkpoint started by a write is still running.
-    pub fn checkpoint_running(&self) -> bool {
-        self.checkpointing.load(Ordering::SeqCst)
     }
 
     /// Path of the database file.
@@ -1127,7 +1083,6 @@ impl Store for SqliteStore {
         known_keys.add_committed(writes.iter().map(|w| &w.mention), batch_rev);
         drop(known_keys);
         outcome.per_item = per_item_outcome(&input_keys, &writes);
-        self.checkpoint_in_background();
 
         if writes.is_empty() || self.skip_indexing.load(Ordering::SeqCst) {
             return Ok(outcome);
@@ -1441,41 +1396,5 @@ mod tests {
                 prop_assert!(merged.iter().any(|m| m.text == last.text));
             }
         }
-    }
-
-    #[tokio::test]
-    async fn the_writer_leaves_checkpoints_to_a_background_connection() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).await.unwrap();
-        let db_file = dir.path().join("earshot.db");
-        let before = std::fs::metadata(&db_file).unwrap().len();
-        let body = "a long enough mention text to fill pages ".repeat(50);
-        for batch in 0..4 {
-            let mentions = (0..1_000)
-                .map(|n| {
-                    let mut m = crate::testsuite::mention("feed", "x", &format!("{body} {n}"), 0);
-                    m.external_id = Some(format!("{batch}-{n}"));
-                    m.canonical_url = None;
-                    m
-                })
-                .collect();
-            store.write_batch(mentions, None).await.unwrap();
-        }
-        // The writer's own commits never copy the log back (its automatic checkpoint is off);
-        // only the background checkpoint makes the database file grow.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while store.checkpoint_running() && std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        assert!(
-            !store.checkpoint_running(),
-            "the checkpoint did not finish in 30 s"
-        );
-        let after = std::fs::metadata(&db_file).unwrap().len();
-        assert!(
-            after > before + (4 << 20),
-            "database file {before} -> {after} bytes: the log was not checkpointed"
-        );
-        assert_eq!(store.stats().await.unwrap().mentions, 4_000);
     }
 }
