@@ -119,9 +119,9 @@ fn run() -> Result<(), String> {
         dir.display()
     );
     println!(
-        "train examples {} (validation {}, dropped labels {}), epochs {}, learning rate {}, validation macro-F1 {}",
+        "train examples {} ({}, dropped labels {}), epochs {}, learning rate {}, validation macro-F1 {}",
         summary.examples,
-        summary.validation_examples,
+        summary.judged_by(),
         summary.dropped_labels,
         summary.epochs,
         summary.learning_rate,

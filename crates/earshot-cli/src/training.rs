@@ -68,11 +68,11 @@ fn read_all(path: &Path) -> Result<Vec<Example>> {
 
 fn print_summary(summary: &TrainSummary, model: &Model) {
     println!(
-        "trained {} ({}): {} examples (validation {}), {} epochs, labels {}",
+        "trained {} ({}): {} examples ({}), {} epochs, labels {}",
         model.task(),
         model.lang().unwrap_or("any language"),
         summary.examples,
-        summary.validation_examples,
+        summary.judged_by(),
         summary.epochs,
         model.labels().join(", ")
     );
