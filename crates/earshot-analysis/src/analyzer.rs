@@ -190,12 +190,15 @@ fn negated_buckets(weights: &[i8]) -> Option<Vec<u32>> {
 struct FusedGroup {
     config: usize,
     lang: Option<String>,
-    /// Whether its models carry IDF weights (models with and without are never fused, so each
-    /// group predicts exactly as its models do alone).
+    /// Whether any of its models carries IDF weights. Models with and without share the group
+    /// (one lookup per feature for the language): the IDF models' lanes are summed per block
+    /// and scaled by their norms, the others' lanes in one running sum, as each model alone.
     idf: bool,
-    /// With `idf`: per model, where its classes start in a row and the lane after the classes
-    /// that holds its IDF weight (`round(idf × IDF_STEPS)`).
+    /// With `idf`: per IDF model, where its classes start in a row and the lane after the
+    /// classes that holds its IDF weight (`round(idf × IDF_STEPS)`).
     idf_models: Vec<(usize, usize, usize)>,
+    /// With `idf`: per model without IDF weights, where its lanes start and how many it has.
+    plain_models: Vec<(usize, usize)>,
     /// The sum of the models' lanes (their classes, one for a two-class model of negated
     /// weights; with `idf`, one IDF lane per model).
     stride: usize,
@@ -331,6 +334,8 @@ impl FusedGroup {
         let indices = &features.indices;
         let values = &features.values;
         let split = features.word_features.min(indices.len());
+        // The lanes of the models without IDF, summed over both blocks in feature order.
+        let mut running = [0.0f32; WIDTH];
         for block in [0..split, split..indices.len()] {
             let mut lanes = [0.0f32; WIDTH];
             let mut squares = [0.0f32; WIDTH];
@@ -353,10 +358,16 @@ impl FusedGroup {
                 else {
                     continue;
                 };
-                for ((lane, square), &q) in lanes.iter_mut().zip(squares.iter_mut()).zip(row) {
+                for (((lane, square), run), &q) in lanes
+                    .iter_mut()
+                    .zip(squares.iter_mut())
+                    .zip(running.iter_mut())
+                    .zip(row)
+                {
                     let term = value * f32::from(q);
                     *lane += term;
                     *square += term * term;
+                    *run += term;
                 }
             }
             for &(offset, classes, idf_lane) in &self.idf_models {
@@ -365,6 +376,9 @@ impl FusedGroup {
                     sums[class] += lanes[class] * factor;
                 }
             }
+        }
+        for &(offset, lanes) in &self.plain_models {
+            sums[offset..offset + lanes].copy_from_slice(&running[offset..offset + lanes]);
         }
     }
 
@@ -381,6 +395,7 @@ impl FusedGroup {
         sums.resize(width, 0.0);
         let indices = &features.indices;
         let split = features.word_features.min(indices.len());
+        let mut running = vec![0.0f32; width];
         for block in [0..split, split..indices.len()] {
             lanes.fill(0.0);
             squares.fill(0.0);
@@ -395,10 +410,16 @@ impl FusedGroup {
                 let Some(row) = self.table.get(start..start + width) else {
                     continue;
                 };
-                for ((lane, square), &q) in lanes.iter_mut().zip(squares.iter_mut()).zip(row) {
+                for (((lane, square), run), &q) in lanes
+                    .iter_mut()
+                    .zip(squares.iter_mut())
+                    .zip(running.iter_mut())
+                    .zip(row)
+                {
                     let term = value * f32::from(q);
                     *lane += term;
                     *square += term * term;
+                    *run += term;
                 }
             }
             for &(offset, classes, idf_lane) in &self.idf_models {
@@ -407,6 +428,9 @@ impl FusedGroup {
                     sums[class] += lanes[class] * factor;
                 }
             }
+        }
+        for &(offset, lanes) in &self.plain_models {
+            sums[offset..offset + lanes].copy_from_slice(&running[offset..offset + lanes]);
         }
     }
 }
@@ -573,15 +597,19 @@ impl Analyzer {
             let group = match self
                 .groups
                 .iter()
-                .position(|g| g.config == loaded.config && g.lang == lang && g.idf == idf)
+                .position(|g| g.config == loaded.config && g.lang == lang)
             {
-                Some(group) => group,
+                Some(group) => {
+                    self.groups[group].idf |= idf;
+                    group
+                }
                 None => {
                     self.groups.push(FusedGroup {
                         config: loaded.config,
                         lang,
                         idf,
                         idf_models: Vec::new(),
+                        plain_models: Vec::new(),
                         stride: 0,
                         width: 0,
                         table: Vec::new(),
@@ -604,13 +632,18 @@ impl Analyzer {
         for (group_index, group) in self.groups.iter_mut().enumerate() {
             let buckets = self.configs[group.config].buckets();
             if group.idf {
-                // One IDF lane per model after all the classes.
+                // One IDF lane per IDF model after all the classes.
                 for loaded in self.models.iter().filter(|m| m.group == group_index) {
                     let classes = loaded.model.labels().len();
-                    group
-                        .idf_models
-                        .push((loaded.offset, classes, group.stride));
-                    group.stride += 1;
+                    if loaded.model.idf().is_empty() {
+                        let lanes = if loaded.negated.is_some() { 1 } else { classes };
+                        group.plain_models.push((loaded.offset, lanes));
+                    } else {
+                        group
+                            .idf_models
+                            .push((loaded.offset, classes, group.stride));
+                        group.stride += 1;
+                    }
                 }
             }
             group.width = match group.stride {
@@ -1194,7 +1227,7 @@ mod tests {
     }
 
     #[test]
-    fn models_with_and_without_idf_are_fused_apart_and_both_predict_exactly() {
+    fn models_with_and_without_idf_share_one_group_and_each_predicts_exactly() {
         let plain = random_model(
             "sentiment",
             &["negative", "neutral", "positive"],
@@ -1203,31 +1236,49 @@ mod tests {
         );
         let weighted =
             with_random_idf(random_model("offensive", &["OFF", "NOT"], Some("en"), 2), 2);
+        // Two classes without IDF: the one-lane (negated) form inside a group with IDF lanes.
+        let plain_binary = random_model("spam", &["spam", "ham"], Some("en"), 3);
         let analyzer = Analyzer::from_models(vec![
             (plain.clone(), "plain".to_owned()),
             (weighted.clone(), "weighted".to_owned()),
+            (plain_binary.clone(), "plain binary".to_owned()),
         ])
         .unwrap();
-        assert_eq!(analyzer.groups.len(), 2);
-        let text = "Zeltron dropped my calls again, awful!!! 😡 you idiots";
-        let analysis = analyzer.analyze(text, Some("en"));
+        assert_eq!(
+            analyzer.groups.len(),
+            1,
+            "one lookup per feature for English"
+        );
+        assert!(analyzer.groups[0].idf);
+        assert_eq!(analyzer.groups[0].plain_models.len(), 2);
         let mut features = SparseVector::default();
-        FeatureExtractor::new(plain.feature_config()).extract(text, &mut features);
-        for (model, got) in [
-            (&plain, analysis.sentiment),
-            (&weighted, analysis.offensive),
+        for text in [
+            "Zeltron dropped my calls again, awful!!! 😡 you idiots",
+            "the weather in Athens is fine today, thanks",
+            "ok",
+            "😡😡",
         ] {
-            let (label, score) = model.predict(&features);
-            assert_eq!(
-                got,
-                Some(Scored {
-                    label: label.into(),
-                    score
-                }),
-                "{}",
-                model.task()
-            );
+            let analysis = analyzer.analyze(text, Some("en"));
+            FeatureExtractor::new(plain.feature_config()).extract(text, &mut features);
+            for (model, got) in [
+                (&plain, analysis.sentiment),
+                (&weighted, analysis.offensive),
+                (&plain_binary, analysis.spam),
+            ] {
+                let (label, score) = model.predict(&features);
+                assert_eq!(
+                    got,
+                    Some(Scored {
+                        label: label.into(),
+                        score
+                    }),
+                    "{} on {text:?}",
+                    model.task()
+                );
+            }
         }
+        let text = "Zeltron dropped my calls again, awful!!! 😡 you idiots";
+        FeatureExtractor::new(plain.feature_config()).extract(text, &mut features);
         // The IDF weights change the prediction: the model without them scores differently.
         let without = random_model("offensive", &["OFF", "NOT"], Some("en"), 2);
         let mut a = Vec::new();

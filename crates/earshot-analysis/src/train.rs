@@ -220,8 +220,8 @@ impl TrainOptions {
     /// won the cross-validation on both Greek sets (el-politics 0.704 vs 0.682, el-ogtd 0.812
     /// vs 0.807). Round 6 searched it in every language (docs/MODELS.md, "Tuning round 6"):
     /// +2.4 points of test macro-F1 summed over six English and Russian sets, but the analysis
-    /// ran at 0.59-0.65x the speed (IDF lanes in every fused row, English split into two
-    /// lookups), below issue 3's 100,000/s, so English and Russian stay without.
+    /// ran at 0.59-0.72x the speed (IDF lanes widen every fused row), at or below issue 3's
+    /// 100,000/s, so English and Russian stay without.
     /// `lang` is recorded in the model even where the data does not say it.
     pub fn for_task(_task: &Task, lang: Option<&str>) -> TrainOptions {
         TrainOptions {
