@@ -200,7 +200,7 @@ struct FusedGroup {
     /// With `idf`: per model without IDF weights, where its lanes start and how many it has.
     plain_models: Vec<(usize, usize)>,
     /// The sum of the models' lanes (their classes, one for a two-class model of negated
-    /// weights; with `idf`, one IDF lane per model).
+    /// weights; with `idf`, one IDF lane per IDF model).
     stride: usize,
     /// The length of a row: `stride` rounded up to 4, 8 or 16, so that a row is a fixed-size
     /// array the compiler turns into a few SIMD operations (the padding weights are zero).
