@@ -310,12 +310,20 @@ impl FusedGroup {
     fn accumulate_idf(&self, features: &SparseVector, sums: &mut Vec<f32>) {
         // Lanes on the stack for the widths groups have; more classes than any shipped group
         // take the same arithmetic with lanes on the heap.
-        match self.width {
-            4 => self.accumulate_idf_fixed::<4>(features, sums),
-            8 => self.accumulate_idf_fixed::<8>(features, sums),
-            16 => self.accumulate_idf_fixed::<16>(features, sums),
-            32 => self.accumulate_idf_fixed::<32>(features, sums),
-            width => self.accumulate_idf_lanes(features, sums, vec![0.0; width], vec![0.0; width]),
+        // The running sum is only needed where models without IDF share the group.
+        let mixed = !self.plain_models.is_empty();
+        match (self.width, mixed) {
+            (4, false) => self.accumulate_idf_fixed::<4, false>(features, sums),
+            (8, false) => self.accumulate_idf_fixed::<8, false>(features, sums),
+            (16, false) => self.accumulate_idf_fixed::<16, false>(features, sums),
+            (32, false) => self.accumulate_idf_fixed::<32, false>(features, sums),
+            (4, true) => self.accumulate_idf_fixed::<4, true>(features, sums),
+            (8, true) => self.accumulate_idf_fixed::<8, true>(features, sums),
+            (16, true) => self.accumulate_idf_fixed::<16, true>(features, sums),
+            (32, true) => self.accumulate_idf_fixed::<32, true>(features, sums),
+            (width, _) => {
+                self.accumulate_idf_lanes(features, sums, vec![0.0; width], vec![0.0; width])
+            }
         }
     }
 
@@ -324,7 +332,7 @@ impl FusedGroup {
     /// slices with a bounds test per lane (the Greek group, with IDF, cost three times the
     /// others per text). The same operations in the same order, so the same floats.
     #[inline(always)]
-    fn accumulate_idf_fixed<const WIDTH: usize>(
+    fn accumulate_idf_fixed<const WIDTH: usize, const MIXED: bool>(
         &self,
         features: &SparseVector,
         sums: &mut Vec<f32>,
@@ -367,7 +375,9 @@ impl FusedGroup {
                     let term = value * f32::from(q);
                     *lane += term;
                     *square += term * term;
-                    *run += term;
+                    if MIXED {
+                        *run += term;
+                    }
                 }
             }
             for &(offset, classes, idf_lane) in &self.idf_models {
