@@ -31,13 +31,14 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--idf-norm|--idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
     let mut save = None;
     let mut also = Vec::new();
     let mut train_also = Vec::new();
+    let mut idf_corpus: Vec<PathBuf> = Vec::new();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -60,6 +61,13 @@ fn run() -> Result<(), String> {
             "--uniform" => options.class_weights = ClassWeights::Uniform,
             "--no-average" => options.average = false,
             "--idf" => options.idf = true,
+            // IDF folded into the weights, no TF-IDF norm, and no search against the plain fit
+            // (which `--task-defaults el` turns on).
+            "--idf-fold" => {
+                options.idf = true;
+                options.idf_normalized = false;
+                options.idf_search = false;
+            }
             "--sublinear-experiment" => options.sublinear_experiment = true,
             "--idf-search" => options.idf_search = true,
             "--idf-norm" => {
@@ -86,6 +94,7 @@ fn run() -> Result<(), String> {
                 options.features.char_min = parse(min)?;
                 options.features.char_max = parse(max)?;
             }
+            "--idf-corpus" => idf_corpus.push(PathBuf::from(value()?).join("train.jsonl")),
             "--save" => save = Some(PathBuf::from(value()?)),
             "--eval-also" => also.push(PathBuf::from(value()?)),
             "--train-also" => train_also.push(PathBuf::from(value()?).join("train.jsonl")),
@@ -97,6 +106,22 @@ fn run() -> Result<(), String> {
         }
     }
 
+    if !idf_corpus.is_empty() {
+        let mut texts = Vec::new();
+        for file in &idf_corpus {
+            let dataset = read_examples(file).map_err(|e| e.to_string())?;
+            texts.extend(dataset.examples.into_iter().map(|e| e.text));
+        }
+        eprintln!(
+            "IDF over {} texts of {} training sets",
+            texts.len(),
+            idf_corpus.len()
+        );
+        options.idf_table = Some(std::sync::Arc::new(earshot_analysis::corpus_idf(
+            texts.iter().map(String::as_str),
+            options.features,
+        )));
+    }
     let mut train_files = vec![dir.join("train.jsonl")];
     train_files.extend(train_also);
     let started = Instant::now();

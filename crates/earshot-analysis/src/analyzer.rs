@@ -194,8 +194,9 @@ struct FusedGroup {
     /// (one lookup per feature for the language): the IDF models' lanes are summed per block
     /// and scaled by their norms, the others' lanes in one running sum, as each model alone.
     idf: bool,
-    /// With `idf`: per IDF model, where its classes start in a row and the lane after the
-    /// classes that holds its IDF weight (`round(idf × IDF_STEPS)`).
+    /// With `idf`: per IDF model, where its lanes start in a row, how many it has (one for a
+    /// two-class model of negated weights), and the lane after all the classes that holds its
+    /// IDF weight (`round(idf × IDF_STEPS)`), shared by the models of one IDF table.
     idf_models: Vec<(usize, usize, usize)>,
     /// With `idf`: per model without IDF weights, where its lanes start and how many it has.
     plain_models: Vec<(usize, usize)>,
@@ -628,8 +629,9 @@ impl Analyzer {
                 }
             };
             let classes = loaded.model.labels().len();
-            // Models with IDF weights keep their lanes: the norms need every class.
-            let negated = (classes == 2 && !idf)
+            // With IDF weights too: each block's sum is scaled by one factor for both classes,
+            // and negation commutes with that exactly.
+            let negated = (classes == 2)
                 .then(|| negated_buckets(loaded.model.quantized_weights()))
                 .flatten();
             let offset = self.groups[group].stride;
@@ -642,18 +644,26 @@ impl Analyzer {
         for (group_index, group) in self.groups.iter_mut().enumerate() {
             let buckets = self.configs[group.config].buckets();
             if group.idf {
-                // One IDF lane per IDF model after all the classes.
+                // One IDF lane per distinct IDF table after all the classes: models trained
+                // with one table for their language (`TrainOptions::idf_table`) share it.
+                let mut tables: Vec<(&[f32], usize)> = Vec::new();
                 for loaded in self.models.iter().filter(|m| m.group == group_index) {
                     let classes = loaded.model.labels().len();
-                    if loaded.model.idf().is_empty() {
-                        let lanes = if loaded.negated.is_some() { 1 } else { classes };
+                    let lanes = if loaded.negated.is_some() { 1 } else { classes };
+                    let idf = loaded.model.idf();
+                    if idf.is_empty() {
                         group.plain_models.push((loaded.offset, lanes));
-                    } else {
-                        group
-                            .idf_models
-                            .push((loaded.offset, classes, group.stride));
-                        group.stride += 1;
+                        continue;
                     }
+                    let lane = match tables.iter().find(|(table, _)| *table == idf) {
+                        Some(&(_, lane)) => lane,
+                        None => {
+                            tables.push((idf, group.stride));
+                            group.stride += 1;
+                            group.stride - 1
+                        }
+                    };
+                    group.idf_models.push((loaded.offset, lanes, lane));
                 }
             }
             group.width = match group.stride {
@@ -865,7 +875,7 @@ impl Analyzer {
                     probabilities.extend_from_slice(&sums[loaded.offset..loaded.offset + classes])
                 }
                 Some(exceptions) if hits_any(&features.indices, exceptions) => {
-                    model.sums_into(features, probabilities)
+                    model.raw_sums_into(features, probabilities)
                 }
                 Some(_) => {
                     let sum = sums[loaded.offset];
@@ -1461,6 +1471,97 @@ mod tests {
         // The odd bucket matters: the hit text's second sum is not the negative of the first.
         extractor.extract(hit, &mut features);
         offensive.sums_into(&features, &mut alone);
+        assert_ne!(alone[1], 0.0 - alone[0]);
+    }
+
+    #[test]
+    fn idf_models_of_one_table_share_its_lane_and_negated_ones_take_one_lane() {
+        let config = FeatureConfig {
+            buckets_log2: 12,
+            ..FeatureConfig::default()
+        };
+        let hit = "you idiots dropped my calls again";
+        let mut features = SparseVector::default();
+        FeatureExtractor::new(config).extract(hit, &mut features);
+        let odd_bucket = features.indices[2] as usize;
+        let mut state = 11u64;
+        let mut weights = vec![0.0f32; config.buckets() * 2];
+        for bucket in 0..config.buckets() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let w = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+            weights[2 * bucket] = w;
+            weights[2 * bucket + 1] = -w;
+        }
+        weights[2 * odd_bucket + 1] += 0.3;
+        let offensive = Model::quantize(
+            "offensive",
+            Some("en"),
+            vec!["OFF".to_owned(), "NOT".to_owned()],
+            config,
+            &weights,
+            vec![0.2, -0.2],
+            1,
+        );
+        // Sentiment and offensive with one IDF table (seed 3), spam with another (seed 4).
+        let offensive = with_random_idf(offensive, 3);
+        let sentiment = with_random_idf(
+            random_model(
+                "sentiment",
+                &["negative", "neutral", "positive"],
+                Some("en"),
+                9,
+            ),
+            3,
+        );
+        let spam = with_random_idf(random_model("spam", &["spam", "ham"], Some("en"), 10), 4);
+        let analyzer = Analyzer::from_models(vec![
+            (sentiment.clone(), "sentiment".to_owned()),
+            (offensive.clone(), "offensive".to_owned()),
+            (spam.clone(), "spam".to_owned()),
+        ])
+        .unwrap();
+        let group = &analyzer.groups[0];
+        assert_eq!(analyzer.groups.len(), 1);
+        // 3 sentiment lanes, 1 offensive (negated), 2 spam, then 2 IDF lanes (one per table).
+        assert_eq!(group.stride, 8);
+        let lanes: Vec<usize> = group.idf_models.iter().map(|m| m.2).collect();
+        assert_eq!(lanes, [6, 6, 7]);
+        let loaded = analyzer.model_for("offensive", "en").unwrap();
+        assert_eq!(loaded.negated.as_deref(), Some(&[odd_bucket as u32][..]));
+        let mut scratch = analyzer.scratch();
+        let mut extractor = FeatureExtractor::new(config);
+        let mut alone = Vec::new();
+        for text in [hit, "nothing to see here, a plain text", "ok", "😡😡"] {
+            let analysis = analyzer.analyze_with(&mut scratch, text, Some("en"), &[]);
+            extractor.extract(text, &mut features);
+            for (model, got) in [
+                (&offensive, &analysis.offensive),
+                (&sentiment, &analysis.sentiment),
+            ] {
+                model.predict_into(&features, &mut alone);
+                let best = argmax(&alone);
+                let expected = Scored {
+                    label: model.labels()[best].clone().into(),
+                    score: alone[best],
+                };
+                assert_eq!(
+                    got.as_ref(),
+                    Some(&expected),
+                    "{} on {text:?}",
+                    model.task()
+                );
+            }
+            let mut sums = Vec::new();
+            FusedGroup::accumulate(group, &features, &mut sums);
+            spam.raw_sums_into(&features, &mut alone);
+            assert_eq!(&sums[4..6], &alone[..], "spam sums on {text:?}");
+        }
+        // The odd bucket matters: with IDF too, the second sum of the hit text is not the
+        // negative of the first, and the analysis above still matched the model alone.
+        extractor.extract(hit, &mut features);
+        offensive.raw_sums_into(&features, &mut alone);
         assert_ne!(alone[1], 0.0 - alone[0]);
     }
 

@@ -31,6 +31,6 @@ pub use eval::{evaluate, ClassMetrics, Report};
 pub use features::{FeatureConfig, FeatureExtractor, SparseVector};
 pub use model::{Model, ModelError};
 pub use train::{
-    train, train_examples, CandidateScore, ClassWeights, Optimizer, Task, TrainError, TrainOptions,
-    TrainSummary,
+    corpus_idf, train, train_examples, CandidateScore, ClassWeights, Optimizer, Task, TrainError,
+    TrainOptions, TrainSummary,
 };

@@ -174,12 +174,18 @@ impl Model {
     /// Class probabilities of a feature vector (extracted with [`Model::feature_config`]) into
     /// `probabilities`, in the order of [`Model::labels`].
     pub fn predict_into(&self, features: &SparseVector, probabilities: &mut Vec<f32>) {
-        if self.idf.is_empty() {
-            self.sums_into(features, probabilities);
-        } else {
-            self.idf_sums_into(features, probabilities);
-        }
+        self.raw_sums_into(features, probabilities);
         self.finish_in_place(probabilities);
+    }
+
+    /// The sums per class [`Model::predict_into`] starts from, before scale, bias and softmax:
+    /// with IDF weights, each block's sum scaled by its norm.
+    pub(crate) fn raw_sums_into(&self, features: &SparseVector, sums: &mut Vec<f32>) {
+        if self.idf.is_empty() {
+            self.sums_into(features, sums);
+        } else {
+            self.idf_sums_into(features, sums);
+        }
     }
 
     /// `Σ value × quantised weight` per class into `sums`, before scale, bias and softmax, for

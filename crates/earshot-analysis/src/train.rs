@@ -167,6 +167,11 @@ pub struct TrainOptions {
     /// cross-validation) macro-F1; ties keep the model without, which is cheaper to predict.
     /// Overrides `idf` and `idf_normalized`.
     pub idf_search: bool,
+    /// With `idf`: the inverse document frequencies to weight by, from [`corpus_idf`], instead
+    /// of those of the training examples. Models of one language given the same table (over
+    /// the union of all their training texts) share one IDF lane in the analyzer's fused rows,
+    /// which is what makes IDF affordable at prediction (docs/MODELS.md, round 7).
+    pub idf_table: Option<std::sync::Arc<Vec<f32>>>,
     /// Experiment (training side only: prediction does not merge repeats, so a model trained
     /// with it is scored on validation only, never saved): repeated features of a block merged
     /// into `1 + ln(tf)`, each block kept at its norm.
@@ -194,6 +199,7 @@ impl Default for TrainOptions {
             idf: false,
             idf_normalized: false,
             idf_search: false,
+            idf_table: None,
             sublinear_experiment: false,
             optimizer: Optimizer::AdaGrad,
             c: 8.0,
@@ -426,11 +432,18 @@ pub fn train_examples(
 
     let buckets = options.features.buckets();
     let idf = options.idf.then(|| {
-        let idf = inverse_document_frequencies(&rows, buckets);
+        let idf = match &options.idf_table {
+            Some(table) if table.len() == buckets => table.as_ref().clone(),
+            _ => inverse_document_frequencies(&rows, buckets),
+        };
         if options.idf_normalized {
             idf.into_iter().map(quantized_idf).collect::<Vec<_>>()
         } else {
-            idf
+            // Without the norm the weighting would make every vector several times longer
+            // (IDF is 1 to ~10), which shifts what each C means; one constant for the whole
+            // set keeps the mean squared norm where it was, so the C grid keeps its sense.
+            let keep = rows.norm_keeping_factor(&idf);
+            idf.into_iter().map(|factor| factor * keep).collect()
         }
     });
     if let Some(idf) = &idf {
@@ -1113,25 +1126,65 @@ fn sublinear_in_place(features: &mut SparseVector) {
 
 /// `ln((1 + n) / (1 + df)) + 1` per bucket, where `df` counts the rows that have the bucket.
 fn inverse_document_frequencies(rows: &Rows, buckets: usize) -> Vec<f32> {
-    let mut document_frequency = vec![0u32; buckets];
-    // The last row that counted each bucket, so a bucket repeated in a row counts once.
-    let mut last_row = vec![u32::MAX; buckets];
-    let count = rows.starts.len();
-    for row in 0..count {
-        let (indices, _) = rows.row(row);
-        for &index in indices {
-            let index = index as usize;
-            if last_row[index] != row as u32 {
-                last_row[index] = row as u32;
-                document_frequency[index] += 1;
-            }
+    let mut counts = DocumentFrequencies::new(buckets);
+    for row in 0..rows.starts.len() {
+        counts.add(rows.row(row).0);
+    }
+    counts.idf()
+}
+
+/// The inverse document frequency of every bucket over `texts` (`ln((1 + n) / (1 + df)) + 1`,
+/// as for the training examples), for [`TrainOptions::idf_table`]: one table for all of a
+/// language's models, computed over all their training texts.
+pub fn corpus_idf<'a>(
+    texts: impl IntoIterator<Item = &'a str>,
+    features: FeatureConfig,
+) -> Vec<f32> {
+    let mut extractor = FeatureExtractor::new(features);
+    let mut vector = SparseVector::default();
+    let mut counts = DocumentFrequencies::new(extractor.config().buckets());
+    for text in texts {
+        extractor.extract(text, &mut vector);
+        counts.add(&vector.indices);
+    }
+    counts.idf()
+}
+
+/// In how many documents each bucket occurs.
+struct DocumentFrequencies {
+    counts: Vec<u32>,
+    /// The last document that counted each bucket, so a bucket repeated in one counts once.
+    last: Vec<u32>,
+    documents: u32,
+}
+
+impl DocumentFrequencies {
+    fn new(buckets: usize) -> Self {
+        DocumentFrequencies {
+            counts: vec![0; buckets],
+            last: vec![u32::MAX; buckets],
+            documents: 0,
         }
     }
-    let n = count as f32;
-    document_frequency
-        .iter()
-        .map(|&df| ((1.0 + n) / (1.0 + df as f32)).ln() + 1.0)
-        .collect()
+
+    fn add(&mut self, indices: &[u32]) {
+        for &index in indices {
+            let index = index as usize;
+            if self.last[index] != self.documents {
+                self.last[index] = self.documents;
+                self.counts[index] += 1;
+            }
+        }
+        self.documents += 1;
+    }
+
+    fn idf(&self) -> Vec<f32> {
+        let n = self.documents as f32;
+        self.counts
+            .iter()
+            .map(|&df| ((1.0 + n) / (1.0 + df as f32)).ln() + 1.0)
+            .collect()
+    }
 }
 
 /// Feature vectors of all examples, packed one after another.
@@ -1175,6 +1228,23 @@ impl Rows {
                     }
                 }
             }
+        }
+    }
+
+    /// `√(Σ v² / Σ (v × factor)²)` over every entry of every row: the constant that, applied
+    /// to all the factors, leaves the mean squared norm of the rows as it was.
+    fn norm_keeping_factor(&self, factors: &[f32]) -> f32 {
+        let (mut before, mut after) = (0.0f64, 0.0f64);
+        for (&index, &value) in self.indices.iter().zip(&self.values) {
+            let value = f64::from(value);
+            let scaled = value * f64::from(factors[index as usize]);
+            before += value * value;
+            after += scaled * scaled;
+        }
+        if after > 0.0 {
+            (before / after).sqrt() as f32
+        } else {
+            1.0
         }
     }
 
@@ -1939,6 +2009,36 @@ mod tests {
         let reloaded = Model::from_bytes(&model.to_bytes(), std::path::Path::new("m.esm")).unwrap();
         assert_eq!(reloaded.predict(&features), model.predict(&features));
         assert!(summary.validation_macro_f1.is_some());
+    }
+
+    #[test]
+    fn models_given_one_corpus_idf_carry_the_same_table() {
+        let spam = toy_spam();
+        let options = TrainOptions {
+            idf: true,
+            idf_normalized: true,
+            optimizer: Optimizer::Lbfgs,
+            validation_fraction: 0.3,
+            ..small_options()
+        };
+        // The corpus of the training texts alone gives the table the training computes itself.
+        let own = corpus_idf(spam.iter().map(|e| e.text.as_str()), options.features);
+        let (model, _) = train_examples(&Task::Spam, &spam, &options).unwrap();
+        let quantized: Vec<f32> = own.iter().copied().map(quantized_idf).collect();
+        assert_eq!(model.idf(), &quantized[..]);
+        // Two models on different halves, one shared table over both: the same IDF in each,
+        // unlike the tables each half would give alone.
+        let (first, second) = spam.split_at(spam.len() / 2);
+        let shared = std::sync::Arc::new(own);
+        let with_shared = TrainOptions {
+            idf_table: Some(shared),
+            ..options.clone()
+        };
+        let (a, _) = train_examples(&Task::Spam, first, &with_shared).unwrap();
+        let (b, _) = train_examples(&Task::Spam, second, &with_shared).unwrap();
+        assert_eq!(a.idf(), b.idf());
+        let (alone, _) = train_examples(&Task::Spam, first, &options).unwrap();
+        assert_ne!(alone.idf(), a.idf());
     }
 
     #[test]
