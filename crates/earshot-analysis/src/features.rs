@@ -292,23 +292,9 @@ fn char_grams<const MIN: usize, const MAX: usize>(
     shift: u32,
     out: &mut SparseVector,
 ) {
-    // Written through slices with a local count instead of `push`: each push re-read the
-    // vector's length and capacity from memory (the stores into its buffer might alias them,
-    // as far as the compiler knows), which cost more than the hashing.
     let grams = chars.len() * (MAX + 1 - MIN);
-    let base = out.indices.len();
-    out.indices.resize(base + grams, 0);
-    out.values.resize(base + grams, 0.0);
-    let indices = &mut out.indices[base..];
-    let values = &mut out.values[base..];
-    let mut written = 0;
-    let mut put = |(index, sign): (u32, f32)| {
-        if let (Some(i), Some(v)) = (indices.get_mut(written), values.get_mut(written)) {
-            *i = index;
-            *v = sign;
-            written += 1;
-        }
-    };
+    out.indices.reserve(grams);
+    out.values.reserve(grams);
     let mut start = 0;
     // Starts with MAX characters ahead: a window of fixed size, no test per character.
     while let Some(Ok(window)) = chars.get(start..start + MAX).map(<&[u32; MAX]>::try_from) {
@@ -316,7 +302,7 @@ fn char_grams<const MIN: usize, const MAX: usize>(
         for (n, &c) in window.iter().enumerate() {
             h = fx_step(h, u64::from(c));
             if n + 1 >= MIN {
-                put(bucket(h, shift));
+                push(out, bucket(h, shift));
             }
         }
         start += 1;
@@ -327,12 +313,10 @@ fn char_grams<const MIN: usize, const MAX: usize>(
         for (n, &c) in chars[start..].iter().enumerate() {
             h = fx_step(h, u64::from(c));
             if n + 1 >= MIN {
-                put(bucket(h, shift));
+                push(out, bucket(h, shift));
             }
         }
     }
-    out.indices.truncate(base + written);
-    out.values.truncate(base + written);
 }
 
 /// Appends the characters of `text` as code points: one- and two-byte characters (ASCII,
