@@ -222,12 +222,13 @@ impl TrainOptions {
     /// 10 % above that; one-vs-rest where there are more than two classes, as liblinear fits them
     /// (docs/MODELS.md, "Tuning round 5": cross-validation, one-vs-rest and character 2-grams
     /// together took ru-rusentitweet from 0.660 to 0.691 and en-youtube from 0.946 to 0.973).
-    /// For Greek the fit with IDF weights and the TF-IDF norm competes too (`idf_search`): it
-    /// won the cross-validation on both Greek sets (el-politics 0.704 vs 0.682, el-ogtd 0.812
-    /// vs 0.807). Round 6 searched it in every language (docs/MODELS.md, "Tuning round 6"):
-    /// +2.4 points of test macro-F1 summed over six English and Russian sets, but the analysis
-    /// ran at 0.59-0.72x the speed (IDF lanes widen every fused row), at or below issue 3's
-    /// 100,000/s, so English and Russian stay without.
+    /// The fit with IDF weights and the TF-IDF norm competes too (`idf_search`), in every
+    /// language: it won the cross-validation on both Greek sets (round 5) and on four of the
+    /// six English and Russian ones (round 7). `scripts/train-models.sh` gives the English and
+    /// Russian models one IDF table per language (`idf_table`, over all their training
+    /// texts), so that their fused rows carry one IDF lane: +5.6 points of test macro-F1
+    /// summed for 0.93-1.01x the analysis speed (docs/MODELS.md, "Tuning round 7"; with a
+    /// table per model, round 6, it was 0.59-0.72x).
     /// `lang` is recorded in the model even where the data does not say it.
     pub fn for_task(_task: &Task, lang: Option<&str>) -> TrainOptions {
         TrainOptions {
@@ -238,7 +239,7 @@ impl TrainOptions {
             folds: 5,
             folds_max_examples: 20_000,
             one_vs_rest: true,
-            idf_search: lang == Some("el"),
+            idf_search: true,
             ..TrainOptions::default()
         }
     }
