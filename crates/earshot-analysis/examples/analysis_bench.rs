@@ -57,6 +57,7 @@ struct Options {
     write_texts: Option<PathBuf>,
     digest: bool,
     price_idf: bool,
+    no_chunk_memo: bool,
 }
 
 fn main() -> ExitCode {
@@ -79,6 +80,7 @@ fn parse_options() -> Result<Options, String> {
         write_texts: None,
         digest: false,
         price_idf: false,
+        no_chunk_memo: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -96,6 +98,7 @@ fn parse_options() -> Result<Options, String> {
             "--write-texts" => options.write_texts = Some(PathBuf::from(value()?)),
             "--digest" => options.digest = true,
             "--price-idf" => options.price_idf = true,
+            "--no-chunk-memo" => options.no_chunk_memo = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -213,7 +216,11 @@ fn run() -> Result<(), String> {
     };
 
     let mut rng = Rng(2026);
-    let mut scratch = analyzer.scratch();
+    let mut scratch = if options.no_chunk_memo {
+        analyzer.scratch().without_chunk_memo()
+    } else {
+        analyzer.scratch()
+    };
     let mut chunk: Vec<(String, &str)> = (0..CHUNK).map(|_| (String::new(), "")).collect();
     let mut detected: Vec<String> = vec![String::new(); CHUNK];
     let mut analysed = 0usize;
@@ -307,6 +314,14 @@ fn run() -> Result<(), String> {
         100.0 * offensive as f64 / analysed.max(1) as f64,
         100.0 * with_intents as f64 / analysed.max(1) as f64
     );
+    let (hits, misses) = scratch.chunk_memo_counts();
+    if hits + misses > 0 {
+        println!(
+            "chunk memo: {:.1} % of {} memoisable chunks found",
+            100.0 * hits as f64 / (hits + misses) as f64,
+            hits + misses
+        );
+    }
     if options.digest {
         println!("digest of the analyses {:016x}", digest.finish());
     }

@@ -4,9 +4,14 @@ use std::path::{Path, PathBuf};
 
 use earshot_text::{fold, tokenize};
 
+use crate::chunk_cache::{chunk_refs, ChunkCache, ChunkRef};
 use crate::eval::argmax;
-use crate::features::{clean_and_fold, same_short, FeatureConfig, FeatureExtractor, SparseVector};
-use crate::model::{block_factor, Model, ModelError, IDF_STEPS};
+use crate::features::{
+    block_scales, clean_and_fold, same_short, FeatureConfig, FeatureExtractor, SparseVector,
+};
+use crate::model::{
+    count_block_factor, idf_scaled_sum, idf_steps, scaled_sum, signed, Model, ModelError,
+};
 use crate::rules::{IntentRules, RuleScratch, INTENT_THRESHOLD, SPAM_THRESHOLD};
 
 /// Text beyond this many bytes is not analysed (the cut falls on a character boundary): a 1 MB
@@ -120,6 +125,8 @@ pub enum AnalyzerError {
     },
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error("{model}: {classes} classes; a model may have at most {MAX_CLASSES}")]
+    TooManyClasses { model: String, classes: usize },
     #[error("two models for task {task} and language {lang}: {first} and {second}")]
     Duplicate {
         task: String,
@@ -135,12 +142,41 @@ pub struct Scratch {
     extractors: Vec<FeatureExtractor>,
     features: Vec<SparseVector>,
     probabilities: Vec<f32>,
-    /// Per fused group: the sums of every class of its models, and whether they are computed
-    /// for the current text.
+    /// Per fused group: the sums of every lane of its models for the current text.
     group_sums: Vec<Vec<f32>>,
-    group_done: Vec<bool>,
     folded: String,
     rules: RuleScratch,
+    /// Whether `features` hold the full vectors of the current text, or only the word blocks
+    /// (the chunks then come from `chunk_caches`).
+    full_features: bool,
+    chunks: Vec<ChunkRef>,
+    /// Per fused group, the memo of its chunks' sums ([`crate::chunk_cache`]), made when the
+    /// scratch analyses its second text (a scratch used once would only pay for it).
+    chunk_caches: Vec<Option<ChunkCache>>,
+    grams: SparseVector,
+    texts: u64,
+    memoise_chunks: bool,
+}
+
+impl Scratch {
+    /// The same buffers without the memo of chunks: every text is added up gram by gram.
+    /// The analyses are the same; this is for measuring what the memo saves.
+    pub fn without_chunk_memo(mut self) -> Scratch {
+        self.memoise_chunks = false;
+        self.chunk_caches.iter_mut().for_each(|cache| *cache = None);
+        self
+    }
+
+    /// How many chunks were found in the memo and how many were added up from their grams
+    /// (and memoised), over every text this scratch analysed.
+    pub fn chunk_memo_counts(&self) -> (u64, u64) {
+        self.chunk_caches
+            .iter()
+            .flatten()
+            .fold((0, 0), |(hits, misses), cache| {
+                (hits + cache.hits, misses + cache.misses)
+            })
+    }
 }
 
 struct LoadedModel {
@@ -203,26 +239,62 @@ struct FusedGroup {
     /// The sum of the models' lanes (their classes, one for a two-class model of negated
     /// weights; with `idf`, one IDF lane per IDF model).
     stride: usize,
-    /// The length of a row: `stride` rounded up to 4, 8 or 16, so that a row is a fixed-size
-    /// array the compiler turns into a few SIMD operations (the padding weights are zero).
+    /// The length of a row: `stride` rounded up to a power of two from 4 to
+    /// [`MAX_GROUP_WIDTH`], so that a row is a fixed-size array the compiler turns into a few
+    /// SIMD operations (the padding weights are zero).
     width: usize,
     table: Vec<i8>,
+    /// The distinct IDF lanes (with `idf`).
+    idf_lanes: Vec<usize>,
+    /// The buckets where a two-class model of the group is not exactly negated
+    /// ([`LoadedModel::negated`]), all models together: a text with a feature in one has those
+    /// models summed from their own weights.
+    exceptions: Vec<u32>,
 }
 
 /// The tasks with a classifier, in the order [`Analyzer::analyze_with`] asks for them.
 const CLASSIFIED_TASKS: [&str; 4] = ["sentiment", "offensive", "spam", "complaint"];
 
+/// The integer sums of one block of a text (its words or its characters) over the rows of a
+/// fused table: per lane `Σ ±weight` and `Σ weight²` (read for the IDF lanes), and the count of
+/// entries. Integers, so the same in any order ([`crate::model::BlockSums`] for one model).
+struct LaneSums<const W: usize> {
+    lanes: [i32; W],
+    squares: [i64; W],
+    count: i64,
+}
+
+impl<const W: usize> LaneSums<W> {
+    fn new() -> Self {
+        LaneSums {
+            lanes: [0; W],
+            squares: [0; W],
+            count: 0,
+        }
+    }
+}
+
+/// The widths a fused row can have (lanes rounded up, so that a row is a fixed-size array the
+/// compiler turns into a few SIMD operations; the padding weights are zero).
+const MAX_GROUP_WIDTH: usize = 64;
+
+/// The most classes a model may have: with its IDF lane it fits one fused row.
+const MAX_CLASSES: usize = MAX_GROUP_WIDTH / 2;
+
+/// How many entries [`FusedGroup::add_rows`] sums in `i32` before moving them to the `i64`
+/// totals: `2^16 × 128²` squares still fit.
+const ENTRIES_PER_PIECE: usize = 1 << 16;
+
 impl FusedGroup {
     /// Asks for the row of every feature to be brought into the cache, without waiting.
-    fn prefetch_rows(&self, features: &SparseVector) {
-        for &index in &features.indices {
+    fn prefetch_rows(&self, indices: &[u32]) {
+        for &index in indices {
             prefetch(&self.table, index as usize * self.width);
         }
     }
 
-    /// `sums[class] = Σ value × weight` over the features, for every class of the group, in the
-    /// order of the features: the same operations as [`Model::predict_into`], so the same
-    /// floats.
+    /// `sums[lane]` of every lane of the group for an extracted vector: each block's integer
+    /// sums, scaled once, as [`Model::predict_into`] computes them, so the same floats.
     fn accumulate(&self, features: &SparseVector, sums: &mut Vec<f32>) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -234,9 +306,8 @@ impl FusedGroup {
     }
 
     /// [`FusedGroup::accumulate_portable`] compiled for AVX2: the build targets plain x86-64,
-    /// where widening a row of `i8` to `f32` takes a dozen SSE2 shuffles, AVX2 one instruction
-    /// for eight lanes. Multiplies and adds stay separate operations (Rust never fuses them),
-    /// so the floats are the same.
+    /// where widening a row of `i8` takes a dozen SSE2 shuffles, AVX2 one instruction for
+    /// eight lanes.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn accumulate_avx2(&self, features: &SparseVector, sums: &mut Vec<f32>) {
@@ -245,205 +316,282 @@ impl FusedGroup {
 
     #[inline(always)]
     fn accumulate_portable(&self, features: &SparseVector, sums: &mut Vec<f32>) {
-        if self.idf {
-            return self.accumulate_idf(features, sums);
-        }
-        match self.width {
-            4 => self.accumulate_fixed::<4>(features, sums),
-            8 => self.accumulate_fixed::<8>(features, sums),
-            16 => self.accumulate_fixed::<16>(features, sums),
-            _ => self.accumulate_any(features, sums),
+        match (self.width, self.idf) {
+            (4, false) => self.accumulate_fixed::<4, false>(features, sums),
+            (8, false) => self.accumulate_fixed::<8, false>(features, sums),
+            (16, false) => self.accumulate_fixed::<16, false>(features, sums),
+            (32, false) => self.accumulate_fixed::<32, false>(features, sums),
+            (4, true) => self.accumulate_fixed::<4, true>(features, sums),
+            (8, true) => self.accumulate_fixed::<8, true>(features, sums),
+            (16, true) => self.accumulate_fixed::<16, true>(features, sums),
+            (32, true) => self.accumulate_fixed::<32, true>(features, sums),
+            (_, false) => self.accumulate_fixed::<MAX_GROUP_WIDTH, false>(features, sums),
+            (_, true) => self.accumulate_fixed::<MAX_GROUP_WIDTH, true>(features, sums),
         }
     }
 
     #[inline(always)]
-    fn accumulate_fixed<const WIDTH: usize>(&self, features: &SparseVector, sums: &mut Vec<f32>) {
-        let mut lanes = [0.0f32; WIDTH];
-        let indices = &features.indices;
-        for (at, (&index, &value)) in indices.iter().zip(&features.values).enumerate() {
-            if let Some(&ahead) = indices.get(at + PREFETCH_DISTANCE) {
-                prefetch(&self.table, ahead as usize * WIDTH);
-            }
-            let start = index as usize * WIDTH;
-            let Some(Ok(row)) = self
-                .table
-                .get(start..start + WIDTH)
-                .map(<&[i8; WIDTH]>::try_from)
-            else {
-                continue;
-            };
-            for (lane, &q) in lanes.iter_mut().zip(row) {
-                *lane += value * f32::from(q);
-            }
-        }
-        sums.clear();
-        sums.extend_from_slice(&lanes[..self.stride]);
-    }
-
-    fn accumulate_any(&self, features: &SparseVector, sums: &mut Vec<f32>) {
-        let stride = self.width;
-        sums.clear();
-        sums.resize(stride, 0.0);
-        let indices = &features.indices;
-        for (at, (&index, &value)) in indices.iter().zip(&features.values).enumerate() {
-            // The rows are scattered over megabytes: ask for the row a few features ahead
-            // while this one is added, so the cache misses overlap instead of queueing.
-            if let Some(&ahead) = indices.get(at + PREFETCH_DISTANCE) {
-                prefetch(&self.table, ahead as usize * stride);
-            }
-            let start = index as usize * stride;
-            let Some(row) = self.table.get(start..start + stride) else {
-                continue;
-            };
-            for (sum, &q) in sums.iter_mut().zip(row) {
-                *sum += value * f32::from(q);
-            }
-        }
-    }
-}
-
-impl FusedGroup {
-    /// For models with IDF weights: the words and the characters are summed apart, each block
-    /// with `Σ v²` and, in every lane, `Σ (v × lane)²` (what the IDF lanes need for the norm),
-    /// then each model's block sums are scaled by its own `‖v‖ / ‖v · idf‖` as in
-    /// [`Model::predict_into`].
-    #[inline(always)]
-    fn accumulate_idf(&self, features: &SparseVector, sums: &mut Vec<f32>) {
-        // Lanes on the stack for the widths groups have; more classes than any shipped group
-        // take the same arithmetic with lanes on the heap.
-        // The running sum is only needed where models without IDF share the group.
-        let mixed = !self.plain_models.is_empty();
-        match (self.width, mixed) {
-            (4, false) => self.accumulate_idf_fixed::<4, false>(features, sums),
-            (8, false) => self.accumulate_idf_fixed::<8, false>(features, sums),
-            (16, false) => self.accumulate_idf_fixed::<16, false>(features, sums),
-            (32, false) => self.accumulate_idf_fixed::<32, false>(features, sums),
-            (4, true) => self.accumulate_idf_fixed::<4, true>(features, sums),
-            (8, true) => self.accumulate_idf_fixed::<8, true>(features, sums),
-            (16, true) => self.accumulate_idf_fixed::<16, true>(features, sums),
-            (32, true) => self.accumulate_idf_fixed::<32, true>(features, sums),
-            (width, _) => {
-                self.accumulate_idf_lanes(features, sums, vec![0.0; width], vec![0.0; width])
-            }
-        }
-    }
-
-    /// [`FusedGroup::accumulate_idf_lanes`] with the width known to the compiler: rows and lanes
-    /// are fixed-size arrays, so each feature is a few SIMD operations instead of a loop over
-    /// slices with a bounds test per lane (the Greek group, with IDF, cost three times the
-    /// others per text). The same operations in the same order, so the same floats.
-    #[inline(always)]
-    fn accumulate_idf_fixed<const WIDTH: usize, const MIXED: bool>(
+    fn accumulate_fixed<const W: usize, const IDF: bool>(
         &self,
         features: &SparseVector,
         sums: &mut Vec<f32>,
     ) {
-        sums.clear();
-        sums.resize(WIDTH, 0.0);
-        let indices = &features.indices;
-        let values = &features.values;
-        let split = features.word_features.min(indices.len());
-        // The lanes of the models without IDF, summed over both blocks in feature order.
-        let mut running = [0.0f32; WIDTH];
-        for block in [0..split, split..indices.len()] {
-            let mut lanes = [0.0f32; WIDTH];
-            let mut squares = [0.0f32; WIDTH];
-            let mut plain = 0.0f32;
-            let first = block.start;
-            for (at, (&index, &value)) in indices[block.clone()]
-                .iter()
-                .zip(&values[block])
-                .enumerate()
-            {
-                if let Some(&ahead) = indices.get(first + at + PREFETCH_DISTANCE) {
-                    prefetch(&self.table, ahead as usize * WIDTH);
+        let split = features.word_features.min(features.len());
+        let mut words = LaneSums::<W>::new();
+        let mut chars = LaneSums::<W>::new();
+        self.add_rows::<W, IDF>(
+            &features.indices[..split],
+            &features.values[..split],
+            &mut words,
+        );
+        self.add_rows::<W, IDF>(
+            &features.indices[split..],
+            &features.values[split..],
+            &mut chars,
+        );
+        let scales = features
+            .block_scales
+            .unwrap_or_else(|| block_scales(split, features.len() - split));
+        self.finish(&words, &chars, scales, sums);
+    }
+
+    /// Adds `±row` of every entry (the sign of its value) to `into`, and with `SQUARES` the
+    /// squares of the rows.
+    #[inline(always)]
+    fn add_rows<const W: usize, const SQUARES: bool>(
+        &self,
+        indices: &[u32],
+        values: &[f32],
+        into: &mut LaneSums<W>,
+    ) {
+        for (piece, piece_values) in indices
+            .chunks(ENTRIES_PER_PIECE)
+            .zip(values.chunks(ENTRIES_PER_PIECE))
+        {
+            let mut lanes = [0i32; W];
+            let mut squares = [0i32; W];
+            for (at, (&index, &value)) in piece.iter().zip(piece_values).enumerate() {
+                // The rows are scattered over megabytes: ask for the row a few features ahead
+                // while this one is added, so the cache misses overlap instead of queueing.
+                if let Some(&ahead) = piece.get(at + PREFETCH_DISTANCE) {
+                    prefetch(&self.table, ahead as usize * W);
                 }
-                plain += value * value;
-                let start = index as usize * WIDTH;
-                let Some(Ok(row)) = self
-                    .table
-                    .get(start..start + WIDTH)
-                    .map(<&[i8; WIDTH]>::try_from)
+                let start = index as usize * W;
+                let Some(Ok(row)) = self.table.get(start..start + W).map(<&[i8; W]>::try_from)
                 else {
                     continue;
                 };
-                for (((lane, square), run), &q) in lanes
-                    .iter_mut()
-                    .zip(squares.iter_mut())
-                    .zip(running.iter_mut())
-                    .zip(row)
-                {
-                    let term = value * f32::from(q);
-                    *lane += term;
-                    *square += term * term;
-                    if MIXED {
-                        *run += term;
+                let negative = value.is_sign_negative();
+                for ((lane, square), &q) in lanes.iter_mut().zip(squares.iter_mut()).zip(row) {
+                    *lane += signed(q, negative);
+                    if SQUARES {
+                        *square += i32::from(q) * i32::from(q);
                     }
                 }
             }
-            for &(offset, classes, idf_lane) in &self.idf_models {
-                let factor = block_factor(plain, squares[idf_lane]);
-                for class in offset..offset + classes {
-                    sums[class] += lanes[class] * factor;
+            for (total, lane) in into.lanes.iter_mut().zip(lanes) {
+                *total += lane;
+            }
+            if SQUARES {
+                for (total, square) in into.squares.iter_mut().zip(squares) {
+                    *total += i64::from(square);
                 }
             }
-        }
-        for &(offset, lanes) in &self.plain_models {
-            sums[offset..offset + lanes].copy_from_slice(&running[offset..offset + lanes]);
+            into.count += piece.len() as i64;
         }
     }
 
-    fn accumulate_idf_lanes<L: AsMut<[f32]>>(
+    /// The float sum of every lane from the two blocks' integer sums.
+    #[inline(always)]
+    fn finish<const W: usize>(
         &self,
-        features: &SparseVector,
+        words: &LaneSums<W>,
+        chars: &LaneSums<W>,
+        scales: [f32; 2],
         sums: &mut Vec<f32>,
-        mut lanes: L,
-        mut squares: L,
     ) {
-        let width = self.width;
-        let (lanes, squares) = (lanes.as_mut(), squares.as_mut());
         sums.clear();
-        sums.resize(width, 0.0);
-        let indices = &features.indices;
-        let split = features.word_features.min(indices.len());
-        let mut running = vec![0.0f32; width];
-        for block in [0..split, split..indices.len()] {
-            lanes.fill(0.0);
-            squares.fill(0.0);
-            let mut plain = 0.0f32;
-            for at in block {
-                if let Some(&ahead) = indices.get(at + PREFETCH_DISTANCE) {
-                    prefetch(&self.table, ahead as usize * width);
-                }
-                let value = features.values[at];
-                plain += value * value;
-                let start = indices[at] as usize * width;
-                let Some(row) = self.table.get(start..start + width) else {
-                    continue;
-                };
-                for (((lane, square), run), &q) in lanes
-                    .iter_mut()
-                    .zip(squares.iter_mut())
-                    .zip(running.iter_mut())
-                    .zip(row)
-                {
-                    let term = value * f32::from(q);
-                    *lane += term;
-                    *square += term * term;
-                    *run += term;
-                }
+        sums.resize(W, 0.0);
+        if !self.idf {
+            for (lane, sum) in sums.iter_mut().enumerate().take(self.stride) {
+                *sum = scaled_sum(words.lanes[lane], chars.lanes[lane], scales);
             }
-            for &(offset, classes, idf_lane) in &self.idf_models {
-                let factor = block_factor(plain, squares[idf_lane]);
-                for class in offset..offset + classes {
-                    sums[class] += lanes[class] * factor;
-                }
+            return;
+        }
+        for &(offset, classes, idf_lane) in &self.idf_models {
+            let factors = [words, chars]
+                .map(|block| count_block_factor(block.count, block.squares[idf_lane]));
+            for (class, sum) in sums.iter_mut().enumerate().skip(offset).take(classes) {
+                *sum = idf_scaled_sum(words.lanes[class], chars.lanes[class], scales, factors);
             }
         }
         for &(offset, lanes) in &self.plain_models {
-            sums[offset..offset + lanes].copy_from_slice(&running[offset..offset + lanes]);
+            for (lane, sum) in sums.iter_mut().enumerate().skip(offset).take(lanes) {
+                *sum = scaled_sum(words.lanes[lane], chars.lanes[lane], scales);
+            }
         }
     }
+
+    /// [`FusedGroup::accumulate`] for a text given as its word block (unscaled, from
+    /// [`FeatureExtractor::extract_words`]) and its chunks: each chunk's sums come from
+    /// `cache` where it was seen before, else from its grams (then memoised). The same floats
+    /// as `accumulate` of the text's full vector. Returns whether a feature of the text falls
+    /// in one of [`FusedGroup::exceptions`].
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate_chunks(
+        &self,
+        words: &SparseVector,
+        folded: &str,
+        chunks: &[ChunkRef],
+        cache: &mut ChunkCache,
+        extractor: &mut FeatureExtractor,
+        grams: &mut SparseVector,
+        sums: &mut Vec<f32>,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as in `accumulate`.
+            return unsafe {
+                self.accumulate_chunks_avx2(words, folded, chunks, cache, extractor, grams, sums)
+            };
+        }
+        self.accumulate_chunks_portable(words, folded, chunks, cache, extractor, grams, sums)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate_chunks_avx2(
+        &self,
+        words: &SparseVector,
+        folded: &str,
+        chunks: &[ChunkRef],
+        cache: &mut ChunkCache,
+        extractor: &mut FeatureExtractor,
+        grams: &mut SparseVector,
+        sums: &mut Vec<f32>,
+    ) -> bool {
+        self.accumulate_chunks_portable(words, folded, chunks, cache, extractor, grams, sums)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate_chunks_portable(
+        &self,
+        words: &SparseVector,
+        folded: &str,
+        chunks: &[ChunkRef],
+        cache: &mut ChunkCache,
+        extractor: &mut FeatureExtractor,
+        grams: &mut SparseVector,
+        sums: &mut Vec<f32>,
+    ) -> bool {
+        let text = Chunks {
+            words,
+            folded,
+            chunks,
+        };
+        match (self.width, self.idf) {
+            (4, false) => self.chunks_fixed::<4, false>(text, cache, extractor, grams, sums),
+            (8, false) => self.chunks_fixed::<8, false>(text, cache, extractor, grams, sums),
+            (16, false) => self.chunks_fixed::<16, false>(text, cache, extractor, grams, sums),
+            (32, false) => self.chunks_fixed::<32, false>(text, cache, extractor, grams, sums),
+            (4, true) => self.chunks_fixed::<4, true>(text, cache, extractor, grams, sums),
+            (8, true) => self.chunks_fixed::<8, true>(text, cache, extractor, grams, sums),
+            (16, true) => self.chunks_fixed::<16, true>(text, cache, extractor, grams, sums),
+            (32, true) => self.chunks_fixed::<32, true>(text, cache, extractor, grams, sums),
+            (_, false) => {
+                self.chunks_fixed::<MAX_GROUP_WIDTH, false>(text, cache, extractor, grams, sums)
+            }
+            (_, true) => {
+                self.chunks_fixed::<MAX_GROUP_WIDTH, true>(text, cache, extractor, grams, sums)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn chunks_fixed<const W: usize, const IDF: bool>(
+        &self,
+        text: Chunks<'_>,
+        cache: &mut ChunkCache,
+        extractor: &mut FeatureExtractor,
+        grams: &mut SparseVector,
+        sums: &mut Vec<f32>,
+    ) -> bool {
+        let mut words = LaneSums::<W>::new();
+        self.add_rows::<W, IDF>(&text.words.indices, &text.words.values, &mut words);
+        let mut exception = hits_any(&text.words.indices, &self.exceptions);
+        let mut chars = LaneSums::<W>::new();
+        // First the memoised chunks, and the grams of the others with their rows asked for;
+        // then the rows of the others are added (they have had time to arrive) and memoised.
+        grams.clear();
+        let mut pending = std::mem::take(&mut cache.pending);
+        pending.clear();
+        for chunk in text.chunks {
+            let key = chunk.key.map(|key| (cache.slot_of(&key), key));
+            if let Some((at, key)) = &key {
+                if let Some((lanes, squares, count, flag)) = cache.get(*at, key) {
+                    for (total, &lane) in chars.lanes.iter_mut().zip(lanes) {
+                        *total += lane;
+                    }
+                    for (&lane, &square) in cache.square_lanes().iter().zip(squares) {
+                        chars.squares[lane] += i64::from(square);
+                    }
+                    chars.count += i64::from(count);
+                    exception |= flag;
+                    cache.hits += 1;
+                    continue;
+                }
+            }
+            let piece = text
+                .folded
+                .get(chunk.start as usize..chunk.end as usize)
+                .unwrap_or_default();
+            let start = grams.len();
+            extractor.chunk_grams(piece, grams);
+            self.prefetch_rows(&grams.indices[start..]);
+            pending.push((key, grams.len()));
+        }
+        let mut start = 0;
+        for &(key, end) in &pending {
+            let (indices, values) = (&grams.indices[start..end], &grams.values[start..end]);
+            start = end;
+            let mut of_chunk = LaneSums::<W>::new();
+            self.add_rows::<W, IDF>(indices, values, &mut of_chunk);
+            let flag = hits_any(indices, &self.exceptions);
+            exception |= flag;
+            if let Some((at, key)) = &key {
+                cache.put(
+                    *at,
+                    key,
+                    &of_chunk.lanes,
+                    &of_chunk.squares,
+                    of_chunk.count,
+                    flag,
+                );
+                cache.misses += 1;
+            }
+            for (total, lane) in chars.lanes.iter_mut().zip(of_chunk.lanes) {
+                *total += lane;
+            }
+            for (total, square) in chars.squares.iter_mut().zip(of_chunk.squares) {
+                *total += square;
+            }
+            chars.count += of_chunk.count;
+        }
+        cache.pending = pending;
+        let scales = block_scales(words.count as usize, chars.count as usize);
+        self.finish(&words, &chars, scales, sums);
+        exception
+    }
+}
+
+/// A text as [`FusedGroup::accumulate_chunks`] reads it.
+#[derive(Clone, Copy)]
+struct Chunks<'a> {
+    words: &'a SparseVector,
+    folded: &'a str,
+    chunks: &'a [ChunkRef],
 }
 
 /// Whether any of `indices` is one of `buckets` (a handful): a compare the compiler runs on
@@ -564,6 +712,12 @@ impl Analyzer {
                     second: source,
                 });
             }
+            if model.labels().len() > MAX_CLASSES {
+                return Err(AnalyzerError::TooManyClasses {
+                    classes: model.labels().len(),
+                    model: source,
+                });
+            }
             let config = match analyzer
                 .configs
                 .iter()
@@ -605,11 +759,15 @@ impl Analyzer {
             let loaded = &self.models[index];
             let lang = loaded.model.lang().map(str::to_owned);
             let idf = !loaded.model.idf().is_empty();
-            let group = match self
-                .groups
-                .iter()
-                .position(|g| g.config == loaded.config && g.lang == lang)
-            {
+            let classes = loaded.model.labels().len();
+            // A group's row holds at most MAX_GROUP_WIDTH lanes (every class, and an IDF lane
+            // per model at most): a language with more models takes a second group.
+            let group = match (0..self.groups.len()).find(|&g| {
+                let models_before = self.models[..index].iter().filter(|m| m.group == g);
+                self.groups[g].config == loaded.config
+                    && self.groups[g].lang == lang
+                    && self.groups[g].stride + classes + models_before.count() < MAX_GROUP_WIDTH
+            }) {
                 Some(group) => {
                     self.groups[group].idf |= idf;
                     group
@@ -624,11 +782,12 @@ impl Analyzer {
                         stride: 0,
                         width: 0,
                         table: Vec::new(),
+                        idf_lanes: Vec::new(),
+                        exceptions: Vec::new(),
                     });
                     self.groups.len() - 1
                 }
             };
-            let classes = loaded.model.labels().len();
             // With IDF weights too: each block's sum is scaled by one factor for both classes,
             // and negation commutes with that exactly.
             let negated = (classes == 2)
@@ -643,10 +802,10 @@ impl Analyzer {
         }
         for (group_index, group) in self.groups.iter_mut().enumerate() {
             let buckets = self.configs[group.config].buckets();
+            // One IDF lane per distinct IDF table after all the classes: models trained with
+            // one table for their language (`TrainOptions::idf_table`) share it.
+            let mut tables: Vec<(&[f32], usize)> = Vec::new();
             if group.idf {
-                // One IDF lane per distinct IDF table after all the classes: models trained
-                // with one table for their language (`TrainOptions::idf_table`) share it.
-                let mut tables: Vec<(&[f32], usize)> = Vec::new();
                 for loaded in self.models.iter().filter(|m| m.group == group_index) {
                     let classes = loaded.model.labels().len();
                     let lanes = if loaded.negated.is_some() { 1 } else { classes };
@@ -666,13 +825,16 @@ impl Analyzer {
                     group.idf_models.push((loaded.offset, lanes, lane));
                 }
             }
-            group.width = match group.stride {
-                0..=4 => 4,
-                5..=8 => 8,
-                9..=16 => 16,
-                17..=32 if group.idf => 32,
-                other => other,
-            };
+            group.idf_lanes = tables.iter().map(|&(_, lane)| lane).collect();
+            group.exceptions = self
+                .models
+                .iter()
+                .filter(|m| m.group == group_index)
+                .filter_map(|m| m.negated.as_deref())
+                .flatten()
+                .copied()
+                .collect();
+            group.width = group.stride.next_power_of_two().max(4);
             let stride = group.width;
             group.table = vec![0i8; buckets * stride];
             for loaded in self.models.iter().filter(|m| m.group == group_index) {
@@ -687,7 +849,7 @@ impl Analyzer {
                 {
                     for (bucket, &idf) in loaded.model.idf().iter().enumerate().take(buckets) {
                         // In range by construction: model files hold 1..=127 steps.
-                        group.table[bucket * stride + lane] = (idf * IDF_STEPS).round() as i8;
+                        group.table[bucket * stride + lane] = idf_steps(idf) as i8;
                     }
                 }
             }
@@ -746,9 +908,14 @@ impl Analyzer {
             features: vec![SparseVector::default(); self.configs.len()],
             probabilities: Vec::new(),
             group_sums: vec![Vec::new(); self.groups.len()],
-            group_done: vec![false; self.groups.len()],
             folded: String::new(),
             rules: RuleScratch::default(),
+            full_features: true,
+            chunks: Vec::new(),
+            chunk_caches: (0..self.groups.len()).map(|_| None).collect(),
+            grams: SparseVector::default(),
+            texts: 0,
+            memoise_chunks: true,
         }
     }
 
@@ -807,25 +974,48 @@ impl Analyzer {
         targets: &[&str],
     ) -> Analysis {
         if scratch.extractors.len() != self.configs.len()
-            || scratch.group_done.len() != self.groups.len()
+            || scratch.group_sums.len() != self.groups.len()
         {
             *scratch = self.scratch();
         }
 
+        // From the second text of a scratch on, the chunks' sums come from the memo: only the
+        // word blocks are extracted here, the chunks are split once for every group.
+        let memoise = scratch.memoise_chunks && scratch.texts > 0;
+        scratch.texts += 1;
+        scratch.full_features = !memoise;
         for (extractor, features) in scratch.extractors.iter_mut().zip(&mut scratch.features) {
-            extractor.extract(text, features);
+            if memoise {
+                extractor.extract_words(text, features);
+            } else {
+                extractor.extract(text, features);
+            }
         }
-        scratch.group_done.fill(false);
+        scratch.chunks.clear();
+        if memoise {
+            if let Some(extractor) = scratch.extractors.first() {
+                chunk_refs(extractor.folded(), &mut scratch.chunks);
+            }
+        }
 
         // The weight rows of this text are scattered over megabytes: ask for all of them now
-        // and run the rules while they arrive, instead of waiting for each when it is added.
+        // (or for the memo's slots of its chunks) and run the rules while they arrive, instead
+        // of waiting for each when it is added.
         let task_models = self.task_models(&lang);
         let mut requested = [usize::MAX; CLASSIFIED_TASKS.len()];
         for (i, loaded) in task_models.iter().enumerate() {
             if let Some(loaded) = loaded {
                 if !requested[..i].contains(&loaded.group) {
                     requested[i] = loaded.group;
-                    self.groups[loaded.group].prefetch_rows(&scratch.features[loaded.config]);
+                    let group = &self.groups[loaded.group];
+                    group.prefetch_rows(&scratch.features[loaded.config].indices);
+                    if memoise {
+                        let cache = scratch.chunk_caches[loaded.group]
+                            .get_or_insert_with(|| ChunkCache::new(group.width, &group.idf_lanes));
+                        for key in scratch.chunks.iter().filter_map(|chunk| chunk.key.as_ref()) {
+                            cache.prefetch(cache.slot_of(key));
+                        }
+                    }
                 }
             }
         }
@@ -845,12 +1035,50 @@ impl Analyzer {
             }
         };
 
+        // The sums of every group a task needs; a text with a feature in an exception bucket
+        // of a group gets its full vectors, for the models summed alone.
+        let mut exception = false;
+        for &group in requested.iter().filter(|&&g| g != usize::MAX) {
+            let fused = &self.groups[group];
+            let config = fused.config;
+            let sums = &mut scratch.group_sums[group];
+            if scratch.full_features {
+                fused.accumulate(&scratch.features[config], sums);
+            } else if let Some(cache) = scratch.chunk_caches[group].as_mut() {
+                let extractor = &mut scratch.extractors[config];
+                let folded = std::mem::take(extractor.folded_mut());
+                exception |= fused.accumulate_chunks(
+                    &scratch.features[config],
+                    &folded,
+                    &scratch.chunks,
+                    cache,
+                    extractor,
+                    &mut scratch.grams,
+                    sums,
+                );
+                *extractor.folded_mut() = folded;
+            }
+        }
+        if exception && !scratch.full_features {
+            for (extractor, features) in scratch.extractors.iter_mut().zip(&mut scratch.features) {
+                extractor.extract(text, features);
+            }
+            scratch.full_features = true;
+        }
+
+        let mut probabilities = std::mem::take(&mut scratch.probabilities);
+        let scratch_now = &*scratch;
         let mut classify = |task_index: usize| -> Option<(Scored, f32)> {
+            let scratch = scratch_now;
             let task = CLASSIFIED_TASKS[task_index];
             let loaded = task_models[task_index]?;
             let features = &scratch.features[loaded.config];
             let model = &loaded.model;
-            if features.is_empty() {
+            let no_features = features.is_empty()
+                && (scratch.full_features
+                    || scratch.chunks.is_empty()
+                    || self.configs[loaded.config].char_max == 0);
+            if no_features {
                 if let Some(label) = default_label(task) {
                     return Some((
                         Scored {
@@ -861,29 +1089,26 @@ impl Analyzer {
                     ));
                 }
             }
-            let group = loaded.group;
-            if !scratch.group_done[group] {
-                self.groups[group].accumulate(features, &mut scratch.group_sums[group]);
-                scratch.group_done[group] = true;
-            }
+            let sums = &scratch.group_sums[loaded.group];
             let classes = model.labels().len();
-            let probabilities = &mut scratch.probabilities;
             probabilities.clear();
-            let sums = &scratch.group_sums[group];
             match &loaded.negated {
                 None => {
                     probabilities.extend_from_slice(&sums[loaded.offset..loaded.offset + classes])
                 }
-                Some(exceptions) if hits_any(&features.indices, exceptions) => {
-                    model.raw_sums_into(features, probabilities)
+                // The full vectors are there whenever a feature may hit an exception.
+                Some(exceptions)
+                    if scratch.full_features && hits_any(&features.indices, exceptions) =>
+                {
+                    model.raw_sums_into(features, &mut probabilities)
                 }
                 Some(_) => {
                     let sum = sums[loaded.offset];
                     probabilities.extend_from_slice(&[sum, 0.0 - sum]);
                 }
             }
-            model.finish_in_place(probabilities);
-            let best = argmax(probabilities);
+            model.finish_in_place(&mut probabilities);
+            let best = argmax(&probabilities);
             let positive_class = loaded.positive_class.map_or(0.0, |c| probabilities[c]);
             Some((
                 Scored {
@@ -898,6 +1123,7 @@ impl Analyzer {
         let offensive = classify(1).map(|(s, _)| s);
         let spam_model = classify(2);
         let complaint_model = classify(3).map(|(_, p)| p);
+        scratch.probabilities = probabilities;
 
         let spam = combine_spam(spam_model, rule_scores.spam);
         let mut intents = Vec::new();
@@ -1237,6 +1463,136 @@ mod tests {
             .map(|b| 1.0 + ((b * 7 + seed * 13) % 120) as f32 / 8.0)
             .collect();
         model.with_idf(idf)
+    }
+
+    /// A two-class model whose weights are exact negatives but in `odd_bucket`.
+    fn negated_model_but_one(config: FeatureConfig, odd_bucket: usize, seed: u64) -> Model {
+        let mut state = seed;
+        let mut weights = vec![0.0f32; config.buckets() * 2];
+        for bucket in 0..config.buckets() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let w = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+            weights[2 * bucket] = w;
+            weights[2 * bucket + 1] = -w;
+        }
+        weights[2 * odd_bucket + 1] += 0.3;
+        Model::quantize(
+            "offensive",
+            Some("en"),
+            vec!["OFF".to_owned(), "NOT".to_owned()],
+            config,
+            &weights,
+            vec![0.2, -0.2],
+            1,
+        )
+    }
+
+    #[test]
+    fn the_chunk_memo_gives_exactly_the_analyses_without_it() {
+        let config = FeatureConfig {
+            buckets_log2: 12,
+            ..FeatureConfig::default()
+        };
+        // A character gram of one chunk is the odd bucket of the offensive model, so texts with
+        // that chunk take the models' own sums, memoised or not.
+        let odd_text = "zzyzx";
+        let mut features = SparseVector::default();
+        FeatureExtractor::new(config).extract(odd_text, &mut features);
+        let odd_bucket = features.indices[features.word_features + 3] as usize;
+        let long_chunk = "supercalifragilisticexpialidocious!!!";
+        assert!(long_chunk.len() > crate::chunk_cache::KEY_BYTES);
+        let texts = [
+            "Zeltron dropped my calls again, awful!!! 😡",
+            "zzyzx road is long",
+            "the calls, the calls again",
+            long_chunk,
+            "",
+            "😡😡",
+            "Спасибо, всё работает отлично",
+            "Η εξυπηρέτηση ήταν άψογη, ευχαριστώ",
+            "win a free prize now http://t.co/x zzyzx",
+            // English (every third text is), with the odd chunk among others.
+            "again again zzyzx again",
+        ];
+        for idf in [false, true] {
+            let maybe_idf = |model: Model, seed: u64| {
+                if idf {
+                    with_random_idf(model, seed)
+                } else {
+                    model
+                }
+            };
+            let models = vec![
+                (
+                    maybe_idf(
+                        random_model(
+                            "sentiment",
+                            &["negative", "neutral", "positive"],
+                            Some("en"),
+                            1,
+                        ),
+                        3,
+                    ),
+                    "sentiment-en".to_owned(),
+                ),
+                (
+                    maybe_idf(negated_model_but_one(config, odd_bucket, 11), 3),
+                    "offensive-en".to_owned(),
+                ),
+                // Without IDF beside the IDF models: the mixed group.
+                (
+                    random_model("spam", &["spam", "ham"], Some("en"), 3),
+                    "spam-en".to_owned(),
+                ),
+                (
+                    maybe_idf(
+                        random_model(
+                            "sentiment",
+                            &["negative", "neutral", "positive"],
+                            Some("ru"),
+                            4,
+                        ),
+                        5,
+                    ),
+                    "sentiment-ru".to_owned(),
+                ),
+                (
+                    random_model("offensive", &["OFF", "NOT"], None, 5),
+                    "offensive-any".to_owned(),
+                ),
+            ];
+            let analyzer = Analyzer::from_models(models).unwrap();
+            let mut memo = analyzer.scratch();
+            let mut without = analyzer.scratch().without_chunk_memo();
+            for round in 0..3 {
+                for (i, text) in texts.iter().enumerate() {
+                    let lang = ["en", "ru", "el"][i % 3];
+                    let targets: &[&str] = if i % 2 == 0 { &["Zeltron"] } else { &[] };
+                    let memoised = analyzer.analyze_with(&mut memo, text, Some(lang), targets);
+                    let summed = analyzer.analyze_with(&mut without, text, Some(lang), targets);
+                    // A fresh scratch adds its first text up from the full vector.
+                    let fresh =
+                        analyzer.analyze_with(&mut analyzer.scratch(), text, Some(lang), targets);
+                    assert_eq!(memoised, summed, "round {round}, idf {idf}: {text:?}");
+                    assert_eq!(memoised, fresh, "round {round}, idf {idf}: {text:?}");
+                }
+            }
+            let (hits, misses) = memo.chunk_memo_counts();
+            assert!(hits > 2 * misses, "{hits} found, {misses} added up");
+            assert_eq!(without.chunk_memo_counts(), (0, 0));
+            // The odd bucket matters: summed as negated, the odd text would differ.
+            let offensive = &analyzer.model_for("offensive", "en").unwrap().model;
+            extractor_of(config).extract(odd_text, &mut features);
+            let mut alone = Vec::new();
+            offensive.raw_sums_into(&features, &mut alone);
+            assert_ne!(alone[1], 0.0 - alone[0]);
+        }
+    }
+
+    fn extractor_of(config: FeatureConfig) -> FeatureExtractor {
+        FeatureExtractor::new(config)
     }
 
     #[test]

@@ -81,6 +81,13 @@ pub struct SparseVector {
     /// How many of the first entries are word features; the character features follow them.
     /// A model with IDF weights normalises the two blocks separately.
     pub word_features: usize,
+    /// Set by [`FeatureExtractor::extract`]: every value of the word block is `±scales[0]` and
+    /// every value of the character block `±scales[1]`. A model then sums its quantised
+    /// weights in integers per block and scales once ([`crate::model::Model::predict_into`]),
+    /// which gives the same floats in any order of the features; the analyzer relies on that
+    /// to add up a text from the cached sums of its chunks. `None` for vectors built any other
+    /// way: they are summed value by value.
+    pub block_scales: Option<[f32; 2]>,
 }
 
 impl SparseVector {
@@ -88,6 +95,7 @@ impl SparseVector {
         self.indices.clear();
         self.values.clear();
         self.word_features = 0;
+        self.block_scales = None;
     }
 
     pub fn len(&self) -> usize {
@@ -179,6 +187,12 @@ impl FeatureExtractor {
         &self.folded
     }
 
+    /// The folded text, for a caller that lends it out while it calls
+    /// [`FeatureExtractor::chunk_grams`] with pieces of it (and puts it back).
+    pub(crate) fn folded_mut(&mut self) -> &mut String {
+        &mut self.folded
+    }
+
     /// The words of the last text (as [`folded_words`] splits its folded form), each after a
     /// space and with a space at the end: ` where can i buy `. The intent rules match their
     /// cues in it, so the words are split once per text.
@@ -188,6 +202,30 @@ impl FeatureExtractor {
 
     /// Extracts the features of `text` into `out`, replacing what it held.
     pub fn extract(&mut self, text: &str, out: &mut SparseVector) {
+        self.extract_words(text, out);
+        let words = out.len();
+        if self.config.char_max > 0 {
+            let folded = std::mem::take(&mut self.folded);
+            for chunk in folded.split_ascii_whitespace() {
+                self.chunk_grams(chunk, out);
+            }
+            self.folded = folded;
+        }
+        let characters = out.len() - words;
+        let scales = block_scales(words, characters);
+        let (word_values, char_values) = out.values.split_at_mut(words);
+        for (values, scale) in [(word_values, scales[0]), (char_values, scales[1])] {
+            for value in values {
+                *value *= scale;
+            }
+        }
+        out.block_scales = Some(scales);
+    }
+
+    /// The word block of `text` alone, unscaled (each entry ±1): what
+    /// [`FeatureExtractor::extract`] starts from. Also folds the text (its chunks are
+    /// [`FeatureExtractor::folded`] split at ASCII whitespace) and joins its words.
+    pub(crate) fn extract_words(&mut self, text: &str, out: &mut SparseVector) {
         out.clear();
         clean_and_fold(text, &mut self.folded);
         let folded = self.folded.as_str();
@@ -221,53 +259,57 @@ impl FeatureExtractor {
             }
         }
         joined.push(' ');
-        let words = out.len();
-        out.word_features = words;
+        out.word_features = out.len();
+    }
 
-        if self.config.char_max > 0 {
-            let (min, max) = (
-                usize::from(self.config.char_min),
-                usize::from(self.config.char_max),
-            );
-            for chunk in folded.split_ascii_whitespace() {
-                self.chars.clear();
-                self.chars.reserve(chunk.len() + 2);
-                self.chars.push(CHUNK_START);
-                push_chars(chunk, &mut self.chars);
-                self.chars.push(CHUNK_END);
-                let chars = self.chars.as_slice();
-                // The usual ranges with the lengths known to the compiler (the loop unrolled);
-                // the same grams in the same order as the general loop.
-                match (min, max) {
-                    (3, 5) => char_grams::<3, 5>(chars, shift, out),
-                    (2, 5) => char_grams::<2, 5>(chars, shift, out),
-                    (3, 4) => char_grams::<3, 4>(chars, shift, out),
-                    (2, 4) => char_grams::<2, 4>(chars, shift, out),
-                    (3, 6) => char_grams::<3, 6>(chars, shift, out),
-                    (4, 5) => char_grams::<4, 5>(chars, shift, out),
-                    _ => char_grams_any(chars, min, max, shift, out),
-                }
-            }
-        }
-        let characters = out.len() - words;
-
-        let blocks = usize::from(words > 0) + usize::from(characters > 0);
-        if blocks == 0 {
+    /// Appends the character grams of one chunk (a piece of the folded text between ASCII
+    /// whitespace), unscaled (each entry ±1), in the order [`FeatureExtractor::extract`] adds
+    /// them. Nothing without character features.
+    pub(crate) fn chunk_grams(&mut self, chunk: &str, out: &mut SparseVector) {
+        if self.config.char_max == 0 {
             return;
         }
-        // Each block (words, characters) scaled to unit norm as if its entries were distinct,
-        // then both by 1/√2, so that long words do not drown out the word features.
-        let block_scale = 1.0 / (blocks as f32).sqrt();
-        let (word_values, char_values) = out.values.split_at_mut(words);
-        for (values, count) in [(word_values, words), (char_values, characters)] {
-            if count > 0 {
-                let factor = block_scale / (count as f32).sqrt();
-                for value in values {
-                    *value *= factor;
-                }
-            }
+        let (min, max) = (
+            usize::from(self.config.char_min),
+            usize::from(self.config.char_max),
+        );
+        let shift = self.shift;
+        self.chars.clear();
+        self.chars.reserve(chunk.len() + 2);
+        self.chars.push(CHUNK_START);
+        push_chars(chunk, &mut self.chars);
+        self.chars.push(CHUNK_END);
+        let chars = self.chars.as_slice();
+        // The usual ranges with the lengths known to the compiler (the loop unrolled); the
+        // same grams in the same order as the general loop.
+        match (min, max) {
+            (3, 5) => char_grams::<3, 5>(chars, shift, out),
+            (2, 5) => char_grams::<2, 5>(chars, shift, out),
+            (3, 4) => char_grams::<3, 4>(chars, shift, out),
+            (2, 4) => char_grams::<2, 4>(chars, shift, out),
+            (3, 6) => char_grams::<3, 6>(chars, shift, out),
+            (4, 5) => char_grams::<4, 5>(chars, shift, out),
+            _ => char_grams_any(chars, min, max, shift, out),
         }
     }
+}
+
+/// What each entry of the word block and of the character block is multiplied by: each block
+/// to unit norm as if its entries were distinct, then both by 1/√2 when both have entries, so
+/// that long words do not drown out the word features. Zero for an empty block.
+pub(crate) fn block_scales(words: usize, characters: usize) -> [f32; 2] {
+    let blocks = usize::from(words > 0) + usize::from(characters > 0);
+    if blocks == 0 {
+        return [0.0; 2];
+    }
+    let block_scale = 1.0 / (blocks as f32).sqrt();
+    [words, characters].map(|count| {
+        if count > 0 {
+            block_scale / (count as f32).sqrt()
+        } else {
+            0.0
+        }
+    })
 }
 
 /// The character `min..=max`-grams of one chunk, by start, shortest first.

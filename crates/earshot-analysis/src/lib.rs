@@ -15,6 +15,7 @@
 //! Nothing here touches the network, and no input text can make it panic.
 
 pub mod analyzer;
+mod chunk_cache;
 pub mod data;
 pub mod eval;
 pub mod features;

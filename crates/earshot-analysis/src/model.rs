@@ -194,6 +194,13 @@ impl Model {
         let classes = self.labels.len();
         sums.clear();
         sums.resize(classes, 0.0);
+        if let Some(scales) = features.block_scales {
+            let [words, chars] = self.block_sums(features, false);
+            for (class, sum) in sums.iter_mut().enumerate() {
+                *sum = scaled_sum(words.lanes[class], chars.lanes[class], scales);
+            }
+            return;
+        }
         let rows = self.weights.len() / classes.max(1);
         for (&index, &value) in features.indices.iter().zip(&features.values) {
             let index = index as usize;
@@ -207,10 +214,55 @@ impl Model {
         }
     }
 
+    /// The integer sums of each block (words, characters) of an extracted vector: per class
+    /// `Σ ±weight`, and with `idf` the `Σ (IDF steps)²` of the block.
+    fn block_sums(&self, features: &SparseVector, idf: bool) -> [BlockSums; 2] {
+        let classes = self.labels.len();
+        let rows = self.weights.len() / classes.max(1);
+        let split = features.word_features.min(features.len());
+        [0..split, split..features.len()].map(|range| {
+            let mut block = BlockSums {
+                lanes: vec![0; classes],
+                squares: 0,
+                count: range.len() as i64,
+            };
+            for (&index, &value) in features.indices[range.clone()]
+                .iter()
+                .zip(&features.values[range])
+            {
+                let index = index as usize;
+                if idf {
+                    if let Some(&weight) = self.idf.get(index) {
+                        let steps = i64::from(idf_steps(weight));
+                        block.squares += steps * steps;
+                    }
+                }
+                if index >= rows {
+                    continue;
+                }
+                let negative = value.is_sign_negative();
+                let row = &self.weights[index * classes..(index + 1) * classes];
+                for (lane, &q) in block.lanes.iter_mut().zip(row) {
+                    *lane += signed(q, negative);
+                }
+            }
+            block
+        })
+    }
+
     fn idf_sums_into(&self, features: &SparseVector, probabilities: &mut Vec<f32>) {
         let classes = self.labels.len();
         probabilities.clear();
         probabilities.resize(classes, 0.0);
+        if let Some(scales) = features.block_scales {
+            let [words, chars] = self.block_sums(features, true);
+            let factors =
+                [&words, &chars].map(|block| count_block_factor(block.count, block.squares));
+            for (class, sum) in probabilities.iter_mut().enumerate() {
+                *sum = idf_scaled_sum(words.lanes[class], chars.lanes[class], scales, factors);
+            }
+            return;
+        }
         let rows = self.weights.len() / classes.max(1);
         let accumulate = |range: std::ops::Range<usize>, sums: &mut [f32]| {
             for (&index, &value) in features.indices[range.clone()]
@@ -453,6 +505,50 @@ impl Model {
         })?;
         Model::from_bytes(&bytes, path)
     }
+}
+
+/// The integer sums of one block of an extracted vector ([`SparseVector::block_scales`]):
+/// exact, so the same in any order of the features.
+pub(crate) struct BlockSums {
+    /// Per class (or lane), `Σ ±weight` over the block's entries.
+    pub lanes: Vec<i32>,
+    /// `Σ (IDF steps)²` over the block's entries.
+    pub squares: i64,
+    /// How many entries the block has.
+    pub count: i64,
+}
+
+/// `q` with the sign of an entry: `-q` for a negative one. Branch-free, so the compiler
+/// vectorises the loops that call it.
+#[inline(always)]
+pub(crate) fn signed(q: i8, negative: bool) -> i32 {
+    let mask = -i32::from(negative);
+    (i32::from(q) ^ mask) - mask
+}
+
+/// An IDF weight in steps, as the fused tables of the analyzer store it.
+pub(crate) fn idf_steps(idf: f32) -> i32 {
+    (idf * IDF_STEPS).round() as i32
+}
+
+/// A class's sum from the integer sums of its two blocks and the blocks' scales: what a
+/// model without IDF weights starts from (the analyzer's fused tables compute the same).
+#[inline(always)]
+pub(crate) fn scaled_sum(words: i32, chars: i32, scales: [f32; 2]) -> f32 {
+    words as f32 * scales[0] + chars as f32 * scales[1]
+}
+
+/// [`scaled_sum`] with each block also multiplied by its IDF factor ([`count_block_factor`]).
+#[inline(always)]
+pub(crate) fn idf_scaled_sum(words: i32, chars: i32, scales: [f32; 2], factors: [f32; 2]) -> f32 {
+    (words as f32 * scales[0]) * factors[0] + (chars as f32 * scales[1]) * factors[1]
+}
+
+/// `‖v‖ / ‖v · idf‖` of a block whose entries are all `±s`: `s` cancels, leaving the count of
+/// entries and `Σ (IDF steps)²`.
+#[inline(always)]
+pub(crate) fn count_block_factor(count: i64, squares: i64) -> f32 {
+    block_factor(count as f32, squares as f32)
 }
 
 /// `‖v‖ / ‖v · idf‖` from `Σ v²` and `Σ (v · idf · IDF_STEPS)²`, the sums the fused tables of

@@ -1676,6 +1676,7 @@ mod tests {
                 indices,
                 values,
                 word_features: 0,
+                block_scales: None,
             });
         }
         let (compact, used) = rows.compacted(16);
@@ -1958,11 +1959,13 @@ mod tests {
             indices: vec![1, 1, 2],
             values: vec![1.0, 1.0, 1.0],
             word_features: 0,
+            block_scales: None,
         });
         rows.push(&SparseVector {
             indices: vec![2],
             values: vec![1.0],
             word_features: 0,
+            block_scales: None,
         });
         let idf = inverse_document_frequencies(&rows, 4);
         // n = 2: bucket 1 in one row, bucket 2 in both, 0 and 3 in none.
@@ -2048,6 +2051,7 @@ mod tests {
             indices: vec![5, 5, 5, 2, 9, 9, 9, 9, 9],
             values: vec![0.5, 0.5, 0.5, -0.5, 0.4, 0.4, -0.4, 0.4, 0.4],
             word_features: 4,
+            block_scales: None,
         };
         let norms = |f: &SparseVector| {
             let split = f.word_features;

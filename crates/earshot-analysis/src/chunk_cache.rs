@@ -1,0 +1,251 @@
+//! A per-thread memo of what each chunk of text adds to a fused table's sums.
+//!
+//! Nine in ten features of a text are the character grams of its chunks (the pieces between
+//! spaces), and a chunk's grams depend on the chunk alone. Words repeat (Zipf): in a stream of
+//! mentions most chunks were seen a few texts before. So the integer sums of a chunk's grams
+//! over the rows of a fused table (per lane `Σ ±weight`, the squares of the IDF lanes, the
+//! number of grams) are kept in a direct-mapped table keyed by the chunk's bytes, and a chunk
+//! seen before costs one lookup instead of hashing its grams and reading a row for each.
+//!
+//! The sums are integers, so a text added up from memoised chunks gets exactly the floats it
+//! gets from its grams one by one (the scale of each block is applied once at the end): the
+//! analysis of a text never depends on what the thread analysed before.
+
+/// Chunks of at most this many bytes are memoised (their bytes are the key, compared whole);
+/// longer ones, about one in a hundred, are added up gram by gram every time.
+pub(crate) const KEY_BYTES: usize = 23;
+
+/// At most this many bytes of slots per table.
+const MAX_TABLE_BYTES: usize = 4 << 20;
+
+/// Where a slot's parts start, in `i32`s: the key (three `u64` as six `i32`), then the count of
+/// grams with the exception flag, then the lanes, then the squares of the IDF lanes.
+const KEY_WORDS: usize = 6;
+const COUNT_AT: usize = KEY_WORDS;
+const LANES_AT: usize = COUNT_AT + 1;
+/// The bit of the count word that says the chunk has a gram in one of the group's exception
+/// buckets (two-class models whose weights are not exact negatives there).
+const EXCEPTION_FLAG: i32 = 1 << 30;
+
+/// Where a chunk's slot starts in the memo, and the chunk's key.
+pub(crate) type Slot = (usize, [u64; 3]);
+
+/// One chunk of the folded text: where it is, and its key when it is short enough.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChunkRef {
+    pub start: u32,
+    pub end: u32,
+    pub key: Option<[u64; 3]>,
+}
+
+/// The chunks of `folded` (split at ASCII whitespace, as the extractor splits them) into `out`.
+pub(crate) fn chunk_refs(folded: &str, out: &mut Vec<ChunkRef>) {
+    out.clear();
+    let base = folded.as_ptr() as usize;
+    for chunk in folded.split_ascii_whitespace() {
+        let start = chunk.as_ptr() as usize - base;
+        out.push(ChunkRef {
+            start: start as u32,
+            end: (start + chunk.len()) as u32,
+            key: chunk_key(chunk.as_bytes()),
+        });
+    }
+}
+
+/// The bytes zero-padded to 24 with the length in the last byte (never zero: a chunk has a
+/// byte, so an empty slot, all zeros, matches no key).
+fn chunk_key(bytes: &[u8]) -> Option<[u64; 3]> {
+    if bytes.is_empty() || bytes.len() > KEY_BYTES {
+        return None;
+    }
+    let mut padded = [0u8; 24];
+    padded[..bytes.len()].copy_from_slice(bytes);
+    padded[23] = bytes.len() as u8;
+    let mut key = [0u64; 3];
+    for (word, eight) in key.iter_mut().zip(padded.chunks_exact(8)) {
+        let mut array = [0u8; 8];
+        array.copy_from_slice(eight);
+        *word = u64::from_le_bytes(array);
+    }
+    Some(key)
+}
+
+/// The memo of one fused table (its lanes and IDF lanes), for one thread.
+#[derive(Debug)]
+pub(crate) struct ChunkCache {
+    data: Vec<i32>,
+    /// Where the first slot starts in `data`, so that slots start on 64-byte lines.
+    first: usize,
+    slot_len: usize,
+    lanes: usize,
+    /// The lanes whose squares are kept (the group's IDF lanes).
+    square_lanes: Vec<usize>,
+    slot_bits: u32,
+    pub hits: u64,
+    pub misses: u64,
+    /// The chunks of the current text not found, with their slots and where their grams end
+    /// (a buffer kept between texts).
+    pub pending: Vec<(Option<Slot>, usize)>,
+}
+
+impl ChunkCache {
+    pub(crate) fn new(lanes: usize, square_lanes: &[usize]) -> ChunkCache {
+        let used = LANES_AT + lanes + square_lanes.len();
+        let slot_len = used.div_ceil(16) * 16;
+        let fit = (MAX_TABLE_BYTES / (slot_len * 4)).max(1);
+        let slots = if fit.is_power_of_two() {
+            fit
+        } else {
+            fit.next_power_of_two() / 2
+        };
+        let data = vec![0i32; slots * slot_len + 16];
+        let skew = (data.as_ptr() as usize / 4) % 16;
+        ChunkCache {
+            data,
+            first: (16 - skew) % 16,
+            slot_len,
+            lanes,
+            square_lanes: square_lanes.to_vec(),
+            slot_bits: slots.trailing_zeros(),
+            hits: 0,
+            misses: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Where the slot of `key` starts in `data`.
+    #[inline(always)]
+    pub(crate) fn slot_of(&self, key: &[u64; 3]) -> usize {
+        let mixed = (key[0] ^ key[1].rotate_left(21) ^ key[2].rotate_left(42))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = if self.slot_bits == 0 {
+            0
+        } else {
+            (mixed >> (64 - self.slot_bits)) as usize
+        };
+        self.first + slot * self.slot_len
+    }
+
+    /// Asks for the slot to be brought into the cache, without waiting.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, at: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if at < self.data.len() {
+            // SAFETY: prefetching is only a hint to the cache; it never faults and reads
+            // nothing into the program, and the address is inside `data` anyway.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch(
+                    self.data.as_ptr().add(at).cast::<i8>(),
+                    std::arch::x86_64::_MM_HINT_T0,
+                );
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = at;
+    }
+
+    /// The memoised sums of `key` at slot `at`: the lanes, the squares of the IDF lanes (in
+    /// the order given to [`ChunkCache::new`]), the count of grams and the exception flag.
+    #[inline(always)]
+    pub(crate) fn get(&self, at: usize, key: &[u64; 3]) -> Option<(&[i32], &[i32], i32, bool)> {
+        let slot = self.data.get(at..at + self.slot_len)?;
+        for (i, &word) in key.iter().enumerate() {
+            let low = slot[2 * i] as u32;
+            let high = slot[2 * i + 1] as u32;
+            if (u64::from(high) << 32 | u64::from(low)) != word {
+                return None;
+            }
+        }
+        let count = slot[COUNT_AT];
+        let lanes = &slot[LANES_AT..LANES_AT + self.lanes];
+        let squares = &slot[LANES_AT + self.lanes..LANES_AT + self.lanes + self.square_lanes.len()];
+        Some((
+            lanes,
+            squares,
+            count & !EXCEPTION_FLAG,
+            count & EXCEPTION_FLAG != 0,
+        ))
+    }
+
+    /// Memoises the sums of `key` at slot `at`, replacing what the slot held. `squares` holds
+    /// every lane's; only the IDF lanes' are kept.
+    pub(crate) fn put(
+        &mut self,
+        at: usize,
+        key: &[u64; 3],
+        lanes: &[i32],
+        squares: &[i64],
+        count: i64,
+        exception: bool,
+    ) {
+        let (lanes_len, square_lanes) = (self.lanes, &self.square_lanes);
+        let Some(slot) = self.data.get_mut(at..at + self.slot_len) else {
+            return;
+        };
+        // A memoised chunk has at most KEY_BYTES + 2 positions, so a handful of grams per
+        // position: far below the flag bit, and its squares (≤ 128² each) fit an i32.
+        let Ok(count) = i32::try_from(count) else {
+            return;
+        };
+        if count >= EXCEPTION_FLAG {
+            return;
+        }
+        for (i, &word) in key.iter().enumerate() {
+            slot[2 * i] = word as u32 as i32;
+            slot[2 * i + 1] = (word >> 32) as u32 as i32;
+        }
+        slot[COUNT_AT] = count | if exception { EXCEPTION_FLAG } else { 0 };
+        slot[LANES_AT..LANES_AT + lanes_len].copy_from_slice(&lanes[..lanes_len]);
+        for (out, &lane) in slot[LANES_AT + lanes_len..].iter_mut().zip(square_lanes) {
+            *out = i32::try_from(squares[lane]).unwrap_or(i32::MAX);
+        }
+    }
+
+    /// The lanes whose squares [`ChunkCache::get`] returns, in its order.
+    pub(crate) fn square_lanes(&self) -> &[usize] {
+        &self.square_lanes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_split_as_the_extractor_splits_and_long_ones_have_no_key() {
+        let folded = "  hello,  world!\tx ".to_owned() + &"y".repeat(KEY_BYTES + 1);
+        let mut refs = Vec::new();
+        chunk_refs(&folded, &mut refs);
+        let texts: Vec<&str> = refs
+            .iter()
+            .map(|r| &folded[r.start as usize..r.end as usize])
+            .collect();
+        let expected: Vec<&str> = folded.split_ascii_whitespace().collect();
+        assert_eq!(texts, expected);
+        assert!(refs[..3].iter().all(|r| r.key.is_some()));
+        assert!(refs[3].key.is_none());
+        // Keys tell chunks apart by every byte and by length.
+        assert_ne!(chunk_key(b"ab"), chunk_key(b"ab\0"));
+        assert_ne!(chunk_key(b"abc"), chunk_key(b"abd"));
+        assert_eq!(chunk_key(&[b'z'; KEY_BYTES]).map(|k| k[2] >> 56), Some(23));
+    }
+
+    #[test]
+    fn a_slot_gives_back_what_was_put_and_only_for_its_key() {
+        let mut cache = ChunkCache::new(8, &[6]);
+        let key = chunk_key("привет".as_bytes()).unwrap();
+        let other = chunk_key("привед".as_bytes()).unwrap();
+        let at = cache.slot_of(&key);
+        // Slots start on 64-byte lines.
+        assert_eq!((cache.data.as_ptr() as usize + at * 4) % 64, 0);
+        assert!(cache.get(at, &key).is_none());
+        let lanes = [1, -2, 3, -4, 5, -6, 7, 0];
+        let squares = [9i64, 9, 9, 9, 9, 9, 70_000, 0];
+        cache.put(at, &key, &lanes, &squares, 17, true);
+        let (got_lanes, got_squares, count, flag) = cache.get(at, &key).unwrap();
+        assert_eq!(got_lanes, &lanes);
+        assert_eq!(got_squares, &[70_000]);
+        assert_eq!((count, flag), (17, true));
+        assert!(cache.get(at, &other).is_none());
+    }
+}
