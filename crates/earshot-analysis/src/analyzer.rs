@@ -150,12 +150,45 @@ pub struct Scratch {
     /// (the chunks then come from `chunk_caches`).
     full_features: bool,
     chunks: Vec<ChunkRef>,
-    /// Per fused group, the memo of its chunks' sums ([`crate::chunk_cache`]), made when the
-    /// scratch analyses its second text (a scratch used once would only pay for it).
+    /// Per fused group, the memo of its chunks' sums ([`crate::chunk_cache`]): left by a
+    /// dropped scratch of the same analyzer on this thread, or made when the scratch analyses
+    /// its second text (a scratch used once would only pay for it).
     chunk_caches: Vec<Option<ChunkCache>>,
     grams: SparseVector,
     texts: u64,
     memoise_chunks: bool,
+    /// [`Analyzer::id`] of the analyzer whose tables the memo's sums come from.
+    analyzer: u64,
+}
+
+thread_local! {
+    /// The memos of dropped scratches, per analyzer, for the next scratch of this thread: a
+    /// pipeline that makes a scratch per batch (rayon's `map_init` makes one per work split)
+    /// keeps the chunks it has seen instead of warming a new memo every time.
+    static SPARE_MEMOS: std::cell::RefCell<Vec<(u64, Vec<Option<ChunkCache>>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many analyzers' memos a thread keeps (the most recent ones).
+const SPARE_MEMOS_PER_THREAD: usize = 2;
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.analyzer == 0 || self.chunk_caches.iter().all(Option::is_none) {
+            return;
+        }
+        let caches = std::mem::take(&mut self.chunk_caches);
+        let analyzer = self.analyzer;
+        // During thread teardown the spare list may be gone: the memo is then just freed.
+        let _ = SPARE_MEMOS.try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            spare.retain(|(id, _)| *id != analyzer);
+            if spare.len() == SPARE_MEMOS_PER_THREAD {
+                spare.remove(0);
+            }
+            spare.push((analyzer, caches));
+        });
+    }
 }
 
 impl Scratch {
@@ -628,6 +661,8 @@ fn prefetch(table: &[i8], at: usize) {
 /// Loaded models and rules. Immutable and shareable between threads; per-thread buffers live in
 /// a [`Scratch`].
 pub struct Analyzer {
+    /// Unique per analyzer made: which memos of chunk sums are this analyzer's.
+    id: u64,
     models: Vec<LoadedModel>,
     configs: Vec<FeatureConfig>,
     groups: Vec<FusedGroup>,
@@ -664,7 +699,9 @@ fn default_label(task: &str) -> Option<&'static str> {
 impl Analyzer {
     /// Rules only: no classifier, intents from cue rules.
     pub fn rules_only() -> Analyzer {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Analyzer {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             models: Vec::new(),
             configs: Vec::new(),
             groups: Vec::new(),
@@ -897,6 +934,22 @@ impl Analyzer {
             .collect()
     }
 
+    /// The memos a dropped scratch of this analyzer left on this thread, or empty ones.
+    fn spare_memos(&self) -> Vec<Option<ChunkCache>> {
+        let spare = SPARE_MEMOS
+            .try_with(|spare| {
+                let mut spare = spare.borrow_mut();
+                let at = spare.iter().position(|(id, _)| *id == self.id)?;
+                Some(spare.swap_remove(at).1)
+            })
+            .ok()
+            .flatten();
+        match spare {
+            Some(caches) if caches.len() == self.groups.len() => caches,
+            _ => (0..self.groups.len()).map(|_| None).collect(),
+        }
+    }
+
     /// A fresh set of buffers for [`Analyzer::analyze_with`].
     pub fn scratch(&self) -> Scratch {
         Scratch {
@@ -912,10 +965,11 @@ impl Analyzer {
             rules: RuleScratch::default(),
             full_features: true,
             chunks: Vec::new(),
-            chunk_caches: (0..self.groups.len()).map(|_| None).collect(),
+            chunk_caches: self.spare_memos(),
             grams: SparseVector::default(),
             texts: 0,
             memoise_chunks: true,
+            analyzer: self.id,
         }
     }
 
@@ -979,9 +1033,11 @@ impl Analyzer {
             *scratch = self.scratch();
         }
 
-        // From the second text of a scratch on, the chunks' sums come from the memo: only the
-        // word blocks are extracted here, the chunks are split once for every group.
-        let memoise = scratch.memoise_chunks && scratch.texts > 0;
+        // From the second text of a scratch on (from the first where a dropped scratch of this
+        // thread left its memo), the chunks' sums come from the memo: only the word blocks are
+        // extracted here, the chunks are split once for every group.
+        let memoise = scratch.memoise_chunks
+            && (scratch.texts > 0 || scratch.chunk_caches.iter().any(Option::is_some));
         scratch.texts += 1;
         scratch.full_features = !memoise;
         for (extractor, features) in scratch.extractors.iter_mut().zip(&mut scratch.features) {
@@ -1582,6 +1638,18 @@ mod tests {
             let (hits, misses) = memo.chunk_memo_counts();
             assert!(hits > 2 * misses, "{hits} found, {misses} added up");
             assert_eq!(without.chunk_memo_counts(), (0, 0));
+            // A dropped scratch leaves its memo to the next one of this thread and analyser.
+            drop(memo);
+            let mut next = analyzer.scratch();
+            assert_eq!(next.chunk_memo_counts(), (hits, misses));
+            let first = analyzer.analyze_with(&mut next, texts[0], Some("en"), &[]);
+            assert_eq!(
+                next.chunk_memo_counts().1,
+                misses,
+                "every chunk was memoised"
+            );
+            let summed = analyzer.analyze_with(&mut without, texts[0], Some("en"), &[]);
+            assert_eq!(first, summed);
             // The odd bucket matters: summed as negated, the odd text would differ.
             let offensive = &analyzer.model_for("offensive", "en").unwrap().model;
             extractor_of(config).extract(odd_text, &mut features);
