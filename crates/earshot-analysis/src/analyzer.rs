@@ -1027,7 +1027,9 @@ impl Analyzer {
         lang: Label,
         targets: &[&str],
     ) -> Analysis {
-        if scratch.extractors.len() != self.configs.len()
+        // A scratch of another analyzer: its memo holds sums of other tables.
+        if scratch.analyzer != self.id
+            || scratch.extractors.len() != self.configs.len()
             || scratch.group_sums.len() != self.groups.len()
         {
             *scratch = self.scratch();
@@ -1638,6 +1640,35 @@ mod tests {
             let (hits, misses) = memo.chunk_memo_counts();
             assert!(hits > 2 * misses, "{hits} found, {misses} added up");
             assert_eq!(without.chunk_memo_counts(), (0, 0));
+            // A scratch of another analyzer with tables of the same shape: its memo is not used.
+            let other = Analyzer::from_models(
+                analyzer
+                    .models
+                    .iter()
+                    .enumerate()
+                    .map(|(i, loaded)| {
+                        let m = &loaded.model;
+                        let labels: Vec<&str> = m.labels().iter().map(String::as_str).collect();
+                        let fresh = random_model(m.task(), &labels, m.lang(), 100 + i as u64);
+                        let fresh = if m.idf().is_empty() {
+                            fresh
+                        } else {
+                            fresh.with_idf(m.idf().to_vec())
+                        };
+                        (fresh, format!("other{i}"))
+                    })
+                    .collect(),
+            )
+            .unwrap();
+            assert_eq!(other.groups.len(), analyzer.groups.len());
+            let mut foreign = other.scratch();
+            for text in texts {
+                other.analyze_with(&mut foreign, text, Some("en"), &[]);
+            }
+            assert_eq!(
+                analyzer.analyze_with(&mut foreign, texts[0], Some("en"), &[]),
+                analyzer.analyze_with(&mut without, texts[0], Some("en"), &[])
+            );
             // A dropped scratch leaves its memo to the next one of this thread and analyser.
             drop(memo);
             let mut next = analyzer.scratch();
