@@ -934,6 +934,19 @@ impl Analyzer {
             .collect()
     }
 
+    /// A memo for every group, or none (and `false`) where the process's budget for memos is
+    /// spent: a text is memoised in every group or in none.
+    fn make_memos(&self, caches: &mut [Option<ChunkCache>]) -> bool {
+        for (cache, group) in caches.iter_mut().zip(&self.groups) {
+            *cache = ChunkCache::new(group.width, &group.idf_lanes);
+            if cache.is_none() {
+                caches.iter_mut().for_each(|cache| *cache = None);
+                return false;
+            }
+        }
+        true
+    }
+
     /// The memos a dropped scratch of this analyzer left on this thread, or empty ones.
     fn spare_memos(&self) -> Vec<Option<ChunkCache>> {
         let spare = SPARE_MEMOS
@@ -1038,8 +1051,15 @@ impl Analyzer {
         // From the second text of a scratch on (from the first where a dropped scratch of this
         // thread left its memo), the chunks' sums come from the memo: only the word blocks are
         // extracted here, the chunks are split once for every group.
+        if scratch.memoise_chunks
+            && scratch.texts > 0
+            && scratch.chunk_caches.iter().all(Option::is_none)
+        {
+            scratch.memoise_chunks = self.make_memos(&mut scratch.chunk_caches);
+        }
         let memoise = scratch.memoise_chunks
-            && (scratch.texts > 0 || scratch.chunk_caches.iter().any(Option::is_some));
+            && !scratch.chunk_caches.is_empty()
+            && scratch.chunk_caches.iter().all(Option::is_some);
         scratch.texts += 1;
         scratch.full_features = !memoise;
         for (extractor, features) in scratch.extractors.iter_mut().zip(&mut scratch.features) {
@@ -1067,9 +1087,10 @@ impl Analyzer {
                     requested[i] = loaded.group;
                     let group = &self.groups[loaded.group];
                     group.prefetch_rows(&scratch.features[loaded.config].indices);
-                    if memoise {
-                        let cache = scratch.chunk_caches[loaded.group]
-                            .get_or_insert_with(|| ChunkCache::new(group.width, &group.idf_lanes));
+                    if let Some(cache) = scratch.chunk_caches[loaded.group]
+                        .as_ref()
+                        .filter(|_| memoise)
+                    {
                         for key in scratch.chunks.iter().filter_map(|chunk| chunk.key.as_ref()) {
                             cache.prefetch(cache.slot_of(key));
                         }

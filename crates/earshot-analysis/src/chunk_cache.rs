@@ -18,6 +18,14 @@ pub(crate) const KEY_BYTES: usize = 23;
 /// At most this many bytes of slots per table.
 const MAX_TABLE_BYTES: usize = 4 << 20;
 
+/// At most this many bytes of memos in the process, all threads together: on a machine with
+/// many cores the analysing threads beyond it add their texts up gram by gram (same results)
+/// instead of taking 4 MiB per language each.
+const MAX_PROCESS_BYTES: usize = 96 << 20;
+
+/// Bytes of the memos alive now.
+static LIVE_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Where a slot's parts start, in `i32`s: the key (three `u64` as six `i32`), then the count of
 /// grams with the exception flag, then the lanes, then the squares of the IDF lanes.
 const KEY_WORDS: usize = 6;
@@ -89,7 +97,9 @@ pub(crate) struct ChunkCache {
 }
 
 impl ChunkCache {
-    pub(crate) fn new(lanes: usize, square_lanes: &[usize]) -> ChunkCache {
+    /// A memo for a table of `lanes` lanes, or `None` where the memos alive would pass
+    /// [`MAX_PROCESS_BYTES`].
+    pub(crate) fn new(lanes: usize, square_lanes: &[usize]) -> Option<ChunkCache> {
         let used = LANES_AT + lanes + square_lanes.len();
         let slot_len = used.div_ceil(16) * 16;
         let fit = (MAX_TABLE_BYTES / (slot_len * 4)).max(1);
@@ -98,9 +108,14 @@ impl ChunkCache {
         } else {
             fit.next_power_of_two() / 2
         };
-        let data = vec![0i32; slots * slot_len + 16];
+        let words = slots * slot_len + 16;
+        let bytes = words * 4;
+        if !reserve(&LIVE_BYTES, bytes, MAX_PROCESS_BYTES) {
+            return None;
+        }
+        let data = vec![0i32; words];
         let skew = (data.as_ptr() as usize / 4) % 16;
-        ChunkCache {
+        Some(ChunkCache {
             data,
             first: (16 - skew) % 16,
             slot_len,
@@ -110,7 +125,7 @@ impl ChunkCache {
             hits: 0,
             misses: 0,
             pending: Vec::new(),
-        }
+        })
     }
 
     /// Where the slot of `key` starts in `data`.
@@ -207,6 +222,21 @@ impl ChunkCache {
     }
 }
 
+/// Adds `bytes` to `live` where the sum stays within `max`; whether it did.
+fn reserve(live: &std::sync::atomic::AtomicUsize, bytes: usize, max: usize) -> bool {
+    use std::sync::atomic::Ordering;
+    live.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+        (now + bytes <= max).then_some(now + bytes)
+    })
+    .is_ok()
+}
+
+impl Drop for ChunkCache {
+    fn drop(&mut self) {
+        LIVE_BYTES.fetch_sub(self.data.len() * 4, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_slot_gives_back_what_was_put_and_only_for_its_key() {
-        let mut cache = ChunkCache::new(8, &[6]);
+        let mut cache = ChunkCache::new(8, &[6]).unwrap();
         let key = chunk_key("привет".as_bytes()).unwrap();
         let other = chunk_key("привед".as_bytes()).unwrap();
         let at = cache.slot_of(&key);
@@ -247,5 +277,18 @@ mod tests {
         assert_eq!(got_squares, &[70_000]);
         assert_eq!((count, flag), (17, true));
         assert!(cache.get(at, &other).is_none());
+    }
+
+    #[test]
+    fn memos_beyond_the_budget_are_refused() {
+        let live = std::sync::atomic::AtomicUsize::new(0);
+        assert!(reserve(&live, 40, 100));
+        assert!(reserve(&live, 60, 100));
+        assert!(!reserve(&live, 1, 100));
+        assert_eq!(live.load(std::sync::atomic::Ordering::Relaxed), 100);
+        // What a memo holds is what it gives back when dropped.
+        let before = LIVE_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+        let memo = ChunkCache::new(8, &[]);
+        assert!(memo.is_some() || before + MAX_TABLE_BYTES > MAX_PROCESS_BYTES);
     }
 }
