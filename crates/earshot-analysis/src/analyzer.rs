@@ -1890,27 +1890,8 @@ mod tests {
         let mut features = SparseVector::default();
         FeatureExtractor::new(config).extract(hit, &mut features);
         let odd_bucket = features.indices[3] as usize;
-        let mut state = 7u64;
-        let mut weights = vec![0.0f32; config.buckets() * 2];
-        for bucket in 0..config.buckets() {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let w = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
-            weights[2 * bucket] = w;
-            weights[2 * bucket + 1] = -w;
-        }
         // One bucket that is not an exact negative: texts with that feature are summed apart.
-        weights[2 * odd_bucket + 1] += 0.3;
-        let offensive = Model::quantize(
-            "offensive",
-            Some("en"),
-            vec!["OFF".to_owned(), "NOT".to_owned()],
-            config,
-            &weights,
-            vec![0.2, -0.2],
-            1,
-        );
+        let offensive = negated_model_but_one(config, odd_bucket, 7);
         let sentiment = random_model(
             "sentiment",
             &["negative", "neutral", "positive"],
@@ -1960,26 +1941,7 @@ mod tests {
         let mut features = SparseVector::default();
         FeatureExtractor::new(config).extract(hit, &mut features);
         let odd_bucket = features.indices[2] as usize;
-        let mut state = 11u64;
-        let mut weights = vec![0.0f32; config.buckets() * 2];
-        for bucket in 0..config.buckets() {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let w = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
-            weights[2 * bucket] = w;
-            weights[2 * bucket + 1] = -w;
-        }
-        weights[2 * odd_bucket + 1] += 0.3;
-        let offensive = Model::quantize(
-            "offensive",
-            Some("en"),
-            vec!["OFF".to_owned(), "NOT".to_owned()],
-            config,
-            &weights,
-            vec![0.2, -0.2],
-            1,
-        );
+        let offensive = negated_model_but_one(config, odd_bucket, 11);
         // Sentiment and offensive with one IDF table (seed 3), spam with another (seed 4).
         let offensive = with_random_idf(offensive, 3);
         let sentiment = with_random_idf(
