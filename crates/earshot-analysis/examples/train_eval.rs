@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest] [--tune-offsets|--no-tune-offsets] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
@@ -84,6 +84,8 @@ fn run() -> Result<(), String> {
             "--iterations" => options.max_iterations = parse(&value()?)?,
             "--folds" => options.folds = parse(&value()?)?,
             "--one-vs-rest" => options.one_vs_rest = true,
+            "--tune-offsets" => options.tune_offsets = true,
+            "--no-tune-offsets" => options.tune_offsets = false,
             "--no-idf" => options.idf = false,
             "--word-only" => options.features.char_max = 0,
             "--chars" => {
@@ -158,6 +160,11 @@ fn run() -> Result<(), String> {
         "chosen: learning rate {}, l2 {}, C {:?}, class weights {:?}, idf {}",
         summary.learning_rate, summary.l2, summary.c, summary.class_weights, summary.idf
     );
+    if let Some((offsets, score)) = &summary.bias_offsets {
+        println!(
+            "bias offsets {offsets:?}: macro-F1 on the predictions they were chosen on {score:.4}"
+        );
+    }
     for candidate in &summary.candidates {
         println!(
             "  candidate C {:?} lr {} l2 {} {:?} idf {}: validation macro-F1 {:.4} at epoch/iteration {}",

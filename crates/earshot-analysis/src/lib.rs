@@ -21,6 +21,7 @@ pub mod eval;
 pub mod features;
 mod lbfgs;
 pub mod model;
+pub(crate) mod offsets;
 pub mod rules;
 pub mod train;
 
