@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use earshot_text::{fold, tokenize};
 
-use crate::chunk_cache::{chunk_refs, ChunkCache, ChunkRef};
+use crate::chunk_cache::{ChunkCache, ChunkRef};
 use crate::eval::argmax;
 use crate::features::{
     block_scales, clean_and_fold, same_short, FeatureConfig, FeatureExtractor, SparseVector,
@@ -149,7 +149,6 @@ pub struct Scratch {
     /// Whether `features` hold the full vectors of the current text, or only the word blocks
     /// (the chunks then come from `chunk_caches`).
     full_features: bool,
-    chunks: Vec<ChunkRef>,
     /// Per fused group, the memo of its chunks' sums ([`crate::chunk_cache`]): left by a
     /// dropped scratch of the same analyzer on this thread, or made when the scratch analyses
     /// its second text (a scratch used once would only pay for it).
@@ -977,7 +976,6 @@ impl Analyzer {
             folded: String::new(),
             rules: RuleScratch::default(),
             full_features: true,
-            chunks: Vec::new(),
             chunk_caches: self.spare_memos(),
             grams: SparseVector::default(),
             texts: 0,
@@ -1069,12 +1067,6 @@ impl Analyzer {
                 extractor.extract(text, features);
             }
         }
-        scratch.chunks.clear();
-        if memoise {
-            if let Some(extractor) = scratch.extractors.first() {
-                chunk_refs(extractor.folded(), &mut scratch.chunks);
-            }
-        }
 
         // The weight rows of this text are scattered over megabytes: ask for all of them now
         // (or for the memo's slots of its chunks) and run the rules while they arrive, instead
@@ -1091,7 +1083,8 @@ impl Analyzer {
                         .as_ref()
                         .filter(|_| memoise)
                     {
-                        for key in scratch.chunks.iter().filter_map(|chunk| chunk.key.as_ref()) {
+                        let chunks = scratch.extractors[loaded.config].chunks();
+                        for key in chunks.iter().filter_map(|chunk| chunk.key.as_ref()) {
                             cache.prefetch(cache.slot_of(key));
                         }
                     }
@@ -1126,16 +1119,18 @@ impl Analyzer {
             } else if let Some(cache) = scratch.chunk_caches[group].as_mut() {
                 let extractor = &mut scratch.extractors[config];
                 let folded = std::mem::take(extractor.folded_mut());
+                let chunks = std::mem::take(extractor.chunks_mut());
                 exception |= fused.accumulate_chunks(
                     &scratch.features[config],
                     &folded,
-                    &scratch.chunks,
+                    &chunks,
                     cache,
                     extractor,
                     &mut scratch.grams,
                     sums,
                 );
                 *extractor.folded_mut() = folded;
+                *extractor.chunks_mut() = chunks;
             }
         }
         if exception && !scratch.full_features {
@@ -1155,7 +1150,7 @@ impl Analyzer {
             let model = &loaded.model;
             let no_features = features.is_empty()
                 && (scratch.full_features
-                    || scratch.chunks.is_empty()
+                    || scratch.extractors[loaded.config].chunks().is_empty()
                     || self.configs[loaded.config].char_max == 0);
             if no_features {
                 if let Some(label) = default_label(task) {

@@ -46,23 +46,9 @@ pub(crate) struct ChunkRef {
     pub key: Option<[u64; 3]>,
 }
 
-/// The chunks of `folded` (split at ASCII whitespace, as the extractor splits them) into `out`.
-pub(crate) fn chunk_refs(folded: &str, out: &mut Vec<ChunkRef>) {
-    out.clear();
-    let base = folded.as_ptr() as usize;
-    for chunk in folded.split_ascii_whitespace() {
-        let start = chunk.as_ptr() as usize - base;
-        out.push(ChunkRef {
-            start: start as u32,
-            end: (start + chunk.len()) as u32,
-            key: chunk_key(chunk.as_bytes()),
-        });
-    }
-}
-
 /// The bytes zero-padded to 24 with the length in the last byte (never zero: a chunk has a
 /// byte, so an empty slot, all zeros, matches no key).
-fn chunk_key(bytes: &[u8]) -> Option<[u64; 3]> {
+pub(crate) fn chunk_key(bytes: &[u8]) -> Option<[u64; 3]> {
     if bytes.is_empty() || bytes.len() > KEY_BYTES {
         return None;
     }
@@ -242,18 +228,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunks_are_split_as_the_extractor_splits_and_long_ones_have_no_key() {
-        let folded = "  hello,  world!\tx ".to_owned() + &"y".repeat(KEY_BYTES + 1);
-        let mut refs = Vec::new();
-        chunk_refs(&folded, &mut refs);
-        let texts: Vec<&str> = refs
-            .iter()
-            .map(|r| &folded[r.start as usize..r.end as usize])
-            .collect();
-        let expected: Vec<&str> = folded.split_ascii_whitespace().collect();
-        assert_eq!(texts, expected);
-        assert!(refs[..3].iter().all(|r| r.key.is_some()));
-        assert!(refs[3].key.is_none());
+    fn keys_tell_chunks_apart_and_long_ones_have_none() {
+        assert!(chunk_key(&[b'y'; KEY_BYTES + 1]).is_none());
+        assert!(chunk_key(b"").is_none());
         // Keys tell chunks apart by every byte and by length.
         assert_ne!(chunk_key(b"ab"), chunk_key(b"ab\0"));
         assert_ne!(chunk_key(b"abc"), chunk_key(b"abd"));

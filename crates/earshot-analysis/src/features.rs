@@ -7,6 +7,8 @@
 //! average instead of piling up.
 
 use earshot_text::fold;
+
+use crate::chunk_cache::{chunk_key, ChunkRef};
 use serde::{Deserialize, Serialize};
 
 /// Text beyond this many bytes is not looked at; a 1 MB post costs no more than a 16 KiB one.
@@ -158,6 +160,9 @@ pub struct FeatureExtractor {
     folded: String,
     joined: String,
     chars: Vec<u32>,
+    splitter: Splitter,
+    /// The chunks of the last text, with their memo keys.
+    chunks: Vec<ChunkRef>,
 }
 
 impl FeatureExtractor {
@@ -174,6 +179,8 @@ impl FeatureExtractor {
             folded: String::new(),
             joined: String::new(),
             chars: Vec::new(),
+            splitter: Splitter::default(),
+            chunks: Vec::new(),
         }
     }
 
@@ -200,16 +207,30 @@ impl FeatureExtractor {
         &self.joined
     }
 
+    /// The chunks of the last text: pieces of [`FeatureExtractor::folded`] between ASCII
+    /// whitespace, with their memo keys.
+    pub(crate) fn chunks(&self) -> &[ChunkRef] {
+        &self.chunks
+    }
+
+    /// The chunks of the last text, for a caller that lends them out while it calls
+    /// [`FeatureExtractor::chunk_grams`] (and puts them back).
+    pub(crate) fn chunks_mut(&mut self) -> &mut Vec<ChunkRef> {
+        &mut self.chunks
+    }
+
     /// Extracts the features of `text` into `out`, replacing what it held.
     pub fn extract(&mut self, text: &str, out: &mut SparseVector) {
         self.extract_words(text, out);
         let words = out.len();
         if self.config.char_max > 0 {
             let folded = std::mem::take(&mut self.folded);
-            for chunk in folded.split_ascii_whitespace() {
-                self.chunk_grams(chunk, out);
+            let chunks = std::mem::take(&mut self.chunks);
+            for chunk in &chunks {
+                self.chunk_grams(&folded[chunk.start as usize..chunk.end as usize], out);
             }
             self.folded = folded;
+            self.chunks = chunks;
         }
         let characters = out.len() - words;
         let scales = block_scales(words, characters);
@@ -227,20 +248,28 @@ impl FeatureExtractor {
     /// [`FeatureExtractor::folded`] split at ASCII whitespace) and joins its words.
     pub(crate) fn extract_words(&mut self, text: &str, out: &mut SparseVector) {
         out.clear();
-        clean_and_fold(text, &mut self.folded);
+        clean_fold_split(text, &mut self.folded, &mut self.splitter);
         let folded = self.folded.as_str();
         let shift = self.shift;
         let joined = &mut self.joined;
         joined.clear();
+        self.chunks.clear();
+        self.chunks
+            .extend(self.splitter.chunks.iter().map(|&(start, end)| ChunkRef {
+                start,
+                end,
+                key: chunk_key(&folded.as_bytes()[start as usize..end as usize]),
+            }));
 
         // Each occurrence is its own entry (±1 by the sign hash) and repeats are not merged:
         // the dot product sums them all the same (linear term frequency, as in scikit-learn's
         // default TF-IDF), and merging cost more than every other step of extraction.
-        if self.config.word_ngram_max >= 1 {
-            let mut previous: Option<u64> = None;
-            for word in folded_words(folded) {
-                joined.push(' ');
-                joined.push_str(word);
+        let mut previous: Option<u64> = None;
+        for &(start, end) in &self.splitter.words {
+            let word = &folded[start as usize..end as usize];
+            joined.push(' ');
+            joined.push_str(word);
+            if self.config.word_ngram_max >= 1 {
                 let h = hash_bytes(WORD_SEED, word.as_bytes());
                 push(out, bucket(h, shift));
                 if self.config.word_ngram_max >= 2 {
@@ -250,12 +279,6 @@ impl FeatureExtractor {
                     }
                 }
                 previous = Some(h);
-            }
-        }
-        if self.config.word_ngram_max == 0 {
-            for word in folded_words(folded) {
-                joined.push(' ');
-                joined.push_str(word);
             }
         }
         joined.push(' ');
@@ -503,16 +526,27 @@ fn char_at(s: &str, at: usize) -> Option<(char, usize)> {
 /// control characters into spaces, and decodes literal `\uXXXX` escapes, which some tweet corpora
 /// (SemEval) carry instead of the characters themselves.
 pub fn clean_text(text: &str, out: &mut String) {
-    clean::<false>(text, out);
+    clean::<false, false>(text, out, &mut Splitter::default());
 }
 
 /// [`clean_text`] and [`fold_into`] in one pass: the same result as folding the cleaned text,
 /// since folding works character by character.
 pub fn clean_and_fold(text: &str, out: &mut String) {
-    clean::<true>(text, out);
+    clean::<true, false>(text, out, &mut Splitter::default());
 }
 
-fn clean<const FOLD: bool>(text: &str, out: &mut String) {
+/// [`clean_and_fold`], and where the words ([`folded_words`]) and the chunks (pieces between
+/// ASCII whitespace) of the folded text are, into `splitter`: each character is classified
+/// where it is written, instead of in two more walks over the folded text.
+pub(crate) fn clean_fold_split(text: &str, out: &mut String, splitter: &mut Splitter) {
+    clean::<true, true>(text, out, splitter);
+}
+
+fn clean<const FOLD: bool, const SPLIT: bool>(
+    text: &str,
+    out: &mut String,
+    splitter: &mut Splitter,
+) {
     let push = |c: char, out: &mut String| {
         if FOLD {
             push_folded(c, out);
@@ -521,6 +555,16 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
         }
     };
     out.clear();
+    splitter.clear();
+    // What was written from `from` on, told to the splitter (the rare characters whose fold
+    // is several characters, escapes).
+    let split_from = |splitter: &mut Splitter, out: &String, from: usize| {
+        if SPLIT {
+            for (i, c) in out[from..].char_indices() {
+                splitter.char(c, (from + i) as u32);
+            }
+        }
+    };
     let mut end = text.len().min(MAX_FEATURE_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -538,6 +582,16 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
             // The ASCII characters that are whitespace or control: 0x00-0x20 and DEL.
             let blank = byte <= 0x20 || byte == 0x7f;
             at_word_start = blank;
+            if SPLIT {
+                let written = out.len() as u32;
+                if blank {
+                    splitter.blank(written);
+                } else if byte.is_ascii_alphanumeric() {
+                    splitter.word_char(written);
+                } else {
+                    splitter.other(written, byte == b'\'');
+                }
+            }
             push(if blank { ' ' } else { char::from(byte) }, out);
             at += 1;
             continue;
@@ -548,6 +602,9 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
             let code = (usize::from(byte & 0x1f) << 6) | usize::from(next & 0x3f);
             if let Some(folded) = table[code - 0x80] {
                 at_word_start = folded == ' ';
+                if SPLIT {
+                    splitter.char(folded, out.len() as u32);
+                }
                 out.push(folded);
                 at += 2;
                 continue;
@@ -559,6 +616,10 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
         };
         // A link says little by its letters (`t.co/x7Kq2`) and much by being there: one token.
         if at_word_start && starts_with_link(rest) {
+            if SPLIT {
+                // Letters only: one word, starting here.
+                splitter.word_char(out.len() as u32);
+            }
             out.push_str(LINK_TOKEN);
             at += rest.find(char::is_whitespace).unwrap_or(rest.len());
             at_word_start = false;
@@ -570,13 +631,93 @@ fn clean<const FOLD: bool>(text: &str, out: &mut String) {
         if c == '\\' {
             if let Some(decoded) = literal_unicode_escape(rest) {
                 let blank = decoded.is_control() || decoded.is_whitespace();
+                let from = out.len();
                 push(if blank { ' ' } else { decoded }, out);
+                split_from(splitter, out, from);
                 at += 6;
                 continue;
             }
         }
+        let from = out.len();
         push(if blank { ' ' } else { c }, out);
+        split_from(splitter, out, from);
         at += c.len_utf8();
+    }
+    if SPLIT {
+        splitter.blank(out.len() as u32);
+    }
+}
+
+/// The words and chunks of folded text, found character by character as it is written
+/// ([`clean_fold_split`]): the words as [`folded_words`] gives them (runs of word characters,
+/// with an apostrophe between two of them inside), the chunks as `split_ascii_whitespace`
+/// gives them. Byte ranges of the folded text.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Splitter {
+    pub words: Vec<(u32, u32)>,
+    pub chunks: Vec<(u32, u32)>,
+    chunk_start: Option<u32>,
+    word_start: Option<u32>,
+    /// In a word: an apostrophe just written, which is inside the word if a word character
+    /// follows it and its end if anything else does.
+    apostrophe: Option<u32>,
+}
+
+impl Splitter {
+    fn clear(&mut self) {
+        self.words.clear();
+        self.chunks.clear();
+        self.chunk_start = None;
+        self.word_start = None;
+        self.apostrophe = None;
+    }
+
+    /// A character written at `at`.
+    #[inline(always)]
+    fn char(&mut self, c: char, at: u32) {
+        if c.is_ascii_whitespace() {
+            self.blank(at);
+        } else if is_word_char(c) {
+            self.word_char(at);
+        } else {
+            self.other(at, c == '\'');
+        }
+    }
+
+    /// ASCII whitespace at `at` (or the end of the text): it ends the word and the chunk.
+    #[inline(always)]
+    fn blank(&mut self, at: u32) {
+        self.end_word(at);
+        if let Some(start) = self.chunk_start.take() {
+            self.chunks.push((start, at));
+        }
+    }
+
+    #[inline(always)]
+    fn word_char(&mut self, at: u32) {
+        self.chunk_start.get_or_insert(at);
+        self.word_start.get_or_insert(at);
+        self.apostrophe = None;
+    }
+
+    /// Neither whitespace nor a word character: it ends a word, unless it is the first
+    /// apostrophe after one (decided by what follows).
+    #[inline(always)]
+    fn other(&mut self, at: u32, apostrophe: bool) {
+        self.chunk_start.get_or_insert(at);
+        if apostrophe && self.word_start.is_some() && self.apostrophe.is_none() {
+            self.apostrophe = Some(at);
+        } else {
+            self.end_word(at);
+        }
+    }
+
+    #[inline(always)]
+    fn end_word(&mut self, at: u32) {
+        if let Some(start) = self.word_start.take() {
+            let end = self.apostrophe.take().unwrap_or(at);
+            self.words.push((start, end));
+        }
     }
 }
 
@@ -804,6 +945,70 @@ mod tests {
             fold_into(&cleaned, &mut two_steps);
             clean_and_fold(&text, &mut one_pass);
             assert_eq!(one_pass, two_steps, "U+{code:04X}");
+        }
+    }
+
+    #[test]
+    fn words_and_chunks_found_while_folding_are_those_of_the_walks_after_it() {
+        // Every kind of character the splitter tells apart, in every order: apostrophes
+        // inside, after and between words, links, escapes, blanks of every kind, letters that
+        // fold to several (`ß`) or to a space (`¨`), digits, marks, emoji.
+        let pieces = [
+            "a",
+            "Z",
+            "9",
+            "'",
+            "''",
+            " ",
+            "\t",
+            "\n",
+            "\u{a0}",
+            "\u{2028}",
+            "\u{1}",
+            "\u{b}",
+            "http://x.io/a'b",
+            "www.q.gr",
+            "\\u0041",
+            "\\u0020",
+            "-",
+            ".",
+            "ж",
+            "Ё",
+            "ς",
+            "ά",
+            "ß",
+            "¨",
+            "ﬁ",
+            "é",
+            "😀",
+            "٣",
+            "中",
+            "\u{301}",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut splitter = Splitter::default();
+        let mut folded = String::new();
+        for length in 0..24 {
+            for _ in 0..300 {
+                let mut text = String::new();
+                for _ in 0..length {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+                }
+                clean_fold_split(&text, &mut folded, &mut splitter);
+                let mut plain = String::new();
+                clean_and_fold(&text, &mut plain);
+                assert_eq!(folded, plain, "{text:?}");
+                let range = |(start, end): (u32, u32)| &folded[start as usize..end as usize];
+                let words: Vec<&str> = splitter.words.iter().map(|&r| range(r)).collect();
+                let expected: Vec<&str> = folded_words(&folded).collect();
+                assert_eq!(words, expected, "{text:?} folded {folded:?}");
+                let chunks: Vec<&str> = splitter.chunks.iter().map(|&r| range(r)).collect();
+                let expected: Vec<&str> = folded.split_ascii_whitespace().collect();
+                assert_eq!(chunks, expected, "{text:?} folded {folded:?}");
+            }
         }
     }
 
