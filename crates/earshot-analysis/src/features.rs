@@ -163,6 +163,8 @@ pub struct FeatureExtractor {
     splitter: Splitter,
     /// The chunks of the last text, with their memo keys.
     chunks: Vec<ChunkRef>,
+    /// Each word's place in `joined`: the space before it and its end.
+    joined_places: Vec<(u32, u32)>,
 }
 
 impl FeatureExtractor {
@@ -181,6 +183,7 @@ impl FeatureExtractor {
             chars: Vec::new(),
             splitter: Splitter::default(),
             chunks: Vec::new(),
+            joined_places: Vec::new(),
         }
     }
 
@@ -205,6 +208,12 @@ impl FeatureExtractor {
     /// cues in it, so the words are split once per text.
     pub fn joined_words(&self) -> &str {
         &self.joined
+    }
+
+    /// Where each word of [`FeatureExtractor::joined_words`] is: the space before it and its
+    /// end.
+    pub(crate) fn joined_places(&self) -> &[(u32, u32)] {
+        &self.joined_places
     }
 
     /// The chunks of the last text: pieces of [`FeatureExtractor::folded`] between ASCII
@@ -253,6 +262,7 @@ impl FeatureExtractor {
         let shift = self.shift;
         let joined = &mut self.joined;
         joined.clear();
+        self.joined_places.clear();
         self.chunks.clear();
         self.chunks
             .extend(self.splitter.chunks.iter().map(|&(start, end)| ChunkRef {
@@ -267,8 +277,10 @@ impl FeatureExtractor {
         let mut previous: Option<u64> = None;
         for &(start, end) in &self.splitter.words {
             let word = &folded[start as usize..end as usize];
+            let at = joined.len() as u32;
             joined.push(' ');
             joined.push_str(word);
+            self.joined_places.push((at, joined.len() as u32));
             if self.config.word_ngram_max >= 1 {
                 let h = hash_bytes(WORD_SEED, word.as_bytes());
                 push(out, bucket(h, shift));

@@ -529,9 +529,15 @@ fn starts_with(text: &[u8], pattern: &[u8]) -> bool {
 #[inline(always)]
 fn head_key(word: &[u8]) -> u16 {
     let n = word.len().min(HEAD_BYTES);
-    let mut head = [0u8; 4];
-    head[..n].copy_from_slice(&word[..n]);
-    let key = u64::from(u32::from_le_bytes(head)) | ((n as u64) << 32);
+    // Four bytes in one load where there are four (a copy of fewer called `memcpy`).
+    let head = match word.get(..HEAD_BYTES).map(<[u8; HEAD_BYTES]>::try_from) {
+        Some(Ok(four)) => u32::from_le_bytes(four),
+        _ => word
+            .iter()
+            .enumerate()
+            .fold(0, |head, (i, &b)| head | u32::from(b) << (8 * i)),
+    };
+    let key = u64::from(head) | ((n as u64) << 32);
     (key.wrapping_mul(0x517c_c1b7_2722_0a95) >> (64 - HEAD_BITS)) as u16
 }
 
@@ -629,6 +635,47 @@ impl IntentRules {
         lang: &str,
         scratch: &mut RuleScratch,
     ) -> RuleScores {
+        let bytes = joined.as_bytes();
+        let mut at = 0;
+        let words = std::iter::from_fn(|| {
+            if at + 1 >= bytes.len() {
+                return None;
+            }
+            let mut end = at + 1;
+            while end < bytes.len() && bytes[end] != b' ' {
+                end += 1;
+            }
+            let word = (at, end);
+            at = end;
+            Some(word)
+        });
+        self.scores_of_words(joined, words, text, lang, scratch)
+    }
+
+    /// [`IntentRules::all_scores_joined`] where the words' places in `joined` are known
+    /// ([`crate::FeatureExtractor`] records them as it joins them): `(space before, end)` of
+    /// each.
+    pub(crate) fn all_scores_placed(
+        &self,
+        joined: &str,
+        words: &[(u32, u32)],
+        text: &str,
+        lang: &str,
+        scratch: &mut RuleScratch,
+    ) -> RuleScores {
+        let words = words.iter().map(|&(at, end)| (at as usize, end as usize));
+        self.scores_of_words(joined, words, text, lang, scratch)
+    }
+
+    /// The scores of `joined` whose words are at `words`: `(space before, end)` of each.
+    fn scores_of_words(
+        &self,
+        joined: &str,
+        words: impl Iterator<Item = (usize, usize)>,
+        text: &str,
+        lang: &str,
+        scratch: &mut RuleScratch,
+    ) -> RuleScores {
         let mut scores = RuleScores::empty();
         let Some(language) = self.languages.iter().find(|a| same_short(a.lang, lang)) else {
             return scores;
@@ -643,13 +690,8 @@ impl IntentRules {
             }
         };
         // `at` is the space before a word, `end` the space after it.
-        let mut at = 0;
-        while at + 1 < bytes.len() {
-            let mut end = at + 1;
-            while end < bytes.len() && bytes[end] != b' ' {
-                end += 1;
-            }
-            let key = usize::from(head_key(&bytes[at + 1..end]));
+        for (at, end) in words {
+            let key = usize::from(head_key(bytes.get(at + 1..end).unwrap_or_default()));
             let (from, to) = (language.heads[key], language.heads[key + 1]);
             for &pattern in &language.by_head[usize::from(from)..usize::from(to)] {
                 mark(pattern, at);
@@ -657,7 +699,6 @@ impl IntentRules {
             for &pattern in &language.short_prefixes {
                 mark(pattern, at);
             }
-            at = end;
         }
         // Products in the order of the cue lists, so the scores equal those of `scores` exactly.
         let miss = &mut scratch.miss;
@@ -1062,6 +1103,46 @@ mod tests {
         }
         // The comparison covers texts where cues fire, not only zeros.
         assert!(fired >= 20, "{fired}");
+    }
+
+    #[test]
+    fn words_placed_by_the_extractor_score_as_the_joined_words_do() {
+        let rules = IntentRules::new();
+        let mut scratch = RuleScratch::default();
+        let mut extractor = crate::FeatureExtractor::new(crate::FeatureConfig::default());
+        let mut features = crate::SparseVector::default();
+        let texts = [
+            ("Where can I buy the new Zeltron? Price?", "en"),
+            ("Ужасная связь, верните деньги! Где купить дешевле?", "ru"),
+            ("Πού μπορώ να αγοράσω; Εξαιρετική εξυπηρέτηση!!!", "el"),
+            (
+                "don't   buy it... call 0123456789 now, FREE promo code",
+                "en",
+            ),
+            ("", "en"),
+            ("   ", "ru"),
+            ("😀 http://x.io/a www.q.gr @zeltron", "en"),
+        ];
+        for (text, lang) in texts {
+            extractor.extract(text, &mut features);
+            let joined = extractor.joined_words();
+            let placed = rules.all_scores_placed(
+                joined,
+                extractor.joined_places(),
+                text,
+                lang,
+                &mut scratch,
+            );
+            assert_eq!(
+                placed,
+                rules.all_scores_joined(joined, text, lang, &mut scratch),
+                "{text:?}"
+            );
+            for &(at, end) in extractor.joined_places() {
+                assert_eq!(joined.as_bytes()[at as usize], b' ');
+                assert_eq!(joined.as_bytes()[end as usize], b' ');
+            }
+        }
     }
 
     #[test]
