@@ -133,6 +133,7 @@ fn fx_step(state: u64, value: u64) -> u64 {
 
 /// FxHash over the bytes, eight at a time, with the length folded in so that `"a"` and `"a\0"`
 /// differ.
+#[cfg(test)]
 fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
     let mut h = fx_step(seed, bytes.len() as u64);
     let mut chunks = bytes.chunks_exact(8);
@@ -148,6 +149,36 @@ fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
         h = fx_step(h, u64::from_le_bytes(word));
     }
     // One more round so that the last bytes reach the top bits too.
+    fx_step(h, 0)
+}
+
+/// [`hash_bytes`] of `text[start..end]`, its last bytes read by one load of the eight from
+/// `start + 8k` where `text` has them (masked), not copied into a padded buffer: a copy of a
+/// length not known in advance is a `memcpy` call, for every word of every text.
+#[inline(always)]
+fn hash_bytes_in(seed: u64, text: &[u8], start: usize, end: usize) -> u64 {
+    let mut h = fx_step(seed, (end - start) as u64);
+    let mut at = start;
+    let load = |from: usize| {
+        text.get(from..from + 8)
+            .and_then(|eight| <[u8; 8]>::try_from(eight).ok())
+            .map(u64::from_le_bytes)
+    };
+    while at + 8 <= end {
+        h = fx_step(h, load(at).unwrap_or_default());
+        at += 8;
+    }
+    if at < end {
+        let len = end - at;
+        let last = match load(at) {
+            Some(word) => word & ((1u64 << (8 * len)) - 1),
+            None => text[at..end]
+                .iter()
+                .rev()
+                .fold(0, |word, &b| (word << 8) | u64::from(b)),
+        };
+        h = fx_step(h, last);
+    }
     fx_step(h, 0)
 }
 
@@ -282,7 +313,7 @@ impl FeatureExtractor {
             joined.push_str(word);
             self.joined_places.push((at, joined.len() as u32));
             if self.config.word_ngram_max >= 1 {
-                let h = hash_bytes(WORD_SEED, word.as_bytes());
+                let h = hash_bytes_in(WORD_SEED, folded.as_bytes(), start as usize, end as usize);
                 push(out, bucket(h, shift));
                 if self.config.word_ngram_max >= 2 {
                     if let Some(p) = previous {
@@ -1020,6 +1051,20 @@ mod tests {
                 let chunks: Vec<&str> = splitter.chunks.iter().map(|&r| range(r)).collect();
                 let expected: Vec<&str> = folded.split_ascii_whitespace().collect();
                 assert_eq!(chunks, expected, "{text:?} folded {folded:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn words_hashed_in_place_hash_as_copies() {
+        let text = "a ab abcdefg abcdefgh abcdefghi abcdefghijklmnopq яблоко 😀x";
+        for start in 0..text.len() {
+            for end in start..=text.len() {
+                assert_eq!(
+                    hash_bytes_in(WORD_SEED, text.as_bytes(), start, end),
+                    hash_bytes(WORD_SEED, &text.as_bytes()[start..end]),
+                    "{start}..{end}"
+                );
             }
         }
     }
