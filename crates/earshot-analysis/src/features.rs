@@ -404,15 +404,21 @@ fn char_grams<const MIN: usize, const MAX: usize>(
     out.indices.reserve(grams);
     out.values.reserve(grams);
     let mut start = 0;
-    // Starts with MAX characters ahead: a window of fixed size, no test per character.
+    // Starts with MAX characters ahead: a window of fixed size, no test per character, and
+    // its grams appended together (one capacity check for all of them, not one per gram).
+    let per_start = MAX + 1 - MIN;
     while let Some(Ok(window)) = chars.get(start..start + MAX).map(<&[u32; MAX]>::try_from) {
         let mut h = CHAR_SEED;
+        let mut indices = [0u32; 8];
+        let mut signs = [0f32; 8];
         for (n, &c) in window.iter().enumerate() {
             h = fx_step(h, u64::from(c));
             if n + 1 >= MIN {
-                push(out, bucket(h, shift));
+                (indices[n + 1 - MIN], signs[n + 1 - MIN]) = bucket(h, shift);
             }
         }
+        out.indices.extend_from_slice(&indices[..per_start]);
+        out.values.extend_from_slice(&signs[..per_start]);
         start += 1;
     }
     // The last starts, with fewer characters ahead.
