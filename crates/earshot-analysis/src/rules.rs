@@ -828,9 +828,13 @@ fn question_mark_weight(text: &str, lang: &str) -> f32 {
     } else {
         &['?', '？', '¿']
     };
-    // One memchr-backed search per mark instead of decoding every character of the text and
-    // comparing it with each mark: the same answer, in a fraction of the time.
-    if question_marks.iter().any(|&mark| text.contains(mark)) {
+    // Most texts hold no mark at all: one pass the compiler runs on many bytes at once looks
+    // for the marks' first bytes (`?`, `;`, and the lead bytes of `¿` C2, `;` (U+037E) CD and
+    // `？` EF), and only a text with one is searched mark by mark.
+    let maybe = text.as_bytes().iter().fold(false, |maybe, &b| {
+        maybe | matches!(b, b'?' | b';' | 0xc2 | 0xcd | 0xef)
+    });
+    if maybe && question_marks.iter().any(|&mark| text.contains(mark)) {
         0.7
     } else {
         0.0
@@ -1103,6 +1107,27 @@ mod tests {
         }
         // The comparison covers texts where cues fire, not only zeros.
         assert!(fired >= 20, "{fired}");
+    }
+
+    #[test]
+    fn every_question_mark_of_a_language_counts_and_nothing_else_does() {
+        for (text, lang, expected) in [
+            ("is it?", "en", 0.7),
+            ("is it？", "en", 0.7),
+            ("¿es así", "es", 0.7),
+            ("είναι;", "el", 0.7),
+            ("είναι\u{037E}", "el", 0.7),
+            ("it is; fine", "en", 0.0),
+            ("«так» — да", "ru", 0.0),
+            ("ΕΊΝΑΙ ΕΔΏ, ﬁne 😀", "el", 0.0),
+            ("", "en", 0.0),
+        ] {
+            assert_eq!(
+                question_mark_weight(text, lang),
+                expected,
+                "{text:?} in {lang}"
+            );
+        }
     }
 
     #[test]
