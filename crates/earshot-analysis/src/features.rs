@@ -493,7 +493,25 @@ pub fn fold_into(text: &str, out: &mut String) {
 
 #[inline(always)]
 fn push_folded(c: char, out: &mut String) {
-    let folded = match c {
+    match fold_one(c) {
+        Some(folded) => out.push(folded),
+        None => out.push_str(&fold(c.encode_utf8(&mut [0u8; 4]))),
+    }
+}
+
+/// [`push_folded`] into UTF-8 bytes.
+fn push_folded_bytes(c: char, out: &mut Vec<u8>) {
+    match fold_one(c) {
+        Some(folded) => out.extend_from_slice(folded.encode_utf8(&mut [0u8; 4]).as_bytes()),
+        None => out.extend_from_slice(fold(c.encode_utf8(&mut [0u8; 4])).as_bytes()),
+    }
+}
+
+/// The fold of the characters of the scripts we analyse, one character each; `None` for the
+/// others, which go through [`fold`] itself.
+#[inline(always)]
+fn fold_one(c: char) -> Option<char> {
+    Some(match c {
         'A'..='Z' => c.to_ascii_lowercase(),
         'ς' => 'σ',
         '\0'..='\u{7f}' | 'а'..='я' | 'α'..='ω' => c,
@@ -507,13 +525,8 @@ fn push_folded(c: char, out: &mut String) {
         'ό' | 'Ό' => 'ο',
         'ύ' | 'Ύ' | 'ϋ' | 'Ϋ' | 'ΰ' => 'υ',
         'ώ' | 'Ώ' => 'ω',
-        _ => {
-            let mut buffer = [0u8; 4];
-            out.push_str(&fold(c.encode_utf8(&mut buffer)));
-            return;
-        }
-    };
-    out.push(folded);
+        _ => return None,
+    })
 }
 
 fn is_word_char(c: char) -> bool {
@@ -596,20 +609,41 @@ fn clean<const FOLD: bool, const SPLIT: bool>(
     out: &mut String,
     splitter: &mut Splitter,
 ) {
-    let push = |c: char, out: &mut String| {
+    // Written as bytes and made a `String` again at the end: pushing a `char` into a `String`
+    // encodes it, which cost more per letter than everything else, and checking the bytes
+    // again at the end cost as much (callgrind, docs/BENCHMARKS.md).
+    let mut written = std::mem::take(out).into_bytes();
+    written.clear();
+    splitter.clear();
+    clean_bytes::<FOLD, SPLIT>(text, &mut written, splitter);
+    debug_assert!(std::str::from_utf8(&written).is_ok());
+    // SAFETY: `clean_bytes` appends only whole characters: ASCII bytes, the UTF-8 of a `char`
+    // (`encode_utf8`, or its two bytes in `TwoByteFold`, made by `encode_utf8`), and the bytes
+    // of `str`s.
+    *out = unsafe { String::from_utf8_unchecked(written) };
+}
+
+#[inline(always)]
+fn clean_bytes<const FOLD: bool, const SPLIT: bool>(
+    text: &str,
+    out: &mut Vec<u8>,
+    splitter: &mut Splitter,
+) {
+    let push = |c: char, out: &mut Vec<u8>| {
         if FOLD {
-            push_folded(c, out);
+            push_folded_bytes(c, out);
         } else {
-            out.push(c);
+            out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
         }
     };
-    out.clear();
-    splitter.clear();
     // What was written from `from` on, told to the splitter (the rare characters whose fold
     // is several characters, escapes).
-    let split_from = |splitter: &mut Splitter, out: &String, from: usize| {
+    let split_from = |splitter: &mut Splitter, out: &[u8], from: usize| {
         if SPLIT {
-            for (i, c) in out[from..].char_indices() {
+            let Ok(piece) = std::str::from_utf8(&out[from..]) else {
+                return;
+            };
+            for (i, c) in piece.char_indices() {
                 splitter.char(c, (from + i) as u32);
             }
         }
@@ -621,13 +655,49 @@ fn clean<const FOLD: bool, const SPLIT: bool>(
     let text = &text[..end];
     let bytes = text.as_bytes();
     let two_byte = FOLD.then(two_byte_folds);
+    let lowered = if FOLD {
+        &ASCII_WORD_FOLDED
+    } else {
+        &ASCII_WORD
+    };
     let mut at = 0;
     let mut at_word_start = true;
     while let Some(&byte) = bytes.get(at) {
-        // Most bytes are plain ASCII that is neither an escape nor the start of a link (which
-        // begins with `h` or `w` at a word start): one test, and no decoding.
-        let link_start = at_word_start && matches!(byte | 0x20, b'h' | b'w');
-        if byte < 0x80 && byte != b'\\' && !link_start {
+        if byte.is_ascii_alphanumeric() {
+            // A link says little by its letters (`t.co/x7Kq2`) and much by being there: one
+            // token. It starts with `h` or `w` at a word start.
+            if at_word_start && matches!(byte | 0x20, b'h' | b'w') && starts_with_link(&text[at..])
+            {
+                if SPLIT {
+                    // Letters only: one word, starting here.
+                    splitter.word_char(out.len() as u32);
+                }
+                out.extend_from_slice(LINK_TOKEN.as_bytes());
+                at += text[at..]
+                    .find(char::is_whitespace)
+                    .unwrap_or(text.len() - at);
+                at_word_start = false;
+                continue;
+            }
+            // A run of ASCII letters and digits is one word piece, told to the splitter once
+            // (what it does for the run's later characters changes nothing).
+            if SPLIT {
+                splitter.word_char(out.len() as u32);
+            }
+            let run_start = at;
+            for &letter in &bytes[run_start..] {
+                let folded = lowered[usize::from(letter)];
+                if folded == 0 {
+                    break;
+                }
+                out.push(folded);
+                at += 1;
+            }
+            at_word_start = false;
+            continue;
+        }
+        // The other ASCII characters but the escape: no decoding.
+        if byte < 0x80 && byte != b'\\' {
             // The ASCII characters that are whitespace or control: 0x00-0x20 and DEL.
             let blank = byte <= 0x20 || byte == 0x7f;
             at_word_start = blank;
@@ -635,26 +705,44 @@ fn clean<const FOLD: bool, const SPLIT: bool>(
                 let written = out.len() as u32;
                 if blank {
                     splitter.blank(written);
-                } else if byte.is_ascii_alphanumeric() {
-                    splitter.word_char(written);
                 } else {
                     splitter.other(written, byte == b'\'');
                 }
             }
-            push(if blank { ' ' } else { char::from(byte) }, out);
+            out.push(if blank { b' ' } else { byte });
             at += 1;
             continue;
         }
-        // Cyrillic and Greek are two bytes a letter: what they fold to is in a table. A link
-        // starts with an ASCII letter, so these never start one.
+        // Cyrillic and Greek are two bytes a letter: what they fold to is in a table.
         if let (Some(table), 0xc2..=0xdf, Some(&next)) = (two_byte, byte, bytes.get(at + 1)) {
-            let code = (usize::from(byte & 0x1f) << 6) | usize::from(next & 0x3f);
-            if let Some(folded) = table[code - 0x80] {
-                at_word_start = folded == ' ';
-                if SPLIT {
-                    splitter.char(folded, out.len() as u32);
+            if let Some(fold) = table[two_byte_code(byte, next)] {
+                if fold.word {
+                    // A run of such letters is one word piece: the splitter is told once.
+                    if SPLIT {
+                        splitter.word_char(out.len() as u32);
+                    }
+                    fold.push_to(out);
+                    at += 2;
+                    let run_start = at;
+                    for pair in bytes[run_start..].chunks_exact(2) {
+                        let (lead, next) = (pair[0], pair[1]);
+                        if !(0xc2..=0xdf).contains(&lead) {
+                            break;
+                        }
+                        let Some(fold) = table[two_byte_code(lead, next)].filter(|f| f.word) else {
+                            break;
+                        };
+                        fold.push_to(out);
+                        at += 2;
+                    }
+                    at_word_start = false;
+                    continue;
                 }
-                out.push(folded);
+                at_word_start = fold.folded == ' ';
+                if SPLIT {
+                    splitter.char(fold.folded, out.len() as u32);
+                }
+                fold.push_to(out);
                 at += 2;
                 continue;
             }
@@ -663,17 +751,6 @@ fn clean<const FOLD: bool, const SPLIT: bool>(
         let Some(c) = rest.chars().next() else {
             break;
         };
-        // A link says little by its letters (`t.co/x7Kq2`) and much by being there: one token.
-        if at_word_start && starts_with_link(rest) {
-            if SPLIT {
-                // Letters only: one word, starting here.
-                splitter.word_char(out.len() as u32);
-            }
-            out.push_str(LINK_TOKEN);
-            at += rest.find(char::is_whitespace).unwrap_or(rest.len());
-            at_word_start = false;
-            continue;
-        }
         // Every space becomes an ASCII space, so chunks split on ASCII whitespace alone.
         let blank = c.is_whitespace() || c.is_control();
         at_word_start = blank;
@@ -695,6 +772,24 @@ fn clean<const FOLD: bool, const SPLIT: bool>(
     if SPLIT {
         splitter.blank(out.len() as u32);
     }
+}
+
+/// For each byte, itself where it is an ASCII letter or digit, else 0.
+static ASCII_WORD: [u8; 256] = ascii_word_table(false);
+/// For each byte, its lower case where it is an ASCII letter or digit, else 0.
+static ASCII_WORD_FOLDED: [u8; 256] = ascii_word_table(true);
+
+const fn ascii_word_table(lower: bool) -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 128 {
+        let b = byte as u8;
+        if b.is_ascii_alphanumeric() {
+            table[byte] = if lower { b.to_ascii_lowercase() } else { b };
+        }
+        byte += 1;
+    }
+    table
 }
 
 /// The words and chunks of folded text, found character by character as it is written
@@ -773,12 +868,55 @@ impl Splitter {
 /// Characters of two UTF-8 bytes (U+0080 to U+07FF: Latin accents, Greek, Cyrillic).
 const TWO_BYTE_CHARS: usize = 0x800 - 0x80;
 
-/// For each character of two UTF-8 bytes, what cleaning and folding make of it when that is
-/// one character: `' '` for a blank (whitespace, control), else its fold. `None` where the fold
-/// is several characters (or none), left to the general path. Made once, from the general
-/// path itself, so the two cannot disagree.
-fn two_byte_folds() -> &'static [Option<char>; TWO_BYTE_CHARS] {
-    static TABLE: std::sync::LazyLock<Box<[Option<char>; TWO_BYTE_CHARS]>> =
+/// What cleaning and folding make of a character of two UTF-8 bytes, when that is one
+/// character.
+#[derive(Debug, Clone, Copy)]
+struct TwoByteFold {
+    /// `' '` for a blank (whitespace, control), else the fold.
+    folded: char,
+    /// Whether `folded` is a word character ([`is_word_char`]).
+    word: bool,
+    /// `folded` in UTF-8 (one or two bytes: the fold of a character below U+0800 is).
+    utf8: [u8; 2],
+    two_bytes: bool,
+}
+
+impl TwoByteFold {
+    fn new(folded: char) -> Option<TwoByteFold> {
+        let mut utf8 = [0u8; 2];
+        let length = folded.encode_utf8(&mut [0u8; 4]).len();
+        if length > 2 {
+            return None;
+        }
+        folded.encode_utf8(&mut utf8);
+        Some(TwoByteFold {
+            folded,
+            word: is_word_char(folded),
+            utf8,
+            two_bytes: length == 2,
+        })
+    }
+
+    #[inline(always)]
+    fn push_to(self, out: &mut Vec<u8>) {
+        out.push(self.utf8[0]);
+        if self.two_bytes {
+            out.push(self.utf8[1]);
+        }
+    }
+}
+
+/// Where the character of two UTF-8 bytes `lead`, `next` is in [`two_byte_folds`].
+#[inline(always)]
+fn two_byte_code(lead: u8, next: u8) -> usize {
+    ((usize::from(lead & 0x1f) << 6) | usize::from(next & 0x3f)) - 0x80
+}
+
+/// For each character of two UTF-8 bytes, its [`TwoByteFold`]; `None` where the fold is
+/// several characters (or none), left to the general path. Made once, from the general path
+/// itself, so the two cannot disagree.
+fn two_byte_folds() -> &'static [Option<TwoByteFold>; TWO_BYTE_CHARS] {
+    static TABLE: std::sync::LazyLock<Box<[Option<TwoByteFold>; TWO_BYTE_CHARS]>> =
         std::sync::LazyLock::new(|| {
             let mut table = Box::new([None; TWO_BYTE_CHARS]);
             let mut folded = String::new();
@@ -787,7 +925,7 @@ fn two_byte_folds() -> &'static [Option<char>; TWO_BYTE_CHARS] {
                     continue;
                 };
                 if c.is_whitespace() || c.is_control() {
-                    *slot = Some(' ');
+                    *slot = TwoByteFold::new(' ');
                     continue;
                 }
                 folded.clear();
@@ -796,7 +934,7 @@ fn two_byte_folds() -> &'static [Option<char>; TWO_BYTE_CHARS] {
                 if let (Some(only), None) = (chars.next(), chars.next()) {
                     // A space would read as a blank (the start of a word): leave it to the
                     // general path.
-                    *slot = (only != ' ').then_some(only);
+                    *slot = (only != ' ').then(|| TwoByteFold::new(only)).flatten();
                 }
             }
             table
@@ -1006,6 +1144,12 @@ mod tests {
             "a",
             "Z",
             "9",
+            "Hello",
+            "w",
+            "Hw",
+            "Привет",
+            "Ωμέγα",
+            "ÉÀ",
             "'",
             "''",
             " ",
