@@ -564,9 +564,10 @@ impl FusedGroup {
         let mut pending = std::mem::take(&mut cache.pending);
         pending.clear();
         for chunk in text.chunks {
-            let key = chunk.key.map(|key| (cache.slot_of(&key), key));
+            let key = chunk.key.map(|key| (cache.set_of(&key), key));
             if let Some((at, key)) = &key {
-                if let Some((lanes, squares, count, flag)) = cache.get(*at, key) {
+                if let Some(slot) = cache.find(*at, key) {
+                    let (lanes, squares, count, flag) = cache.sums_at(slot);
                     for (total, &lane) in chars.lanes.iter_mut().zip(lanes) {
                         *total += lane;
                     }
@@ -941,7 +942,7 @@ impl Analyzer {
     /// spent: a text is memoised in every group or in none.
     fn make_memos(&self, caches: &mut [Option<ChunkCache>]) -> bool {
         for (cache, group) in caches.iter_mut().zip(&self.groups) {
-            *cache = ChunkCache::new(group.width, &group.idf_lanes);
+            *cache = ChunkCache::new(group.stride, &group.idf_lanes);
             if cache.is_none() {
                 caches.iter_mut().for_each(|cache| *cache = None);
                 return false;
@@ -1089,7 +1090,7 @@ impl Analyzer {
                     {
                         let chunks = scratch.extractors[loaded.config].chunks();
                         for key in chunks.iter().filter_map(|chunk| chunk.key.as_ref()) {
-                            cache.prefetch(cache.slot_of(key));
+                            cache.prefetch(cache.set_of(key));
                         }
                     }
                 }
