@@ -7,7 +7,8 @@ use earshot_text::{fold, tokenize};
 use crate::chunk_cache::{ChunkCache, ChunkRef};
 use crate::eval::argmax;
 use crate::features::{
-    block_scales, clean_and_fold, same_short, FeatureConfig, FeatureExtractor, SparseVector,
+    block_scales, clean_and_fold, same_short, FeatureConfig, FeatureExtractor, PackedFeatures,
+    SparseVector,
 };
 use crate::model::{count_block_factor, idf_scaled_sum, idf_steps, scaled_sum, Model, ModelError};
 use crate::rules::{IntentRules, RuleScratch, INTENT_THRESHOLD, SPAM_THRESHOLD};
@@ -139,6 +140,9 @@ pub enum AnalyzerError {
 pub struct Scratch {
     extractors: Vec<FeatureExtractor>,
     features: Vec<SparseVector>,
+    /// Per feature configuration, the word block of the current text where the chunks come
+    /// from the memo (`full_features` false).
+    words: Vec<PackedFeatures>,
     probabilities: Vec<f32>,
     /// Per fused group: the sums of every lane of its models for the current text.
     group_sums: Vec<Vec<f32>>,
@@ -151,7 +155,7 @@ pub struct Scratch {
     /// dropped scratch of the same analyzer on this thread, or made when the scratch analyses
     /// its second text (a scratch used once would only pay for it).
     chunk_caches: Vec<Option<ChunkCache>>,
-    grams: SparseVector,
+    grams: PackedFeatures,
     texts: u64,
     memoise_chunks: bool,
     /// [`Analyzer::id`] of the analyzer whose tables the memo's sums come from.
@@ -302,6 +306,25 @@ impl<const W: usize> LaneSums<W> {
             count: 0,
         }
     }
+
+    /// Adds the `i32` sums of a piece of `entries` entries (few enough not to overflow).
+    #[inline(always)]
+    fn add_piece<const SQUARES: bool>(
+        &mut self,
+        lanes: [i32; W],
+        squares: [i32; W],
+        entries: usize,
+    ) {
+        for (total, lane) in self.lanes.iter_mut().zip(lanes) {
+            *total += lane;
+        }
+        if SQUARES {
+            for (total, square) in self.squares.iter_mut().zip(squares) {
+                *total += i64::from(square);
+            }
+        }
+        self.count += entries as i64;
+    }
 }
 
 /// The widths a fused row can have (lanes rounded up, so that a row is a fixed-size array the
@@ -320,6 +343,13 @@ impl FusedGroup {
     fn prefetch_rows(&self, indices: &[u32]) {
         for &index in indices {
             prefetch(&self.table, index as usize * self.width);
+        }
+    }
+
+    /// [`FusedGroup::prefetch_rows`] of packed features.
+    fn prefetch_packed_rows(&self, entries: &[u32]) {
+        for &entry in entries {
+            prefetch(&self.table, (entry >> 1) as usize * self.width);
         }
     }
 
@@ -406,34 +436,59 @@ impl FusedGroup {
                 if let Some(&ahead) = piece.get(at + PREFETCH_DISTANCE) {
                     prefetch(&self.table, ahead as usize * W);
                 }
-                let start = index as usize * W;
-                let Some(Ok(row)) = self.table.get(start..start + W).map(<&[i8; W]>::try_from)
-                else {
-                    continue;
-                };
-                // The row widened once into a fixed array, then the two sums over it: fewer
-                // instructions per row than both sums taken from the `i8` row (callgrind,
-                // docs/BENCHMARKS.md).
-                let widened: [i32; W] = std::array::from_fn(|lane| i32::from(row[lane]));
                 let mask = -i32::from(value.is_sign_negative());
-                for (lane, &q) in lanes.iter_mut().zip(&widened) {
-                    *lane += (q ^ mask) - mask;
-                }
-                if SQUARES {
-                    for (square, &q) in squares.iter_mut().zip(&widened) {
-                        *square += q * q;
-                    }
-                }
+                self.add_row::<W, SQUARES>(index, mask, &mut lanes, &mut squares);
             }
-            for (total, lane) in into.lanes.iter_mut().zip(lanes) {
-                *total += lane;
-            }
-            if SQUARES {
-                for (total, square) in into.squares.iter_mut().zip(squares) {
-                    *total += i64::from(square);
+            into.add_piece::<SQUARES>(lanes, squares, piece.len());
+        }
+    }
+
+    /// [`FusedGroup::add_rows`] of packed features.
+    #[inline(always)]
+    fn add_packed_rows<const W: usize, const SQUARES: bool>(
+        &self,
+        entries: &[u32],
+        into: &mut LaneSums<W>,
+    ) {
+        for piece in entries.chunks(ENTRIES_PER_PIECE) {
+            let mut lanes = [0i32; W];
+            let mut squares = [0i32; W];
+            for (at, &entry) in piece.iter().enumerate() {
+                if let Some(&ahead) = piece.get(at + PREFETCH_DISTANCE) {
+                    prefetch(&self.table, (ahead >> 1) as usize * W);
                 }
+                let (index, mask) = PackedFeatures::unpack(entry);
+                self.add_row::<W, SQUARES>(index, mask, &mut lanes, &mut squares);
             }
-            into.count += piece.len() as i64;
+            into.add_piece::<SQUARES>(lanes, squares, piece.len());
+        }
+    }
+
+    /// Adds row `index`, negated where `mask` is all ones, to `lanes`, and with `SQUARES` its
+    /// squares to `squares`.
+    #[inline(always)]
+    fn add_row<const W: usize, const SQUARES: bool>(
+        &self,
+        index: u32,
+        mask: i32,
+        lanes: &mut [i32; W],
+        squares: &mut [i32; W],
+    ) {
+        let start = index as usize * W;
+        let Some(Ok(row)) = self.table.get(start..start + W).map(<&[i8; W]>::try_from) else {
+            return;
+        };
+        // The row widened once into a fixed array, then the two sums over it: fewer
+        // instructions per row than both sums taken from the `i8` row (callgrind,
+        // docs/BENCHMARKS.md).
+        let widened: [i32; W] = std::array::from_fn(|lane| i32::from(row[lane]));
+        for (lane, &q) in lanes.iter_mut().zip(&widened) {
+            *lane += (q ^ mask) - mask;
+        }
+        if SQUARES {
+            for (square, &q) in squares.iter_mut().zip(&widened) {
+                *square += q * q;
+            }
         }
     }
 
@@ -476,12 +531,12 @@ impl FusedGroup {
     #[allow(clippy::too_many_arguments)]
     fn accumulate_chunks(
         &self,
-        words: &SparseVector,
+        words: &PackedFeatures,
         folded: &str,
         chunks: &[ChunkRef],
         cache: &mut ChunkCache,
         extractor: &mut FeatureExtractor,
-        grams: &mut SparseVector,
+        grams: &mut PackedFeatures,
         sums: &mut Vec<f32>,
     ) -> bool {
         #[cfg(target_arch = "x86_64")]
@@ -499,12 +554,12 @@ impl FusedGroup {
     #[allow(clippy::too_many_arguments)]
     fn accumulate_chunks_avx2(
         &self,
-        words: &SparseVector,
+        words: &PackedFeatures,
         folded: &str,
         chunks: &[ChunkRef],
         cache: &mut ChunkCache,
         extractor: &mut FeatureExtractor,
-        grams: &mut SparseVector,
+        grams: &mut PackedFeatures,
         sums: &mut Vec<f32>,
     ) -> bool {
         self.accumulate_chunks_portable(words, folded, chunks, cache, extractor, grams, sums)
@@ -514,12 +569,12 @@ impl FusedGroup {
     #[allow(clippy::too_many_arguments)]
     fn accumulate_chunks_portable(
         &self,
-        words: &SparseVector,
+        words: &PackedFeatures,
         folded: &str,
         chunks: &[ChunkRef],
         cache: &mut ChunkCache,
         extractor: &mut FeatureExtractor,
-        grams: &mut SparseVector,
+        grams: &mut PackedFeatures,
         sums: &mut Vec<f32>,
     ) -> bool {
         let text = Chunks {
@@ -551,16 +606,16 @@ impl FusedGroup {
         text: Chunks<'_>,
         cache: &mut ChunkCache,
         extractor: &mut FeatureExtractor,
-        grams: &mut SparseVector,
+        grams: &mut PackedFeatures,
         sums: &mut Vec<f32>,
     ) -> bool {
         let mut words = LaneSums::<W>::new();
-        self.add_rows::<W, IDF>(&text.words.indices, &text.words.values, &mut words);
-        let mut exception = hits_any(&text.words.indices, &self.exceptions);
+        self.add_packed_rows::<W, IDF>(&text.words.entries, &mut words);
+        let mut exception = hits_any_packed(&text.words.entries, &self.exceptions);
         let mut chars = LaneSums::<W>::new();
         // First the memoised chunks, and the grams of the others with their rows asked for;
         // then the rows of the others are added (they have had time to arrive) and memoised.
-        grams.clear();
+        grams.entries.clear();
         let mut pending = std::mem::take(&mut cache.pending);
         pending.clear();
         for chunk in text.chunks {
@@ -584,18 +639,18 @@ impl FusedGroup {
                 .folded
                 .get(chunk.start as usize..chunk.end as usize)
                 .unwrap_or_default();
-            let start = grams.len();
+            let start = grams.entries.len();
             extractor.chunk_grams(piece, grams);
-            self.prefetch_rows(&grams.indices[start..]);
-            pending.push((key, grams.len()));
+            self.prefetch_packed_rows(&grams.entries[start..]);
+            pending.push((key, grams.entries.len()));
         }
         let mut start = 0;
         for &(key, end) in &pending {
-            let (indices, values) = (&grams.indices[start..end], &grams.values[start..end]);
+            let entries = &grams.entries[start..end];
             start = end;
             let mut of_chunk = LaneSums::<W>::new();
-            self.add_rows::<W, IDF>(indices, values, &mut of_chunk);
-            let flag = hits_any(indices, &self.exceptions);
+            self.add_packed_rows::<W, IDF>(entries, &mut of_chunk);
+            let flag = hits_any_packed(entries, &self.exceptions);
             exception |= flag;
             if let Some((at, key)) = &key {
                 cache.put(
@@ -626,7 +681,7 @@ impl FusedGroup {
 /// A text as [`FusedGroup::accumulate_chunks`] reads it.
 #[derive(Clone, Copy)]
 struct Chunks<'a> {
-    words: &'a SparseVector,
+    words: &'a PackedFeatures,
     folded: &'a str,
     chunks: &'a [ChunkRef],
 }
@@ -638,6 +693,15 @@ fn hits_any(indices: &[u32], buckets: &[u32]) -> bool {
         indices
             .iter()
             .fold(false, |hit, &index| hit | (index == bucket))
+    })
+}
+
+/// [`hits_any`] of packed features.
+fn hits_any_packed(entries: &[u32], buckets: &[u32]) -> bool {
+    buckets.iter().any(|&bucket| {
+        entries
+            .iter()
+            .fold(false, |hit, &entry| hit | (entry >> 1 == bucket))
     })
 }
 
@@ -976,13 +1040,14 @@ impl Analyzer {
                 .map(|&c| FeatureExtractor::new(c))
                 .collect(),
             features: vec![SparseVector::default(); self.configs.len()],
+            words: vec![PackedFeatures::default(); self.configs.len()],
             probabilities: Vec::new(),
             group_sums: vec![Vec::new(); self.groups.len()],
             folded: String::new(),
             rules: RuleScratch::default(),
             full_features: true,
             chunk_caches: self.spare_memos(),
-            grams: SparseVector::default(),
+            grams: PackedFeatures::default(),
             texts: 0,
             memoise_chunks: true,
             analyzer: self.id,
@@ -1047,6 +1112,7 @@ impl Analyzer {
         if scratch.analyzer != self.id
             || scratch.extractors.len() != self.configs.len()
             || scratch.group_sums.len() != self.groups.len()
+            || scratch.words.len() != self.configs.len()
         {
             *scratch = self.scratch();
         }
@@ -1065,9 +1131,14 @@ impl Analyzer {
             && scratch.chunk_caches.iter().all(Option::is_some);
         scratch.texts += 1;
         scratch.full_features = !memoise;
-        for (extractor, features) in scratch.extractors.iter_mut().zip(&mut scratch.features) {
+        for ((extractor, features), words) in scratch
+            .extractors
+            .iter_mut()
+            .zip(&mut scratch.features)
+            .zip(&mut scratch.words)
+        {
             if memoise {
-                extractor.extract_words(text, features);
+                extractor.extract_words(text, words);
             } else {
                 extractor.extract(text, features);
             }
@@ -1083,7 +1154,11 @@ impl Analyzer {
                 if !requested[..i].contains(&loaded.group) {
                     requested[i] = loaded.group;
                     let group = &self.groups[loaded.group];
-                    group.prefetch_rows(&scratch.features[loaded.config].indices);
+                    if memoise {
+                        group.prefetch_packed_rows(&scratch.words[loaded.config].entries);
+                    } else {
+                        group.prefetch_rows(&scratch.features[loaded.config].indices);
+                    }
                     if let Some(cache) = scratch.chunk_caches[loaded.group]
                         .as_ref()
                         .filter(|_| memoise)
@@ -1127,7 +1202,7 @@ impl Analyzer {
                 let folded = std::mem::take(extractor.folded_mut());
                 let chunks = std::mem::take(extractor.chunks_mut());
                 exception |= fused.accumulate_chunks(
-                    &scratch.features[config],
+                    &scratch.words[config],
                     &folded,
                     &chunks,
                     cache,
@@ -1154,7 +1229,12 @@ impl Analyzer {
             let loaded = task_models[task_index]?;
             let features = &scratch.features[loaded.config];
             let model = &loaded.model;
-            let no_features = features.is_empty()
+            let no_words = if scratch.full_features {
+                features.is_empty()
+            } else {
+                scratch.words[loaded.config].entries.is_empty()
+            };
+            let no_features = no_words
                 && (scratch.full_features
                     || scratch.extractors[loaded.config].chunks().is_empty()
                     || self.configs[loaded.config].char_max == 0);

@@ -116,6 +116,102 @@ impl SparseVector {
     }
 }
 
+/// Where [`FeatureExtractor::extract_words`] and [`FeatureExtractor::chunk_grams`] write the
+/// features they hash: a [`SparseVector`] (index and ±1), or [`PackedFeatures`].
+pub(crate) trait FeatureSink {
+    fn clear(&mut self);
+    fn reserve(&mut self, additional: usize);
+    /// The feature of hash `h` in a table of `2^(64 - shift)` buckets.
+    fn push_hash(&mut self, h: u64, shift: u32);
+    /// The features of several hashes (at most eight), in order.
+    fn extend_hashes(&mut self, hashes: &[u64], shift: u32);
+    /// The features so far are the word block.
+    fn end_words(&mut self);
+}
+
+impl FeatureSink for SparseVector {
+    fn clear(&mut self) {
+        SparseVector::clear(self);
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.indices.reserve(additional);
+        self.values.reserve(additional);
+    }
+
+    #[inline(always)]
+    fn push_hash(&mut self, h: u64, shift: u32) {
+        push(self, bucket(h, shift));
+    }
+
+    #[inline(always)]
+    fn extend_hashes(&mut self, hashes: &[u64], shift: u32) {
+        let mut indices = [0u32; 8];
+        let mut signs = [0f32; 8];
+        let count = hashes.len().min(8);
+        for (k, &h) in hashes.iter().take(8).enumerate() {
+            (indices[k], signs[k]) = bucket(h, shift);
+        }
+        self.indices.extend_from_slice(&indices[..count]);
+        self.values.extend_from_slice(&signs[..count]);
+    }
+
+    fn end_words(&mut self) {
+        self.word_features = self.indices.len();
+    }
+}
+
+/// Features as the analyzer's fused sums read them, one `u32` each: the bucket shifted left by
+/// one, and in the low bit the sign (1 for −1). That is the hash shifted right by one bit less
+/// than for the bucket alone ([`bucket`] takes the sign from the bit below the bucket's), so
+/// a feature costs one shift and one store instead of a bucket, a float sign and two stores.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PackedFeatures {
+    pub entries: Vec<u32>,
+}
+
+impl PackedFeatures {
+    /// The bucket and the sign mask (0 for +1, all ones for −1) of a packed feature.
+    #[inline(always)]
+    pub(crate) fn unpack(entry: u32) -> (u32, i32) {
+        (entry >> 1, -((entry & 1) as i32))
+    }
+}
+
+impl FeatureSink for PackedFeatures {
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
+    #[inline(always)]
+    fn push_hash(&mut self, h: u64, shift: u32) {
+        self.entries.push(packed(h, shift));
+    }
+
+    #[inline(always)]
+    fn extend_hashes(&mut self, hashes: &[u64], shift: u32) {
+        let mut entries = [0u32; 8];
+        let count = hashes.len().min(8);
+        for (entry, &h) in entries.iter_mut().zip(hashes) {
+            *entry = packed(h, shift);
+        }
+        self.entries.extend_from_slice(&entries[..count]);
+    }
+
+    fn end_words(&mut self) {}
+}
+
+/// The [`PackedFeatures`] entry of hash `h`: its bucket (top bits) and sign bit together.
+#[inline(always)]
+fn packed(h: u64, shift: u32) -> u32 {
+    // `shift >= 38`: the bucket and the sign take at most 27 bits.
+    (h >> (shift - 1)) as u32
+}
+
 const WORD_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 const BIGRAM_SEED: u64 = 0xc2b2_ae3d_27d4_eb4f;
 const CHAR_SEED: u64 = 0x1656_67b1_9e37_79f9;
@@ -286,7 +382,7 @@ impl FeatureExtractor {
     /// The word block of `text` alone, unscaled (each entry ±1): what
     /// [`FeatureExtractor::extract`] starts from. Also folds the text (its chunks are
     /// [`FeatureExtractor::folded`] split at ASCII whitespace) and joins its words.
-    pub(crate) fn extract_words(&mut self, text: &str, out: &mut SparseVector) {
+    pub(crate) fn extract_words(&mut self, text: &str, out: &mut impl FeatureSink) {
         out.clear();
         clean_fold_split(text, &mut self.folded, &mut self.splitter);
         let folded = self.folded.as_str();
@@ -314,24 +410,24 @@ impl FeatureExtractor {
             self.joined_places.push((at, joined.len() as u32));
             if self.config.word_ngram_max >= 1 {
                 let h = hash_bytes_in(WORD_SEED, folded.as_bytes(), start as usize, end as usize);
-                push(out, bucket(h, shift));
+                out.push_hash(h, shift);
                 if self.config.word_ngram_max >= 2 {
                     if let Some(p) = previous {
                         let pair = fx_step(fx_step(BIGRAM_SEED, p), h);
-                        push(out, bucket(fx_step(pair, 0), shift));
+                        out.push_hash(fx_step(pair, 0), shift);
                     }
                 }
                 previous = Some(h);
             }
         }
         joined.push(' ');
-        out.word_features = out.len();
+        out.end_words();
     }
 
     /// Appends the character grams of one chunk (a piece of the folded text between ASCII
     /// whitespace), unscaled (each entry ±1), in the order [`FeatureExtractor::extract`] adds
     /// them. Nothing without character features.
-    pub(crate) fn chunk_grams(&mut self, chunk: &str, out: &mut SparseVector) {
+    pub(crate) fn chunk_grams(&mut self, chunk: &str, out: &mut impl FeatureSink) {
         if self.config.char_max == 0 {
             return;
         }
@@ -379,13 +475,13 @@ pub(crate) fn block_scales(words: usize, characters: usize) -> [f32; 2] {
 }
 
 /// The character `min..=max`-grams of one chunk, by start, shortest first.
-fn char_grams_any(chars: &[u32], min: usize, max: usize, shift: u32, out: &mut SparseVector) {
+fn char_grams_any(chars: &[u32], min: usize, max: usize, shift: u32, out: &mut impl FeatureSink) {
     for start in 0..chars.len() {
         let mut h = CHAR_SEED;
         for (n, &c) in chars[start..].iter().take(max).enumerate() {
             h = fx_step(h, u64::from(c));
             if n + 1 >= min {
-                push(out, bucket(h, shift));
+                out.push_hash(h, shift);
             }
         }
     }
@@ -398,27 +494,24 @@ fn char_grams_any(chars: &[u32], min: usize, max: usize, shift: u32, out: &mut S
 fn char_grams<const MIN: usize, const MAX: usize>(
     chars: &[u32],
     shift: u32,
-    out: &mut SparseVector,
+    out: &mut impl FeatureSink,
 ) {
     let grams = chars.len() * (MAX + 1 - MIN);
-    out.indices.reserve(grams);
-    out.values.reserve(grams);
+    out.reserve(grams);
     let mut start = 0;
     // Starts with MAX characters ahead: a window of fixed size, no test per character, and
     // its grams appended together (one capacity check for all of them, not one per gram).
     let per_start = MAX + 1 - MIN;
     while let Some(Ok(window)) = chars.get(start..start + MAX).map(<&[u32; MAX]>::try_from) {
         let mut h = CHAR_SEED;
-        let mut indices = [0u32; 8];
-        let mut signs = [0f32; 8];
+        let mut hashes = [0u64; 8];
         for (n, &c) in window.iter().enumerate() {
             h = fx_step(h, u64::from(c));
             if n + 1 >= MIN {
-                (indices[n + 1 - MIN], signs[n + 1 - MIN]) = bucket(h, shift);
+                hashes[n + 1 - MIN] = h;
             }
         }
-        out.indices.extend_from_slice(&indices[..per_start]);
-        out.values.extend_from_slice(&signs[..per_start]);
+        out.extend_hashes(&hashes[..per_start], shift);
         start += 1;
     }
     // The last starts, with fewer characters ahead.
@@ -427,7 +520,7 @@ fn char_grams<const MIN: usize, const MAX: usize>(
         for (n, &c) in chars[start..].iter().enumerate() {
             h = fx_step(h, u64::from(c));
             if n + 1 >= MIN {
-                push(out, bucket(h, shift));
+                out.push_hash(h, shift);
             }
         }
     }
