@@ -1299,6 +1299,33 @@ mod tests {
     }
 
     #[test]
+    fn packed_features_are_the_buckets_and_signs_of_the_sparse_ones() {
+        let mut extractor = FeatureExtractor::new(FeatureConfig::default());
+        let (mut sparse, mut packed) = (SparseVector::default(), PackedFeatures::default());
+        for text in ["Где купить? Ωραίο!", "dropped my calls again 😡 http://x.io", "a", ""] {
+            let mut expected = SparseVector::default();
+            extractor.extract_words(text, &mut expected);
+            extractor.extract_words(text, &mut packed);
+            let chunks = extractor.chunks().to_vec();
+            let folded = extractor.folded().to_owned();
+            for chunk in &chunks {
+                let piece = &folded[chunk.start as usize..chunk.end as usize];
+                extractor.chunk_grams(piece, &mut expected);
+                extractor.chunk_grams(piece, &mut packed);
+            }
+            sparse.clear();
+            for &entry in &packed.entries {
+                let (index, mask) = PackedFeatures::unpack(entry);
+                sparse.indices.push(index);
+                sparse.values.push(if mask == 0 { 1.0 } else { -1.0 });
+            }
+            assert_eq!(sparse.indices, expected.indices, "{text:?}");
+            assert_eq!(sparse.values, expected.values, "{text:?}");
+            assert_eq!(text.is_empty(), packed.entries.is_empty());
+        }
+    }
+
+    #[test]
     fn words_hashed_in_place_hash_as_copies() {
         let text = "a ab abcdefg abcdefgh abcdefghi abcdefghijklmnopq яблоко 😀x";
         for start in 0..text.len() {
