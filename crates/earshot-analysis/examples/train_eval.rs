@@ -252,7 +252,7 @@ fn evaluate_with_spam_rules(model: &Model, test_file: &Path) -> Result<Report, S
             score: probabilities[best],
         };
         let rule_scores =
-            rules.all_scores_joined(extractor.joined_words(), &example.text, lang, &mut scratch);
+            rules.all_scores_folded(extractor.folded(), &example.text, lang, &mut scratch);
         let verdict = combine_spam(Some((scored, probabilities[spam_class])), rule_scores.spam)
             .ok_or("no spam verdict")?;
         gold.push(gold_class);

@@ -1175,8 +1175,8 @@ impl Analyzer {
         // Every extractor split the same words; without one, fold the text here.
         let rule_scores = match scratch.extractors.first() {
             Some(extractor) => self.rules.all_scores_placed(
-                extractor.joined_words(),
-                extractor.joined_places(),
+                extractor.folded(),
+                extractor.words(),
                 text,
                 &lang,
                 &mut scratch.rules,

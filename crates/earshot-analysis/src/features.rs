@@ -285,13 +285,10 @@ pub struct FeatureExtractor {
     /// `64 - buckets_log2`: the bucket is the top `buckets_log2` bits of a hash.
     shift: u32,
     folded: String,
-    joined: String,
     chars: Vec<u32>,
     splitter: Splitter,
     /// The chunks of the last text, with their memo keys.
     chunks: Vec<ChunkRef>,
-    /// Each word's place in `joined`: the space before it and its end.
-    joined_places: Vec<(u32, u32)>,
 }
 
 impl FeatureExtractor {
@@ -306,11 +303,9 @@ impl FeatureExtractor {
             config,
             shift: 64 - u32::from(buckets_log2),
             folded: String::new(),
-            joined: String::new(),
             chars: Vec::new(),
             splitter: Splitter::default(),
             chunks: Vec::new(),
-            joined_places: Vec::new(),
         }
     }
 
@@ -330,17 +325,11 @@ impl FeatureExtractor {
         &mut self.folded
     }
 
-    /// The words of the last text (as [`folded_words`] splits its folded form), each after a
-    /// space and with a space at the end: ` where can i buy `. The intent rules match their
-    /// cues in it, so the words are split once per text.
-    pub fn joined_words(&self) -> &str {
-        &self.joined
-    }
-
-    /// Where each word of [`FeatureExtractor::joined_words`] is: the space before it and its
-    /// end.
-    pub(crate) fn joined_places(&self) -> &[(u32, u32)] {
-        &self.joined_places
+    /// The words of the last text, as [`folded_words`] splits its folded form: byte ranges of
+    /// [`FeatureExtractor::folded`]. The intent rules match their cues on them, so the words
+    /// are split once per text.
+    pub(crate) fn words(&self) -> &[(u32, u32)] {
+        &self.splitter.words
     }
 
     /// The chunks of the last text: pieces of [`FeatureExtractor::folded`] between ASCII
@@ -381,15 +370,12 @@ impl FeatureExtractor {
 
     /// The word block of `text` alone, unscaled (each entry ±1): what
     /// [`FeatureExtractor::extract`] starts from. Also folds the text (its chunks are
-    /// [`FeatureExtractor::folded`] split at ASCII whitespace) and joins its words.
+    /// [`FeatureExtractor::folded`] split at ASCII whitespace) and finds its words ([`FeatureExtractor::words`]).
     pub(crate) fn extract_words(&mut self, text: &str, out: &mut impl FeatureSink) {
         out.clear();
         clean_fold_split(text, &mut self.folded, &mut self.splitter);
         let folded = self.folded.as_str();
         let shift = self.shift;
-        let joined = &mut self.joined;
-        joined.clear();
-        self.joined_places.clear();
         self.chunks.clear();
         self.chunks
             .extend(self.splitter.chunks.iter().map(|&(start, end)| ChunkRef {
@@ -403,11 +389,6 @@ impl FeatureExtractor {
         // default TF-IDF), and merging cost more than every other step of extraction.
         let mut previous: Option<u64> = None;
         for &(start, end) in &self.splitter.words {
-            let word = &folded[start as usize..end as usize];
-            let at = joined.len() as u32;
-            joined.push(' ');
-            joined.push_str(word);
-            self.joined_places.push((at, joined.len() as u32));
             if self.config.word_ngram_max >= 1 {
                 let h = hash_bytes_in(WORD_SEED, folded.as_bytes(), start as usize, end as usize);
                 out.push_hash(h, shift);
@@ -420,7 +401,6 @@ impl FeatureExtractor {
                 previous = Some(h);
             }
         }
-        joined.push(' ');
         out.end_words();
     }
 
@@ -1302,7 +1282,12 @@ mod tests {
     fn packed_features_are_the_buckets_and_signs_of_the_sparse_ones() {
         let mut extractor = FeatureExtractor::new(FeatureConfig::default());
         let (mut sparse, mut packed) = (SparseVector::default(), PackedFeatures::default());
-        for text in ["Где купить? Ωραίο!", "dropped my calls again 😡 http://x.io", "a", ""] {
+        for text in [
+            "Где купить? Ωραίο!",
+            "dropped my calls again 😡 http://x.io",
+            "a",
+            "",
+        ] {
             let mut expected = SparseVector::default();
             extractor.extract_words(text, &mut expected);
             extractor.extract_words(text, &mut packed);

@@ -482,13 +482,33 @@ struct LanguageCues {
     /// Patterns whose first word is a prefix shorter than [`HEAD_BYTES`]: a word of any length
     /// may begin with it, so they are tried at every word.
     short_prefixes: Vec<u32>,
-    /// Pattern id → its text, ` word word ` or ` word prefix`.
-    texts: Vec<Box<[u8]>>,
+    /// Pattern id → its words: each to equal a word of the text, the last a prefix of one
+    /// where the cue ends in `*`.
+    patterns: Vec<Box<[PatternWord]>>,
     /// Pattern id → `1 - weight` of its cue, and the index of its list in `lists`.
     keep: Vec<f32>,
     list_of: Vec<u32>,
     /// The cue lists of the language in the order of [`CUES`], each with where its score goes.
     lists: Vec<Slot>,
+}
+
+/// One word of a pattern.
+#[derive(Debug, Clone)]
+struct PatternWord {
+    bytes: Box<[u8]>,
+    /// The text's word need only begin with `bytes`.
+    prefix: bool,
+}
+
+impl PatternWord {
+    #[inline(always)]
+    fn matches(&self, word: &[u8]) -> bool {
+        if self.prefix {
+            starts_with(word, &self.bytes)
+        } else {
+            word.len() == self.bytes.len() && starts_with(word, &self.bytes)
+        }
+    }
 }
 
 /// Where the score of a cue list goes.
@@ -544,7 +564,8 @@ fn head_key(word: &[u8]) -> u16 {
 /// Reusable buffers for [`IntentRules::scores_folded`].
 #[derive(Debug, Clone, Default)]
 pub struct RuleScratch {
-    joined: String,
+    /// Where each word is, for the entry points that are not given the places.
+    words: Vec<(u32, u32)>,
     /// One bit per pattern of the language: whether it matched.
     seen: Vec<u64>,
     /// Per cue list of the language: `Π(1 - weight)` of its matched cues.
@@ -603,20 +624,18 @@ impl IntentRules {
         lang: &str,
         scratch: &mut RuleScratch,
     ) -> RuleScores {
-        let mut joined = std::mem::take(&mut scratch.joined);
-        joined.clear();
-        for word in folded_words(folded) {
-            joined.push(' ');
-            joined.push_str(word);
-        }
-        joined.push(' ');
-        let scores = self.all_scores_joined(&joined, text, lang, scratch);
-        scratch.joined = joined;
+        let mut words = std::mem::take(&mut scratch.words);
+        words.clear();
+        words.extend(folded_words(folded).map(|word| {
+            let start = word.as_ptr() as usize - folded.as_ptr() as usize;
+            (start as u32, (start + word.len()) as u32)
+        }));
+        let scores = self.all_scores_placed(folded, &words, text, lang, scratch);
+        scratch.words = words;
         scores
     }
 
-    /// [`IntentRules::scores_folded`] from the words already joined as
-    /// [`crate::FeatureExtractor::joined_words`] gives them (` word word `).
+    /// [`IntentRules::scores_folded`] from the words joined by single spaces (` word word `).
     pub fn scores_joined(
         &self,
         joined: &str,
@@ -627,7 +646,7 @@ impl IntentRules {
         self.all_scores_joined(joined, text, lang, scratch).intents
     }
 
-    /// Intent and spam scores from the joined words (` word word `), in one pass.
+    /// Intent and spam scores from the words joined by single spaces (` word word `).
     pub fn all_scores_joined(
         &self,
         joined: &str,
@@ -635,43 +654,28 @@ impl IntentRules {
         lang: &str,
         scratch: &mut RuleScratch,
     ) -> RuleScores {
-        let bytes = joined.as_bytes();
+        let mut words = std::mem::take(&mut scratch.words);
+        words.clear();
         let mut at = 0;
-        let words = std::iter::from_fn(|| {
-            if at + 1 >= bytes.len() {
-                return None;
+        for word in joined.split(' ') {
+            if !word.is_empty() {
+                words.push((at as u32, (at + word.len()) as u32));
             }
-            let mut end = at + 1;
-            while end < bytes.len() && bytes[end] != b' ' {
-                end += 1;
-            }
-            let word = (at, end);
-            at = end;
-            Some(word)
-        });
-        self.scores_of_words(joined, words, text, lang, scratch)
+            at += word.len() + 1;
+        }
+        let scores = self.all_scores_placed(joined, &words, text, lang, scratch);
+        scratch.words = words;
+        scores
     }
 
-    /// [`IntentRules::all_scores_joined`] where the words' places in `joined` are known
-    /// ([`crate::FeatureExtractor`] records them as it joins them): `(space before, end)` of
-    /// each.
+    /// The scores of the text whose folded words are `folded[start..end]` for each
+    /// `(start, end)` of `words`, in order ([`crate::FeatureExtractor`] finds them while it
+    /// folds the text). Between the words of `folded` there may be anything but digits that
+    /// belong to no word.
     pub(crate) fn all_scores_placed(
         &self,
-        joined: &str,
+        folded: &str,
         words: &[(u32, u32)],
-        text: &str,
-        lang: &str,
-        scratch: &mut RuleScratch,
-    ) -> RuleScores {
-        let words = words.iter().map(|&(at, end)| (at as usize, end as usize));
-        self.scores_of_words(joined, words, text, lang, scratch)
-    }
-
-    /// The scores of `joined` whose words are at `words`: `(space before, end)` of each.
-    fn scores_of_words(
-        &self,
-        joined: &str,
-        words: impl Iterator<Item = (usize, usize)>,
         text: &str,
         lang: &str,
         scratch: &mut RuleScratch,
@@ -682,22 +686,33 @@ impl IntentRules {
         };
         let seen = &mut scratch.seen;
         seen.clear();
-        seen.resize(language.texts.len().div_ceil(64), 0);
-        let bytes = joined.as_bytes();
-        let mut mark = |pattern: u32, at: usize| {
-            if starts_with(&bytes[at..], &language.texts[pattern as usize]) {
+        seen.resize(language.patterns.len().div_ceil(64), 0);
+        let bytes = folded.as_bytes();
+        let word = |i: usize| {
+            words
+                .get(i)
+                .and_then(|&(start, end)| bytes.get(start as usize..end as usize))
+        };
+        // A pattern matches at word `i` where each of its words matches the text's word at the
+        // same place from `i` on.
+        let mut mark = |pattern: u32, i: usize| {
+            let parts = &language.patterns[pattern as usize];
+            let matched = parts
+                .iter()
+                .enumerate()
+                .all(|(k, part)| word(i + k).is_some_and(|w| part.matches(w)));
+            if matched {
                 seen[pattern as usize / 64] |= 1 << (pattern % 64);
             }
         };
-        // `at` is the space before a word, `end` the space after it.
-        for (at, end) in words {
-            let key = usize::from(head_key(bytes.get(at + 1..end).unwrap_or_default()));
+        for i in 0..words.len() {
+            let key = usize::from(head_key(word(i).unwrap_or_default()));
             let (from, to) = (language.heads[key], language.heads[key + 1]);
             for &pattern in &language.by_head[usize::from(from)..usize::from(to)] {
-                mark(pattern, at);
+                mark(pattern, i);
             }
             for &pattern in &language.short_prefixes {
-                mark(pattern, at);
+                mark(pattern, i);
             }
         }
         // Products in the order of the cue lists, so the scores equal those of `scores` exactly.
@@ -715,8 +730,9 @@ impl IntentRules {
         for (&slot, &miss) in language.lists.iter().zip(miss.iter()) {
             scores.add_to(slot, miss, text, lang);
         }
-        // The words are separated by spaces, so a run of digits never spans two of them.
-        scores.finish_spam([joined]);
+        // Every digit is a word character, so a run of digits is inside one word: the same
+        // runs as in the words alone.
+        scores.finish_spam([folded]);
         scores
     }
 
@@ -863,7 +879,7 @@ fn build_languages(cues: &[(&'static str, &'static str, Vec<Cue>)]) -> Vec<Langu
                 heads: Vec::new(),
                 by_head: Vec::new(),
                 short_prefixes: Vec::new(),
-                texts: Vec::new(),
+                patterns: Vec::new(),
                 keep: Vec::new(),
                 list_of: Vec::new(),
                 lists: Vec::new(),
@@ -877,18 +893,21 @@ fn build_languages(cues: &[(&'static str, &'static str, Vec<Cue>)]) -> Vec<Langu
                 let list = language.lists.len() as u32;
                 language.lists.push(slot_of(intent));
                 for cue in compiled {
-                    let pattern = language.texts.len() as u32;
-                    let mut text = String::new();
-                    for word in &cue.words {
-                        text.push(' ');
-                        match word {
-                            CueWord::Exact(w) => text.push_str(w),
-                            CueWord::Prefix(p) => text.push_str(p),
-                        }
-                    }
-                    if matches!(cue.words.last(), Some(CueWord::Exact(_))) {
-                        text.push(' ');
-                    }
+                    let pattern = language.patterns.len() as u32;
+                    let words: Box<[PatternWord]> = cue
+                        .words
+                        .iter()
+                        .map(|word| match word {
+                            CueWord::Exact(w) => PatternWord {
+                                bytes: w.as_bytes().into(),
+                                prefix: false,
+                            },
+                            CueWord::Prefix(p) => PatternWord {
+                                bytes: p.as_bytes().into(),
+                                prefix: true,
+                            },
+                        })
+                        .collect();
                     match &cue.words[0] {
                         CueWord::Prefix(p) if p.len() < HEAD_BYTES => {
                             language.short_prefixes.push(pattern)
@@ -897,7 +916,7 @@ fn build_languages(cues: &[(&'static str, &'static str, Vec<Cue>)]) -> Vec<Langu
                             keyed.push((head_key(w.as_bytes()), pattern))
                         }
                     }
-                    language.texts.push(text.into_bytes().into_boxed_slice());
+                    language.patterns.push(words);
                     language.keep.push(1.0 - cue.weight);
                     language.list_of.push(list);
                 }
@@ -1089,8 +1108,13 @@ mod tests {
                 let matched = rules.all_scores_folded(&folded, text, lang, &mut scratch);
                 assert_eq!(scan, matched, "{text:?} in {lang}");
                 extractor.extract(text, &mut features);
-                let joined = extractor.joined_words().to_owned();
-                let shared = rules.all_scores_joined(&joined, text, lang, &mut scratch);
+                let shared = rules.all_scores_placed(
+                    extractor.folded(),
+                    extractor.words(),
+                    text,
+                    lang,
+                    &mut scratch,
+                );
                 assert_eq!(scan, shared, "{text:?} in {lang}, words from the extractor");
                 assert_eq!(
                     rules.scores(&words, text, lang),
@@ -1138,35 +1162,39 @@ mod tests {
         let mut features = crate::SparseVector::default();
         let texts = [
             ("Where can I buy the new Zeltron? Price?", "en"),
+            ("Where... can. I -- buy, it?", "en"),
             ("Ужасная связь, верните деньги! Где купить дешевле?", "ru"),
             ("Πού μπορώ να αγοράσω; Εξαιρετική εξυπηρέτηση!!!", "el"),
             (
                 "don't   buy it... call 0123456789 now, FREE promo code",
                 "en",
             ),
+            ("call 012-345-6789 or 0123456", "en"),
             ("", "en"),
             ("   ", "ru"),
             ("😀 http://x.io/a www.q.gr @zeltron", "en"),
         ];
         for (text, lang) in texts {
             extractor.extract(text, &mut features);
-            let joined = extractor.joined_words();
             let placed = rules.all_scores_placed(
-                joined,
-                extractor.joined_places(),
+                extractor.folded(),
+                extractor.words(),
                 text,
                 lang,
                 &mut scratch,
             );
+            let mut joined = String::from(" ");
+            for &(start, end) in extractor.words() {
+                joined.push_str(&extractor.folded()[start as usize..end as usize]);
+                joined.push(' ');
+            }
             assert_eq!(
                 placed,
-                rules.all_scores_joined(joined, text, lang, &mut scratch),
+                rules.all_scores_joined(&joined, text, lang, &mut scratch),
                 "{text:?}"
             );
-            for &(at, end) in extractor.joined_places() {
-                assert_eq!(joined.as_bytes()[at as usize], b' ');
-                assert_eq!(joined.as_bytes()[end as usize], b' ');
-            }
+            let words: Vec<&str> = folded_words(extractor.folded()).collect();
+            assert_eq!(placed, rules.all_scores(&words, text, lang), "{text:?}");
         }
     }
 
