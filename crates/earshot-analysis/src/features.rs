@@ -972,9 +972,11 @@ impl TwoByteFold {
 
     #[inline(always)]
     fn push_to(self, out: &mut Vec<u8>) {
-        out.push(self.utf8[0]);
+        // Two bytes in one copy of a length known to the compiler: one capacity check.
         if self.two_bytes {
-            out.push(self.utf8[1]);
+            out.extend_from_slice(&self.utf8);
+        } else {
+            out.push(self.utf8[0]);
         }
     }
 }
