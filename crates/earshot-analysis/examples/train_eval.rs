@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest] [--tune-offsets|--no-tune-offsets] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest] [--tune-offsets|--no-tune-offsets] [--nb-beta X] [--nb-alpha X] [--nb-search] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
@@ -85,6 +85,16 @@ fn run() -> Result<(), String> {
             "--folds" => options.folds = parse(&value()?)?,
             "--one-vs-rest" => options.one_vs_rest = true,
             "--tune-offsets" => options.tune_offsets = true,
+            // NB log-count-ratio factors (docs/MODELS.md, round 10): one fit with them...
+            "--nb-beta" => options.nb_beta = parse(&value()?)?,
+            "--nb-alpha" => options.nb_alpha = parse(&value()?)?,
+            // ...or the search with and without them (β 1 unless --nb-beta says otherwise).
+            "--nb-search" => {
+                options.nb_search = true;
+                if options.nb_beta == 0.0 {
+                    options.nb_beta = 1.0;
+                }
+            }
             "--no-tune-offsets" => options.tune_offsets = false,
             "--no-idf" => options.idf = false,
             "--word-only" => options.features.char_max = 0,
@@ -157,8 +167,13 @@ fn run() -> Result<(), String> {
             .map_or("-".to_owned(), |f| format!("{f:.4}"))
     );
     println!(
-        "chosen: learning rate {}, l2 {}, C {:?}, class weights {:?}, idf {}",
-        summary.learning_rate, summary.l2, summary.c, summary.class_weights, summary.idf
+        "chosen: learning rate {}, l2 {}, C {:?}, class weights {:?}, idf {}, nb {}",
+        summary.learning_rate,
+        summary.l2,
+        summary.c,
+        summary.class_weights,
+        summary.idf,
+        summary.nb
     );
     if let Some((offsets, score)) = &summary.bias_offsets {
         println!(
@@ -167,12 +182,13 @@ fn run() -> Result<(), String> {
     }
     for candidate in &summary.candidates {
         println!(
-            "  candidate C {:?} lr {} l2 {} {:?} idf {}: validation macro-F1 {:.4} at epoch/iteration {}",
+            "  candidate C {:?} lr {} l2 {} {:?} idf {} nb {}: validation macro-F1 {:.4} at epoch/iteration {}",
             candidate.c,
             candidate.learning_rate,
             candidate.l2,
             candidate.class_weights,
             candidate.idf,
+            candidate.nb,
             candidate.validation_macro_f1,
             candidate.best_epoch
         );

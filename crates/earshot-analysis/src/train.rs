@@ -183,6 +183,22 @@ pub struct TrainOptions {
     /// balance, not where macro-F1 peaks; the offsets are part of the biases, so prediction
     /// costs nothing more.
     pub tune_offsets: bool,
+    /// For [`Optimizer::Lbfgs`]: with a positive value, each class's features are multiplied
+    /// by NB log-count-ratio factors (NBSVM, Wang & Manning 2012) damped by this β:
+    /// `s = κ·(1 + β·|r|)` per bucket and class, where `r = ln((p/‖p‖₁) / (q/‖q‖₁))` compares
+    /// how many rows of the class (`p`) and of the other classes (`q`) hold the bucket, each
+    /// smoothed by `nb_alpha`, and `κ` keeps the class's mean squared row norm where it was (so
+    /// the C grid keeps its meaning). `0` is off; a large β is the classic `|r|` (the sign of
+    /// `r` is absorbed by the weight's own sign). The factors are computed from the rows a fit
+    /// trains on only (each cross-validation fold its own), applied after every norm, and
+    /// folded into the weights, so the model file and prediction are those of a plain model.
+    pub nb_beta: f32,
+    /// With `nb_beta`: the count added to every bucket of both sides of the ratio.
+    pub nb_alpha: f32,
+    /// Train without and with the NB factors of `nb_beta` (each with the rest of the search,
+    /// `idf_search` included), and keep the one with the higher validation (or
+    /// cross-validation) macro-F1; ties keep the fit without.
+    pub nb_search: bool,
 }
 
 impl Default for TrainOptions {
@@ -209,6 +225,9 @@ impl Default for TrainOptions {
             idf_table: None,
             sublinear_experiment: false,
             tune_offsets: false,
+            nb_beta: 0.0,
+            nb_alpha: 1.0,
+            nb_search: false,
             optimizer: Optimizer::AdaGrad,
             c: 8.0,
             c_candidates: Vec::new(),
@@ -297,6 +316,9 @@ pub struct TrainSummary {
     /// give on the predictions they were chosen on (an optimistic figure: it is their own
     /// choice; `validation_macro_f1` is the score before them, which chose the setting).
     pub bias_offsets: Option<(Vec<f32>, f64)>,
+    /// Whether the features were weighted by NB log-count ratios (`nb_beta`, or chosen by
+    /// `nb_search`); the model itself is a plain one either way.
+    pub nb: bool,
 }
 
 impl TrainSummary {
@@ -322,6 +344,9 @@ pub struct CandidateScore {
     pub validation_macro_f1: f64,
     /// Whether the features were weighted by IDF (see [`TrainOptions::idf_search`]).
     pub idf: bool,
+    /// Whether the features were weighted by NB log-count ratios (see
+    /// [`TrainOptions::nb_search`]).
+    pub nb: bool,
 }
 
 /// Trains `task` on JSON Lines files of labelled examples.
@@ -348,6 +373,34 @@ pub fn train_examples(
     examples: &[Example],
     options: &TrainOptions,
 ) -> Result<(Model, TrainSummary), TrainError> {
+    if options.nb_search {
+        let with_nb = |nb: bool| TrainOptions {
+            nb_search: false,
+            nb_beta: if nb { options.nb_beta } else { 0.0 },
+            ..options.clone()
+        };
+        if options.nb_beta.is_nan() || options.nb_beta <= 0.0 {
+            return Err(TrainError::Options(
+                "nb_search needs a positive nb_beta".to_owned(),
+            ));
+        }
+        let plain = train_examples(task, examples, &with_nb(false))?;
+        let weighted = train_examples(task, examples, &with_nb(true))?;
+        let candidates: Vec<CandidateScore> = plain
+            .1
+            .candidates
+            .iter()
+            .chain(&weighted.1.candidates)
+            .copied()
+            .collect();
+        let (model, mut summary) = if weighted.1.validation_macro_f1 > plain.1.validation_macro_f1 {
+            weighted
+        } else {
+            plain
+        };
+        summary.candidates = candidates;
+        return Ok((model, summary));
+    }
     if options.idf_search {
         let with_idf = |idf| TrainOptions {
             idf_search: false,
@@ -382,6 +435,18 @@ pub fn train_examples(
     if options.max_epochs == 0 {
         return Err(TrainError::Options(
             "max_epochs must be at least 1".to_owned(),
+        ));
+    }
+    if !(options.nb_beta >= 0.0 && options.nb_beta.is_finite() && options.nb_alpha > 0.0) {
+        return Err(TrainError::Options(format!(
+            "nb_beta must be finite and not negative and nb_alpha positive, got {} and {}",
+            options.nb_beta, options.nb_alpha
+        )));
+    }
+    if options.nb_beta > 0.0 && options.optimizer != Optimizer::Lbfgs {
+        return Err(TrainError::Options(
+            "NB weights (nb_beta) are fitted by the exact fit only: use the L-BFGS optimizer"
+                .to_owned(),
         ));
     }
     if options.folds >= 2 && options.optimizer != Optimizer::Lbfgs {
@@ -568,6 +633,7 @@ pub fn train_examples(
                 best_epoch: best_of_setting.1,
                 validation_macro_f1: best_of_setting.0,
                 idf: options.idf,
+                nb: false,
             });
         }
         // max_epochs >= 1 was checked above, so at least one epoch was scored.
@@ -658,6 +724,7 @@ pub fn train_examples(
         dropped_labels,
         idf: options.idf,
         bias_offsets,
+        nb: options.nb_beta > 0.0,
     };
     Ok((model, summary))
 }
@@ -742,14 +809,19 @@ impl LbfgsSearch<'_> {
         } else {
             // (score, C, weighting, solution) of the best candidate; ties keep the earlier one.
             let mut best: Option<(f64, f32, ClassWeights, Vec<f64>)> = None;
+            let scale = self.nb_scales(training);
+            let scale = scale.as_deref();
             for &weighting in &weightings {
                 let class_weight = class_weights(weighting, classes, self.labels);
                 let mut x = vec![0.0; parameters];
                 for &c in &c_values {
-                    let outcome = self.fit(&mut x, training, &class_weight, c);
-                    let score =
-                        self.to_fit(&x)
-                            .macro_f1(self.rows, self.labels, validation, self.names);
+                    let outcome = self.fit(&mut x, training, &class_weight, c, scale);
+                    let score = self.to_fit(&x, scale).macro_f1(
+                        self.rows,
+                        self.labels,
+                        validation,
+                        self.names,
+                    );
                     candidates.push(CandidateScore {
                         c: Some(c),
                         learning_rate: 0.0,
@@ -758,6 +830,7 @@ impl LbfgsSearch<'_> {
                         best_epoch: outcome.iterations,
                         validation_macro_f1: score,
                         idf: options.idf,
+                        nb: options.nb_beta > 0.0,
                     });
                     if best.as_ref().is_none_or(|b| score > b.0) {
                         best = Some((score, c, weighting, x.clone()));
@@ -769,7 +842,7 @@ impl LbfgsSearch<'_> {
             };
             let held_out = options.tune_offsets.then(|| {
                 let mut logits = Vec::with_capacity(validation.len() * classes);
-                self.to_fit(&x)
+                self.to_fit(&x, scale)
                     .logits_into(self.rows, validation, &mut logits);
                 HeldOutScores {
                     examples: validation.to_vec(),
@@ -788,9 +861,11 @@ impl LbfgsSearch<'_> {
         } else {
             training
         };
-        // The refit starts from the chosen solution: the same minimum, reached sooner.
-        let outcome = self.fit(&mut x, subset, &class_weight, c);
-        let mut fit = self.expanded(&x);
+        // The refit starts from the chosen solution: the same minimum, reached sooner. Its NB
+        // factors are those of the rows it fits, as in every fold.
+        let scale = self.nb_scales(subset);
+        let outcome = self.fit(&mut x, subset, &class_weight, c, scale.as_deref());
+        let mut fit = self.expanded(&x, scale.as_deref());
         if let Some((offsets, _)) = &offsets {
             for (bias, offset) in fit.bias.iter_mut().zip(offsets) {
                 *bias += offset;
@@ -868,15 +943,19 @@ impl LbfgsSearch<'_> {
             if held_out.is_empty() || fit_part.is_empty() {
                 continue;
             }
+            // From the fold's training part only: factors that had seen the held-out rows
+            // would make the NB candidate's score optimistic.
+            let scale = self.nb_scales(&fit_part);
+            let scale = scale.as_deref();
             for (w_index, &weighting) in weightings.iter().enumerate() {
                 let class_weight = class_weights(weighting, classes, self.labels);
                 // Ascending C, each fit starting from the previous solution.
                 let mut x = vec![0.0; parameters];
                 for (c_index, &c) in c_values.iter().enumerate() {
                     let setting = w_index * c_values.len() + c_index;
-                    let outcome = self.fit(&mut x, &fit_part, &class_weight, c);
+                    let outcome = self.fit(&mut x, &fit_part, &class_weight, c, scale);
                     iterations[setting] += outcome.iterations;
-                    let mut fit = self.to_fit(&x);
+                    let mut fit = self.to_fit(&x, scale);
                     fit.predict_into(self.rows, &held_out, &mut predicted[setting]);
                     if keep_logits {
                         fold_logits.clear();
@@ -904,6 +983,7 @@ impl LbfgsSearch<'_> {
                 best_epoch: iterations[setting] / folds,
                 validation_macro_f1: score,
                 idf: self.options.idf,
+                nb: self.options.nb_beta > 0.0,
             });
             // Ties keep the earlier (smaller C, first weighting): the simpler model.
             if best.is_none_or(|(b, _)| score > b) {
@@ -931,15 +1011,34 @@ impl LbfgsSearch<'_> {
         Ok((c, weighting, start, Some(score), held_out))
     }
 
+    /// With `nb_beta`, the NB factors of [`nb_factors`] over the rows of `subset`.
+    fn nb_scales(&self, subset: &[usize]) -> Option<Vec<f32>> {
+        (self.options.nb_beta > 0.0).then(|| {
+            nb_factors(
+                self.rows,
+                self.labels,
+                subset,
+                self.buckets,
+                self.names.len(),
+                self.options.nb_beta,
+                self.options.nb_alpha,
+            )
+        })
+    }
+
+    /// Fits `x` on `subset`, the features of class `k` multiplied by `scale[bucket × classes +
+    /// k]` where a scale is given (`x` then holds the weights of the scaled features).
     fn fit(
         &self,
         x: &mut Vec<f64>,
         subset: &[usize],
         class_weight: &[f32],
         c: f32,
+        scale: Option<&[f32]>,
     ) -> lbfgs::Outcome {
         let classes = self.names.len();
         let mut scores = vec![0.0f64; classes];
+        let mut scaled = Vec::new();
         let objective = |x: &[f64], gradient: &mut [f64]| {
             softmax_objective(
                 self.rows,
@@ -950,6 +1049,10 @@ impl LbfgsSearch<'_> {
                 classes,
                 self.options.one_vs_rest && classes > 2,
                 &mut scores,
+                Scaling {
+                    scale,
+                    scaled: &mut scaled,
+                },
                 x,
                 gradient,
             )
@@ -957,12 +1060,19 @@ impl LbfgsSearch<'_> {
         lbfgs::minimize(x, objective, self.options.max_iterations, LBFGS_TOLERANCE)
     }
 
-    fn to_fit(&self, x: &[f64]) -> Fit {
+    /// The weights of `x` for unscaled rows: each multiplied by its `scale`, if any, which
+    /// predicts what `x` predicts from the scaled rows.
+    fn to_fit(&self, x: &[f64], scale: Option<&[f32]>) -> Fit {
         let classes = self.names.len();
         let mut fit = Fit::new(self.buckets, classes);
         let (weights, bias) = x.split_at(self.buckets * classes);
         for (w, &v) in fit.weights.iter_mut().zip(weights) {
             *w = v as f32;
+        }
+        if let Some(scale) = scale {
+            for (w, &s) in fit.weights.iter_mut().zip(scale) {
+                *w = (f64::from(*w) * f64::from(s)) as f32;
+            }
         }
         for (b, &v) in fit.bias.iter_mut().zip(bias) {
             *b = v as f32;
@@ -972,15 +1082,24 @@ impl LbfgsSearch<'_> {
 }
 
 impl LbfgsSearch<'_> {
-    /// The solution over all buckets of the feature configuration, unused ones zero.
-    fn expanded(&self, x: &[f64]) -> Fit {
+    /// The solution over all buckets of the feature configuration, unused ones zero, with
+    /// `scale` folded into the weights as in [`Self::to_fit`].
+    fn expanded(&self, x: &[f64], scale: Option<&[f32]>) -> Fit {
         let classes = self.names.len();
         let mut fit = Fit::new(self.full_buckets, classes);
         let (weights, bias) = x.split_at(self.buckets * classes);
-        for (&bucket, row) in self.used.iter().zip(weights.chunks_exact(classes)) {
+        for (dense, (&bucket, row)) in self
+            .used
+            .iter()
+            .zip(weights.chunks_exact(classes))
+            .enumerate()
+        {
             let target = &mut fit.weights[bucket as usize * classes..][..classes];
-            for (w, &v) in target.iter_mut().zip(row) {
-                *w = v as f32;
+            for (k, (w, &v)) in target.iter_mut().zip(row).enumerate() {
+                *w = match scale {
+                    Some(scale) => (v * f64::from(scale[dense * classes + k])) as f32,
+                    None => v as f32,
+                };
             }
         }
         for (b, &v) in fit.bias.iter_mut().zip(bias) {
@@ -1002,13 +1121,30 @@ fn softmax_objective(
     classes: usize,
     one_vs_rest: bool,
     scores: &mut [f64],
+    scaling: Scaling,
     x: &[f64],
     gradient: &mut [f64],
 ) -> f64 {
     gradient.fill(0.0);
     let split = x.len() - classes;
-    let (weights, bias) = x.split_at(split);
+    let (parameters, bias) = x.split_at(split);
     let (weight_gradient, bias_gradient) = gradient.split_at_mut(split);
+    // Scaled features times `w` are the unscaled ones times `s ⊙ w`: the rows are read as
+    // they are, against the weights scaled once per evaluation, and the gradient of `w` is
+    // then `s ⊙` that of `s ⊙ w`.
+    let weights: &[f64] = match scaling.scale {
+        Some(scale) => {
+            scaling.scaled.clear();
+            scaling.scaled.extend(
+                parameters
+                    .iter()
+                    .zip(scale)
+                    .map(|(&w, &s)| w * f64::from(s)),
+            );
+            &scaling.scaled[..]
+        }
+        None => parameters,
+    };
     let mut loss = 0.0;
     for &i in subset {
         let (indices, values) = rows.row(i);
@@ -1049,12 +1185,106 @@ fn softmax_objective(
             }
         }
     }
+    if let Some(scale) = scaling.scale {
+        for (g, &s) in weight_gradient.iter_mut().zip(scale) {
+            *g *= f64::from(s);
+        }
+    }
     let mut penalty = 0.0;
-    for (g, &w) in weight_gradient.iter_mut().zip(weights) {
+    for (g, &w) in weight_gradient.iter_mut().zip(parameters) {
         penalty += w * w;
         *g += w;
     }
     loss + 0.5 * penalty
+}
+
+/// Per-feature factors of [`softmax_objective`]: the features of class `k` in bucket `b`
+/// multiplied by `scale[b × classes + k]`, with a buffer for the scaled weights.
+struct Scaling<'a> {
+    scale: Option<&'a [f32]>,
+    scaled: &'a mut Vec<f64>,
+}
+
+/// The NB factors of [`TrainOptions::nb_beta`] (`buckets × classes`, row-major) from the rows
+/// of `subset` only: for each class `k` against the rest, `r = ln((p/‖p‖₁) / (q/‖q‖₁))` with
+/// `p` (`q`) the smoothed count of rows of class `k` (of the other classes) holding each bucket
+/// (binarised, as NBSVM's best variant: our values are signed and normed), the norms over the
+/// buckets `subset` uses; then `s = κ_k·(1 + β·|r|)`, `κ_k` keeping the mean squared norm of
+/// the rows of `subset` as it was. Buckets `subset` does not use get `κ_k` (their weights stay
+/// zero anyway: no row of the fit has them).
+fn nb_factors(
+    rows: &Rows,
+    labels: &[usize],
+    subset: &[usize],
+    buckets: usize,
+    classes: usize,
+    beta: f32,
+    alpha: f32,
+) -> Vec<f32> {
+    let mut counts = vec![0u32; buckets * classes];
+    // The last row that counted each bucket, so that a bucket repeated in a row counts once.
+    let mut last = vec![usize::MAX; buckets];
+    for &i in subset {
+        let label = labels[i];
+        for &index in rows.row(i).0 {
+            let index = index as usize;
+            if last[index] != i {
+                last[index] = i;
+                counts[index * classes + label] += 1;
+            }
+        }
+    }
+    let alpha = f64::from(alpha);
+    let used: Vec<bool> = (0..buckets).map(|b| last[b] != usize::MAX).collect();
+    let used_count = used.iter().filter(|&&u| u).count() as f64;
+    let mut class_totals = vec![0.0f64; classes];
+    let mut all_total = 0.0f64;
+    for row in counts.chunks_exact(classes) {
+        for (total, &count) in class_totals.iter_mut().zip(row) {
+            *total += f64::from(count);
+            all_total += f64::from(count);
+        }
+    }
+    let mut factors = vec![1.0f32; buckets * classes];
+    for (bucket, row) in counts.chunks_exact(classes).enumerate() {
+        if !used[bucket] {
+            continue;
+        }
+        let all: u32 = row.iter().sum();
+        for (k, &count) in row.iter().enumerate() {
+            let p = (alpha + f64::from(count)) / (alpha * used_count + class_totals[k]);
+            let rest = all_total - class_totals[k];
+            let q = (alpha + f64::from(all - count)) / (alpha * used_count + rest);
+            let r = (p / q).ln();
+            factors[bucket * classes + k] = (1.0 + f64::from(beta) * r.abs()) as f32;
+        }
+    }
+    // κ per class: Σ v² / Σ (v·s)² over the entries of the rows of `subset`.
+    let mut before = 0.0f64;
+    let mut after = vec![0.0f64; classes];
+    for &i in subset {
+        let (indices, values) = rows.row(i);
+        for (&index, &value) in indices.iter().zip(values) {
+            let squared = f64::from(value) * f64::from(value);
+            before += squared;
+            for (sum, &s) in after
+                .iter_mut()
+                .zip(&factors[index as usize * classes..][..classes])
+            {
+                *sum += squared * f64::from(s) * f64::from(s);
+            }
+        }
+    }
+    let keep: Vec<f64> = after
+        .iter()
+        .map(|&a| if a > 0.0 { (before / a).sqrt() } else { 1.0 })
+        .collect();
+    for row in factors.chunks_exact_mut(classes) {
+        for (s, &k) in row.iter_mut().zip(&keep) {
+            *s = (f64::from(*s) * k) as f32;
+        }
+    }
+    factors
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -2070,9 +2300,19 @@ mod tests {
         x[buckets * classes + 1] = 0.3;
         let subset = [0, 1, 2, 3];
         let weights = [1.5f32, 1.0, 0.5];
-        for one_vs_rest in [false, true] {
+        // NB factors scale the features per bucket and class: the gradient must follow them.
+        let factors: Vec<f32> = (0..buckets * classes)
+            .map(|i| 0.5 + (i % 7) as f32 / 4.0)
+            .collect();
+        for (one_vs_rest, scale) in [
+            (false, None),
+            (true, None),
+            (false, Some(&factors[..])),
+            (true, Some(&factors[..])),
+        ] {
             let mut scores = vec![0.0; classes];
             let mut gradient = vec![0.0; parameters];
+            let mut scaled = Vec::new();
             let mut objective = |x: &[f64], g: &mut [f64]| {
                 softmax_objective(
                     &rows,
@@ -2083,6 +2323,10 @@ mod tests {
                     classes,
                     one_vs_rest,
                     &mut scores,
+                    Scaling {
+                        scale,
+                        scaled: &mut scaled,
+                    },
                     x,
                     g,
                 )
@@ -2104,11 +2348,267 @@ mod tests {
                     (objective(&plus, &mut scratch) - objective(&minus, &mut scratch)) / (2.0 * h);
                 assert!(
                     (numeric - gradient[p]).abs() < 1e-5,
-                    "one-vs-rest {one_vs_rest}, {p}: {numeric} vs {}",
+                    "one-vs-rest {one_vs_rest}, scaled {}, {p}: {numeric} vs {}",
+                    scale.is_some(),
                     gradient[p]
                 );
             }
         }
+    }
+
+    fn rows_of(entries: &[&[(u32, f32)]]) -> Rows {
+        let mut rows = Rows::default();
+        for row in entries {
+            rows.push(&SparseVector {
+                indices: row.iter().map(|e| e.0).collect(),
+                values: row.iter().map(|e| e.1).collect(),
+                word_features: 0,
+                block_scales: None,
+            });
+        }
+        rows
+    }
+
+    #[test]
+    fn nb_factors_come_from_the_given_rows_only() {
+        // Bucket 0 marks class 0, bucket 1 class 1, bucket 2 both; row 2 (class 1, repeating
+        // bucket 0) and row 4 (class 0, holding bucket 1) are outside the subset.
+        let rows = rows_of(&[
+            &[(0, 0.5), (2, 0.5)],
+            &[(1, 0.5), (2, 0.5)],
+            &[(0, 1.0), (0, 1.0), (1, 0.1)],
+            &[(0, 0.5), (3, -0.5)],
+            &[(1, 1.0)],
+        ]);
+        let labels = [0, 1, 1, 0, 0];
+        let subset = [0, 1, 3];
+        let (buckets, classes, beta, alpha) = (5, 2, 2.0, 1.0);
+        let factors = nb_factors(&rows, &labels, &subset, buckets, classes, beta, alpha);
+        // By hand: 4 used buckets (0-3); class 0 holds 0, 2, 0, 3 (4 counts), class 1 holds 1, 2.
+        let (p_norm, q_norm) = (4.0 + 4.0, 4.0 + 2.0);
+        let ratio = |p: f64, q: f64| ((p / p_norm) / (q / q_norm)).ln().abs();
+        let raw = [
+            1.0 + 2.0 * ratio(1.0 + 2.0, 1.0),
+            1.0 + 2.0 * ratio(1.0, 1.0 + 1.0),
+            1.0 + 2.0 * ratio(1.0 + 1.0, 1.0 + 1.0),
+            1.0 + 2.0 * ratio(1.0 + 1.0, 1.0),
+        ];
+        // κ keeps Σ v² of the subset's rows (every entry 0.25).
+        let kappa = (6.0 * 0.25
+            / (0.25
+                * (2.0 * raw[0] * raw[0]
+                    + raw[1] * raw[1]
+                    + 2.0 * raw[2] * raw[2]
+                    + raw[3] * raw[3])))
+            .sqrt();
+        for bucket in 0..4 {
+            for k in 0..classes {
+                let expected = raw[bucket] * kappa;
+                let got = f64::from(factors[bucket * classes + k]);
+                assert!(
+                    (got - expected).abs() < 1e-5,
+                    "{bucket} {k}: {got} vs {expected}"
+                );
+            }
+        }
+        // Two classes: both lanes get the same factor, so the weights stay negated.
+        assert_eq!(factors[0], factors[1]);
+        // An unused bucket gets κ alone.
+        assert!((f64::from(factors[8]) - kappa).abs() < 1e-6);
+        // Rows outside the subset change nothing, whatever they hold.
+        let other = rows_of(&[
+            &[(0, 0.5), (2, 0.5)],
+            &[(1, 0.5), (2, 0.5)],
+            &[(4, 3.0)],
+            &[(0, 0.5), (3, -0.5)],
+            &[(0, 2.0), (2, 1.0)],
+        ]);
+        let other_labels = [0, 1, 0, 0, 1];
+        assert_eq!(
+            nb_factors(
+                &other,
+                &other_labels,
+                &subset,
+                buckets,
+                classes,
+                beta,
+                alpha
+            ),
+            factors
+        );
+        // ...while the same rows in the subset do.
+        let all = [0, 1, 2, 3, 4];
+        assert_ne!(
+            nb_factors(&rows, &labels, &all, buckets, classes, beta, alpha),
+            factors
+        );
+    }
+
+    #[test]
+    fn folded_nb_factors_predict_what_the_scaled_features_predict() {
+        let examples = three_classes();
+        let mut extractor = FeatureExtractor::new(small_options().features);
+        let mut features = SparseVector::default();
+        let mut rows = Rows::default();
+        let labels: Vec<usize> = examples
+            .iter()
+            .map(|e| {
+                extractor.extract(&e.text, &mut features);
+                rows.push(&features);
+                ["positive", "negative", "neutral"]
+                    .iter()
+                    .position(|&l| l == e.label)
+                    .unwrap()
+            })
+            .collect();
+        let names: Vec<String> = ["positive", "negative", "neutral"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let buckets = small_options().features.buckets();
+        let (compact, used) = rows.compacted(buckets);
+        let options = TrainOptions {
+            optimizer: Optimizer::Lbfgs,
+            one_vs_rest: true,
+            nb_beta: 1.0,
+            ..small_options()
+        };
+        let search = LbfgsSearch {
+            rows: &compact,
+            labels: &labels,
+            names: &names,
+            buckets: used.len(),
+            used: &used,
+            full_buckets: buckets,
+            options: &options,
+        };
+        let classes = names.len();
+        let training: Vec<usize> = (0..labels.len()).filter(|i| i % 4 != 0).collect();
+        let scale = search.nb_scales(&training).unwrap();
+        // Different classes get different factors in one-vs-rest.
+        assert!(scale.chunks_exact(classes).any(|row| row[0] != row[1]));
+        let mut x = vec![0.0; used.len() * classes + classes];
+        let weights = class_weights(ClassWeights::Balanced, classes, &labels);
+        search.fit(&mut x, &training, &weights, 4.0, Some(&scale));
+        let mut folded = search.to_fit(&x, Some(&scale));
+        let full = search.expanded(&x, Some(&scale));
+        for i in 0..labels.len() {
+            // The scores of the scaled features against the fitted weights...
+            let (indices, values) = compact.row(i);
+            let mut scaled = x[used.len() * classes..].to_vec();
+            for (&index, &value) in indices.iter().zip(values) {
+                for (k, score) in scaled.iter_mut().enumerate() {
+                    let at = index as usize * classes + k;
+                    *score += f64::from(value) * f64::from(scale[at]) * x[at];
+                }
+            }
+            // ...are those of the unscaled features against the folded weights, in the dense
+            // buckets and in the full ones that the model is quantised from.
+            folded.logits(indices, values);
+            for (k, &score) in scaled.iter().enumerate() {
+                let full_score = indices.iter().zip(values).fold(
+                    f64::from(full.bias[k]),
+                    |sum, (&index, &value)| {
+                        sum + f64::from(value)
+                            * f64::from(full.weights[used[index as usize] as usize * classes + k])
+                    },
+                );
+                assert!(
+                    (f64::from(folded.scores[k]) - score).abs() < 1e-4,
+                    "{i} {k}"
+                );
+                assert!((full_score - score).abs() < 1e-4, "{i} {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn nb_search_keeps_the_better_fit_and_a_plain_model_file() {
+        let options = TrainOptions {
+            optimizer: Optimizer::Lbfgs,
+            c_candidates: vec![0.01, 8.0],
+            folds: 4,
+            one_vs_rest: true,
+            nb_beta: 2.0,
+            nb_search: true,
+            ..small_options()
+        };
+        let examples = three_classes();
+        let (model, summary) = train_examples(&Task::Sentiment, &examples, &options).unwrap();
+        assert_eq!(summary.candidates.len(), 4);
+        assert_eq!(summary.candidates.iter().filter(|c| c.nb).count(), 2);
+        let best_of = |nb: bool| {
+            summary
+                .candidates
+                .iter()
+                .filter(|c| c.nb == nb)
+                .map(|c| c.validation_macro_f1)
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        // Ties keep the model without.
+        assert_eq!(summary.nb, best_of(true) > best_of(false));
+        let weighted = TrainOptions {
+            nb_search: false,
+            ..options.clone()
+        };
+        let (nb_model, nb_summary) =
+            train_examples(&Task::Sentiment, &examples, &weighted).unwrap();
+        assert!(nb_summary.nb);
+        // A plain model: no IDF table, the same feature configuration, and it learns.
+        assert!(nb_model.idf().is_empty());
+        let mut extractor = FeatureExtractor::new(nb_model.feature_config());
+        let mut features = SparseVector::default();
+        extractor.extract("terrible, i hate it", &mut features);
+        assert_eq!(nb_model.predict(&features).0, "negative");
+        let chosen = TrainOptions {
+            nb_beta: if summary.nb { 2.0 } else { 0.0 },
+            ..weighted
+        };
+        assert_eq!(
+            model.to_bytes(),
+            train_examples(&Task::Sentiment, &examples, &chosen)
+                .unwrap()
+                .0
+                .to_bytes()
+        );
+        for refused in [
+            TrainOptions {
+                nb_beta: 0.0,
+                ..options.clone()
+            },
+            TrainOptions {
+                nb_search: false,
+                optimizer: Optimizer::AdaGrad,
+                folds: 0,
+                ..options.clone()
+            },
+            TrainOptions {
+                nb_search: false,
+                nb_beta: -1.0,
+                ..options
+            },
+        ] {
+            assert!(train_examples(&Task::Sentiment, &examples, &refused).is_err());
+        }
+    }
+
+    /// Three classes with a signal each and shared noise words, so that the folds disagree.
+    fn three_classes() -> Vec<Example> {
+        let texts = [
+            ("i love it, wonderful, great day", "positive"),
+            ("great, love the store, nice", "positive"),
+            ("awful, terrible, i hate it", "negative"),
+            ("hate the store, awful day", "negative"),
+            ("the store opens at nine on monday", "neutral"),
+            ("it opens at nine, the day after", "neutral"),
+        ];
+        let mut examples = Vec::new();
+        for round in 0..6 {
+            for (text, label) in texts {
+                examples.push(example(&format!("{text} {round}"), label));
+            }
+        }
+        examples
     }
 
     #[test]
