@@ -45,7 +45,7 @@ run sentiment5 "$DATA/sentiment/ru-rusentiment" --task-defaults ru --save "$EXTR
     --eval-also "$DATA/sentiment/ru-rusentitweet"
 run spam "$DATA/spam/en-youtube" --task-defaults en --save "$EXTRA_OUT/spam-en-youtube.esm" \
     --eval-also "$DATA/spam/en-sms"
-run spam "$DATA/spam/en-sms" --task-defaults en --save "$EXTRA_OUT/spam-en-sms.esm" \
+run spam "$DATA/spam/en-sms" --task-defaults en --nb-search --save "$EXTRA_OUT/spam-en-sms.esm" \
     --eval-also "$DATA/spam/en-youtube"
 # BANKING77 (77 support intents): its C is chosen on the held-out 10 % from a shorter grid instead
 # of by cross-validation, since every fit of 77 one-vs-rest classes costs 77 times a binary one
