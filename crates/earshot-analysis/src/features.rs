@@ -1038,6 +1038,32 @@ fn literal_unicode_escape(s: &str) -> Option<char> {
     char::from_u32(code)
 }
 
+/// For tests: `per_length` texts of every length below `lengths` pieces, each piece drawn from
+/// `pieces` by a seeded xorshift (the same texts on every run).
+#[cfg(test)]
+pub(crate) fn texts_of_pieces(
+    pieces: &[&str],
+    lengths: usize,
+    per_length: usize,
+    seed: u64,
+) -> Vec<String> {
+    let mut state = seed;
+    let mut texts = Vec::new();
+    for length in 0..lengths {
+        for _ in 0..per_length {
+            let mut text = String::new();
+            for _ in 0..length {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            texts.push(text);
+        }
+    }
+    texts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1253,30 +1279,20 @@ mod tests {
             "中",
             "\u{301}",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut splitter = Splitter::default();
         let mut folded = String::new();
-        for length in 0..24 {
-            for _ in 0..300 {
-                let mut text = String::new();
-                for _ in 0..length {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    text.push_str(pieces[(state % pieces.len() as u64) as usize]);
-                }
-                clean_fold_split(&text, &mut folded, &mut splitter);
-                let mut plain = String::new();
-                clean_and_fold(&text, &mut plain);
-                assert_eq!(folded, plain, "{text:?}");
-                let range = |(start, end): (u32, u32)| &folded[start as usize..end as usize];
-                let words: Vec<&str> = splitter.words.iter().map(|&r| range(r)).collect();
-                let expected: Vec<&str> = folded_words(&folded).collect();
-                assert_eq!(words, expected, "{text:?} folded {folded:?}");
-                let chunks: Vec<&str> = splitter.chunks.iter().map(|&r| range(r)).collect();
-                let expected: Vec<&str> = folded.split_ascii_whitespace().collect();
-                assert_eq!(chunks, expected, "{text:?} folded {folded:?}");
-            }
+        for text in texts_of_pieces(&pieces, 24, 300, 0x2545_f491_4f6c_dd1d) {
+            clean_fold_split(&text, &mut folded, &mut splitter);
+            let mut plain = String::new();
+            clean_and_fold(&text, &mut plain);
+            assert_eq!(folded, plain, "{text:?}");
+            let range = |(start, end): (u32, u32)| &folded[start as usize..end as usize];
+            let words: Vec<&str> = splitter.words.iter().map(|&r| range(r)).collect();
+            let expected: Vec<&str> = folded_words(&folded).collect();
+            assert_eq!(words, expected, "{text:?} folded {folded:?}");
+            let chunks: Vec<&str> = splitter.chunks.iter().map(|&r| range(r)).collect();
+            let expected: Vec<&str> = folded.split_ascii_whitespace().collect();
+            assert_eq!(chunks, expected, "{text:?} folded {folded:?}");
         }
     }
 

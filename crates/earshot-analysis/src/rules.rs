@@ -1273,18 +1273,8 @@ mod tests {
             "\u{7f}",
             "9999999999",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for length in 0..40 {
-            for _ in 0..200 {
-                let mut text = String::new();
-                for _ in 0..length {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    text.push_str(pieces[(state % pieces.len() as u64) as usize]);
-                }
-                assert_eq!(has_digit_run(&text), plain(&text), "{text:?}");
-            }
+        for text in crate::features::texts_of_pieces(&pieces, 40, 200, 0x9e37_79b9_7f4a_7c15) {
+            assert_eq!(has_digit_run(&text), plain(&text), "{text:?}");
         }
     }
 

@@ -367,6 +367,33 @@ pub fn train(
     Ok((model, summary))
 }
 
+/// Trains once with `plain` and once with `weighted` and keeps the fit with the higher
+/// validation (or cross-validation) macro-F1, ties to `plain`; the summary lists the candidates
+/// of both.
+fn better_of(
+    task: &Task,
+    examples: &[Example],
+    plain: &TrainOptions,
+    weighted: &TrainOptions,
+) -> Result<(Model, TrainSummary), TrainError> {
+    let plain = train_examples(task, examples, plain)?;
+    let weighted = train_examples(task, examples, weighted)?;
+    let candidates: Vec<CandidateScore> = plain
+        .1
+        .candidates
+        .iter()
+        .chain(&weighted.1.candidates)
+        .copied()
+        .collect();
+    let (model, mut summary) = if weighted.1.validation_macro_f1 > plain.1.validation_macro_f1 {
+        weighted
+    } else {
+        plain
+    };
+    summary.candidates = candidates;
+    Ok((model, summary))
+}
+
 /// Trains `task` on examples in memory.
 pub fn train_examples(
     task: &Task,
@@ -384,22 +411,7 @@ pub fn train_examples(
                 "nb_search needs a positive nb_beta".to_owned(),
             ));
         }
-        let plain = train_examples(task, examples, &with_nb(false))?;
-        let weighted = train_examples(task, examples, &with_nb(true))?;
-        let candidates: Vec<CandidateScore> = plain
-            .1
-            .candidates
-            .iter()
-            .chain(&weighted.1.candidates)
-            .copied()
-            .collect();
-        let (model, mut summary) = if weighted.1.validation_macro_f1 > plain.1.validation_macro_f1 {
-            weighted
-        } else {
-            plain
-        };
-        summary.candidates = candidates;
-        return Ok((model, summary));
+        return better_of(task, examples, &with_nb(false), &with_nb(true));
     }
     if options.idf_search {
         let with_idf = |idf| TrainOptions {
@@ -408,22 +420,7 @@ pub fn train_examples(
             idf_normalized: idf,
             ..options.clone()
         };
-        let plain = train_examples(task, examples, &with_idf(false))?;
-        let weighted = train_examples(task, examples, &with_idf(true))?;
-        let candidates: Vec<CandidateScore> = plain
-            .1
-            .candidates
-            .iter()
-            .chain(&weighted.1.candidates)
-            .copied()
-            .collect();
-        let (model, mut summary) = if weighted.1.validation_macro_f1 > plain.1.validation_macro_f1 {
-            weighted
-        } else {
-            plain
-        };
-        summary.candidates = candidates;
-        return Ok((model, summary));
+        return better_of(task, examples, &with_idf(false), &with_idf(true));
     }
     options.features.validate().map_err(TrainError::Options)?;
     if !(0.0..0.9).contains(&options.validation_fraction) {
