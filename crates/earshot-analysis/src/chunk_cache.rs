@@ -78,6 +78,8 @@ pub(crate) struct ChunkCache {
     /// Where the first slot starts in `data`, so that slots start on 64-byte lines.
     first: usize,
     slot_len: usize,
+    /// `2 × slot_len`: where one set starts after the other.
+    set_len: usize,
     lanes: usize,
     /// The lanes whose squares are kept (the group's IDF lanes).
     square_lanes: Vec<usize>,
@@ -113,6 +115,7 @@ impl ChunkCache {
             data,
             first: (16 - skew) % 16,
             slot_len,
+            set_len: 2 * slot_len,
             lanes,
             square_lanes: square_lanes.to_vec(),
             set_bits: slots.trailing_zeros() - 1,
@@ -127,12 +130,9 @@ impl ChunkCache {
     pub(crate) fn set_of(&self, key: &[u64; 3]) -> usize {
         let mixed = (key[0] ^ key[1].rotate_left(21) ^ key[2].rotate_left(42))
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let set = if self.set_bits == 0 {
-            0
-        } else {
-            (mixed >> (64 - self.set_bits)) as usize
-        };
-        self.first + set * 2 * self.slot_len
+        // The top `set_bits` bits (none where there is one set), without a branch.
+        let set = ((mixed >> 1) >> (63 - self.set_bits)) as usize;
+        self.first + set * self.set_len
     }
 
     /// Asks for both slots of the set at `at` to be brought into the cache, without waiting.
