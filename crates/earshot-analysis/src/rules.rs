@@ -465,13 +465,12 @@ pub struct IntentRules {
     languages: Vec<LanguageCues>,
 }
 
-/// Every cue of one language as a pattern over the text's words joined by single spaces, with a
-/// space before each word: ` still waiting ` (exact words end in a space), ` купи` (a prefix
-/// does not). A pattern can only start at the space before a word, so the words are walked
-/// once, and at each only the patterns whose first word begins with the same bytes are
-/// compared (most words begin none: one bit of an 8 KiB map says so). The same matches as an
-/// Aho-Corasick pass over the joined words, which spent most of its time waiting for the next
-/// state of its table.
+/// Every cue of one language as a pattern of words to find among the text's consecutive words:
+/// `still waiting` (each word equal), `купи*` (the last word a prefix). A pattern can only
+/// start at a word, so the words are walked once, and at each only the patterns whose first
+/// word begins with the same bytes are compared (most words begin none: one bit of an 8 KiB
+/// map says so). The same matches as an Aho-Corasick pass over the words joined by spaces,
+/// which spent most of its time waiting for the next state of its table.
 #[derive(Debug, Clone)]
 struct LanguageCues {
     lang: &'static str,
