@@ -611,7 +611,7 @@ impl FusedGroup {
     ) -> bool {
         let mut words = LaneSums::<W>::new();
         self.add_packed_rows::<W, IDF>(&text.words.entries, &mut words);
-        let mut exception = hits_any_packed(&text.words.entries, &self.exceptions);
+        let mut exception = hits_any(&text.words.entries, 1, &self.exceptions);
         let mut chars = LaneSums::<W>::new();
         // First the memoised chunks, and the grams of the others with their rows asked for;
         // then the rows of the others are added (they have had time to arrive) and memoised.
@@ -650,7 +650,7 @@ impl FusedGroup {
             start = end;
             let mut of_chunk = LaneSums::<W>::new();
             self.add_packed_rows::<W, IDF>(entries, &mut of_chunk);
-            let flag = hits_any_packed(entries, &self.exceptions);
+            let flag = hits_any(entries, 1, &self.exceptions);
             exception |= flag;
             if let Some((at, key)) = &key {
                 cache.put(
@@ -686,22 +686,14 @@ struct Chunks<'a> {
     chunks: &'a [ChunkRef],
 }
 
-/// Whether any of `indices` is one of `buckets` (a handful): a compare the compiler runs on
-/// several indices at once, with no branch per index.
-fn hits_any(indices: &[u32], buckets: &[u32]) -> bool {
+/// Whether any of `indices`, shifted right by `shift` (1 for [`PackedFeatures`] entries, 0 for
+/// plain indices), is one of `buckets` (a handful): a compare the compiler runs on several
+/// indices at once, with no branch per index.
+fn hits_any(indices: &[u32], shift: u32, buckets: &[u32]) -> bool {
     buckets.iter().any(|&bucket| {
         indices
             .iter()
-            .fold(false, |hit, &index| hit | (index == bucket))
-    })
-}
-
-/// [`hits_any`] of packed features.
-fn hits_any_packed(entries: &[u32], buckets: &[u32]) -> bool {
-    buckets.iter().any(|&bucket| {
-        entries
-            .iter()
-            .fold(false, |hit, &entry| hit | (entry >> 1 == bucket))
+            .fold(false, |hit, &index| hit | (index >> shift == bucket))
     })
 }
 
@@ -1258,7 +1250,7 @@ impl Analyzer {
                 }
                 // The full vectors are there whenever a feature may hit an exception.
                 Some(exceptions)
-                    if scratch.full_features && hits_any(&features.indices, exceptions) =>
+                    if scratch.full_features && hits_any(&features.indices, 0, exceptions) =>
                 {
                     model.raw_sums_into(features, &mut probabilities)
                 }
