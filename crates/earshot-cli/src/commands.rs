@@ -71,12 +71,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 data,
                 out,
                 with_corrections,
+                idf_corpus,
+                nb_search,
             } => {
                 let request = crate::training::TrainRequest {
                     task,
                     data,
                     out,
                     with_corrections,
+                    idf_corpus,
+                    nb_search,
                 };
                 crate::training::train(&workspace, request).await?
             }

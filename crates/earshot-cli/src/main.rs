@@ -166,6 +166,15 @@ enum ModelAction {
         /// on the test sets plus a held-out fifth of the corrections.
         #[arg(long)]
         with_corrections: bool,
+        /// Weight by the inverse document frequencies over the training texts of these data
+        /// folders instead of the model's own (how the shipped English and Russian models share
+        /// one IDF table per language; docs/MODELS.md).
+        #[arg(long, num_args = 1..)]
+        idf_corpus: Vec<PathBuf>,
+        /// Let NB log-count-ratio factors compete in the search (how the shipped English
+        /// offensive model was trained; docs/MODELS.md, round 10).
+        #[arg(long)]
+        nb_search: bool,
     },
     /// Measure a model on the test sets (test*.jsonl) of data folders.
     Eval {

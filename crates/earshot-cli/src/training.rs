@@ -1,14 +1,17 @@
 //! `earshot model train | eval | list`.
 //!
 //! Data folders hold `train.jsonl` and `test*.jsonl` files of `{"text", "label", "lang"}` lines
-//! (the format of `../shared/data`). Training uses the analysis crate's options for the task and language (`TrainOptions::for_task`), so the
-//! CLI trains exactly as the `train_eval` example that produced the figures in docs/MODELS.md.
+//! (the format of `../shared/data`). Training uses the analysis crate's options for the task and
+//! language (`TrainOptions::for_task`), with `--idf-corpus` and `--nb-search` as
+//! `scripts/train-models.sh` gives them to the `train_eval` example: the CLI reproduces the
+//! shipped models byte for byte (docs/MODELS.md).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use earshot_analysis::{
-    evaluate, read_examples, train_examples, Example, FeatureExtractor, Model, Report,
+    corpus_idf, evaluate, read_examples, train_examples, Example, FeatureExtractor, Model, Report,
     SparseVector, Task, TrainOptions, TrainSummary,
 };
 use earshot_store::Store;
@@ -25,6 +28,10 @@ pub struct TrainRequest {
     pub data: Vec<PathBuf>,
     pub out: Option<PathBuf>,
     pub with_corrections: bool,
+    /// Data folders whose training texts give the IDF table (empty: the model's own texts).
+    pub idf_corpus: Vec<PathBuf>,
+    /// NB factors compete in the search.
+    pub nb_search: bool,
 }
 
 fn train_file(dir: &Path) -> Result<PathBuf> {
@@ -75,6 +82,19 @@ fn print_summary(summary: &TrainSummary, model: &Model) {
         summary.judged_by(),
         summary.epochs,
         model.labels().join(", ")
+    );
+    let chosen = [
+        summary.c.map(|c| format!("C {c}")),
+        Some(format!("{:?} class weights", summary.class_weights).to_lowercase()),
+        summary.idf.then(|| "IDF".to_owned()),
+        summary.nb.then(|| "NB factors".to_owned()),
+        summary
+            .validation_macro_f1
+            .map(|f1| format!("{} macro-F1 {f1:.4}", summary.judged_by())),
+    ];
+    println!(
+        "chosen: {}",
+        chosen.into_iter().flatten().collect::<Vec<_>>().join(", ")
     );
 }
 
@@ -129,7 +149,26 @@ pub async fn train(workspace: &Workspace, request: TrainRequest) -> Result<()> {
     for dir in &request.data {
         examples.extend(read_all(&train_file(dir)?)?);
     }
-    let options = TrainOptions::for_task(&task, dominant_language(&examples).as_deref());
+    let mut options = TrainOptions::for_task(&task, dominant_language(&examples).as_deref());
+    if request.nb_search {
+        options.nb_search = true;
+        options.nb_beta = 1.0;
+    }
+    if !request.idf_corpus.is_empty() {
+        let mut texts = Vec::new();
+        for dir in &request.idf_corpus {
+            texts.extend(read_all(&train_file(dir)?)?.into_iter().map(|e| e.text));
+        }
+        println!(
+            "IDF table over {} texts of {} training sets",
+            texts.len(),
+            request.idf_corpus.len()
+        );
+        options.idf_table = Some(Arc::new(corpus_idf(
+            texts.iter().map(String::as_str),
+            options.features,
+        )));
+    }
     let mut tests = Vec::new();
     for dir in &request.data {
         for path in test_files(dir)? {

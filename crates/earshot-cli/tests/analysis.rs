@@ -225,6 +225,63 @@ fn a_damaged_workspace_model_is_named() {
 }
 
 #[test]
+fn train_takes_an_idf_corpus_and_the_nb_search_as_the_shipped_models_were_trained() {
+    let ws = workspace(&[]);
+    let data = ws.path().join("data/sentiment-en");
+    write_sentiment_data(&data);
+    let other = ws.path().join("data/more-english");
+    write_sentiment_data(&other);
+    let out = ws.path().join("trained.esm");
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "train",
+        "--task",
+        "sentiment",
+        "--data",
+        data.to_str().unwrap(),
+        "--idf-corpus",
+        data.to_str().unwrap(),
+        other.to_str().unwrap(),
+        "--nb-search",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    // 9 nouns × 3 sentences in each folder's train.jsonl.
+    assert!(
+        stdout.contains("IDF table over 54 texts of 2 training sets"),
+        "{stdout}"
+    );
+    let chosen = stdout
+        .lines()
+        .find(|line| line.starts_with("chosen: C "))
+        .unwrap_or_else(|| panic!("no chosen options in {stdout}"));
+    assert!(
+        chosen.contains("5-fold cross-validation macro-F1"),
+        "{chosen}"
+    );
+    assert!(out.is_file(), "{stdout}");
+
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "train",
+        "--task",
+        "sentiment",
+        "--data",
+        data.to_str().unwrap(),
+        "--idf-corpus",
+        "/nonexistent/idf-texts",
+    ]));
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("/nonexistent/idf-texts/train.jsonl not found"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
 fn train_names_a_missing_data_folder() {
     let ws = workspace(&[]);
     let output = run(earshot(ws.path()).args([
