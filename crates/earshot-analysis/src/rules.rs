@@ -169,6 +169,65 @@ const SPAM_EL: CueList = &[
 ];
 
 /// `(intent, lang, cues)`.
+/// Intents whose cues a negation just before them cancels: "not great", "don't love it",
+/// "не рекомендую", "δεν το συνιστώ" praise nothing; "not going to buy" wants nothing. A
+/// complaint cue is not negated ("not working" is a cue of its own, "not bad" is not one).
+const NEGATABLE_INTENTS: [&str; 2] = ["praise", "purchase_intent"];
+
+/// Per language: the words that negate a cue right after them, and the words that may stand
+/// between the negation and the cue ("not really great", "не очень рекомендую", "δεν το
+/// συνιστώ": Greek puts its object pronouns there). Folded, as the text is. Bare "no", "нет"
+/// and "όχι" are left out: they answer or deny a noun ("no, where can I buy it?") more often
+/// than they negate the next word.
+const NEGATIONS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "en",
+        &[
+            "not", "never", "don't", "dont", "doesn't", "doesnt", "didn't", "didnt", "isn't",
+            "isnt", "aren't", "arent", "wasn't", "wasnt", "won't", "wont", "can't", "cant",
+            "cannot", "wouldn't", "wouldnt", "hardly",
+        ],
+        &[
+            "really", "so", "that", "very", "too", "quite", "exactly", "even", "the", "a", "an",
+            "it", "them", "you",
+        ],
+    ),
+    (
+        "ru",
+        &["не", "никогда"],
+        &[
+            "очень",
+            "так",
+            "особо",
+            "слишком",
+            "совсем",
+            "особенно",
+            "сильно",
+            "всем",
+        ],
+    ),
+    (
+        "el",
+        &["δεν", "μην", "μη", "ουτε"],
+        &[
+            "το",
+            "τα",
+            "τον",
+            "την",
+            "του",
+            "της",
+            "τους",
+            "μου",
+            "σου",
+            "μας",
+            "σας",
+            "πολυ",
+            "τοσο",
+            "ιδιαιτερα",
+        ],
+    ),
+];
+
 const CUES: &[(&str, &str, CueList)] = &[
     ("spam", "en", SPAM_EN),
     ("spam", "en", SPAM_ANY),
@@ -455,6 +514,8 @@ impl CueWord {
 struct Cue {
     words: Vec<CueWord>,
     weight: f32,
+    /// A negation right before the cue cancels it ([`NEGATABLE_INTENTS`]).
+    negatable: bool,
 }
 
 /// The compiled cues of every intent and language.
@@ -489,6 +550,64 @@ struct LanguageCues {
     list_of: Vec<u32>,
     /// The cue lists of the language in the order of [`CUES`], each with where its score goes.
     lists: Vec<Slot>,
+    /// Pattern id → whether a negation before it cancels it.
+    negatable: Vec<bool>,
+    /// The language's negations and the words that may stand between one and a cue.
+    negation: Negation<PatternWord>,
+}
+
+/// The words of [`NEGATIONS`] for one language.
+#[derive(Debug, Clone, Default)]
+struct Negation<W> {
+    negators: Vec<W>,
+    between: Vec<W>,
+}
+
+impl Negation<String> {
+    fn of(lang: &str) -> Negation<String> {
+        let folded = |words: &[&str]| words.iter().map(|w| fold(w)).collect();
+        NEGATIONS
+            .iter()
+            .find(|(l, _, _)| *l == lang)
+            .map(|(_, negators, between)| Negation {
+                negators: folded(negators),
+                between: folded(between),
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the cue that starts at `words[start]` is negated.
+    fn negates(&self, words: &[&str], start: usize) -> bool {
+        let is = |list: &[String], at: usize| list.iter().any(|w| w == words[at]);
+        match start {
+            0 => false,
+            1 => is(&self.negators, 0),
+            _ => {
+                is(&self.negators, start - 1)
+                    || (is(&self.between, start - 1) && is(&self.negators, start - 2))
+            }
+        }
+    }
+}
+
+impl Negation<PatternWord> {
+    /// [`Negation::negates`] over word places in `text`.
+    #[inline]
+    fn negates(&self, text: &[u8], words: &[(u32, u32)], start: usize) -> bool {
+        let is = |list: &[PatternWord], at: usize| {
+            let (from, to) = words[at];
+            list.iter()
+                .any(|w| w.matches(text, from as usize, to as usize))
+        };
+        match start {
+            0 => false,
+            1 => is(&self.negators, 0),
+            _ => {
+                is(&self.negators, start - 1)
+                    || (is(&self.between, start - 1) && is(&self.negators, start - 2))
+            }
+        }
+    }
 }
 
 /// One word of a pattern.
@@ -649,6 +768,7 @@ impl IntentRules {
                     .map(|&(phrase, weight)| Cue {
                         words: compile_phrase(phrase),
                         weight,
+                        negatable: NEGATABLE_INTENTS.contains(&intent),
                     })
                     .filter(|cue| !cue.words.is_empty())
                     .collect();
@@ -754,7 +874,10 @@ impl IntentRules {
                 .iter()
                 .chain(&language.short_prefixes);
             for &pattern in candidates {
-                if matches_at(&language.patterns[pattern as usize], bytes, words, i) {
+                if matches_at(&language.patterns[pattern as usize], bytes, words, i)
+                    && !(language.negatable[pattern as usize]
+                        && language.negation.negates(bytes, words, i))
+                {
                     seen[pattern as usize / 64] |= 1 << (pattern % 64);
                 }
             }
@@ -790,13 +913,15 @@ impl IntentRules {
     /// against.
     pub fn all_scores(&self, words: &[&str], text: &str, lang: &str) -> RuleScores {
         let mut scores = RuleScores::empty();
+        let negation = Negation::of(lang);
         for (intent, cue_lang, cues) in &self.cues {
             if *cue_lang != lang {
                 continue;
             }
             let mut miss = 1.0f32;
             for cue in cues {
-                if matches_somewhere(&cue.words, words) {
+                let negation = cue.negatable.then_some(&negation);
+                if matches_somewhere(&cue.words, words, negation) {
                     miss *= 1.0 - cue.weight;
                 }
             }
@@ -941,6 +1066,19 @@ fn build_languages(cues: &[(&'static str, &'static str, Vec<Cue>)]) -> Vec<Langu
                 keep: Vec::new(),
                 list_of: Vec::new(),
                 lists: Vec::new(),
+                negatable: Vec::new(),
+                negation: {
+                    let words = Negation::of(lang);
+                    let exact = |list: &[String]| {
+                        list.iter()
+                            .map(|w| PatternWord::new(w.as_bytes(), false))
+                            .collect()
+                    };
+                    Negation {
+                        negators: exact(&words.negators),
+                        between: exact(&words.between),
+                    }
+                },
             };
             let mut keyed: Vec<(u16, u32)> = Vec::new();
             for (intent, cue_lang, compiled) in cues {
@@ -971,6 +1109,7 @@ fn build_languages(cues: &[(&'static str, &'static str, Vec<Cue>)]) -> Vec<Langu
                     language.patterns.push(words);
                     language.keep.push(1.0 - cue.weight);
                     language.list_of.push(list);
+                    language.negatable.push(cue.negatable);
                 }
             }
             keyed.sort_unstable();
@@ -1002,13 +1141,15 @@ fn compile_phrase(phrase: &str) -> Vec<CueWord> {
         .collect()
 }
 
-fn matches_somewhere(cue: &[CueWord], words: &[&str]) -> bool {
+/// Whether `cue` matches consecutive `words` somewhere, not negated where `negation` is given.
+fn matches_somewhere(cue: &[CueWord], words: &[&str], negation: Option<&Negation<String>>) -> bool {
     if cue.is_empty() || cue.len() > words.len() {
         return false;
     }
-    words
-        .windows(cue.len())
-        .any(|window| cue.iter().zip(window).all(|(c, w)| c.matches(w)))
+    words.windows(cue.len()).enumerate().any(|(start, window)| {
+        cue.iter().zip(window).all(|(c, w)| c.matches(w))
+            && !negation.is_some_and(|n| n.negates(words, start))
+    })
 }
 
 #[cfg(test)]
@@ -1140,9 +1281,65 @@ mod tests {
         "call 08712460324 now to claim your prize",
         "Подписывайтесь на мой канал, заработок без вложений",
         "Κάντε εγγραφή στο κανάλι μου, δώρα και προσφορές",
+        "not great, don't really love it, not the best; love it, not going to buy",
+        "Не очень рекомендую, никогда не куплю; рекомендую, хочу купить",
+        "Δεν το συνιστώ, δεν θέλω να αγοράσω· υπέροχο, θέλω να αγοράσω",
         "",
         "😀😀 ???",
     ];
+
+    #[test]
+    fn a_negation_just_before_cancels_praise_and_purchase_cues() {
+        for (text, lang, intent, expected) in [
+            ("Love it!", "en", "praise", true),
+            ("I don't love it", "en", "praise", false),
+            ("don't really love the update", "en", "praise", false),
+            (
+                "This is not the best phone, not great",
+                "en",
+                "praise",
+                false,
+            ),
+            ("Not bad at all, love it!", "en", "praise", true),
+            (
+                "I'm not going to buy another one",
+                "en",
+                "purchase_intent",
+                false,
+            ),
+            ("can't wait, going to buy it", "en", "purchase_intent", true),
+            // A complaint cue is never negated: "not working" is one.
+            ("still not working", "en", "complaint", true),
+            ("Рекомендую!", "ru", "praise", true),
+            ("Не рекомендую этот магазин", "ru", "praise", false),
+            ("Не очень рекомендую", "ru", "praise", false),
+            ("Хочу купить", "ru", "purchase_intent", true),
+            (
+                "Никогда не куплю, не хочу купить",
+                "ru",
+                "purchase_intent",
+                false,
+            ),
+            ("Το συνιστώ ανεπιφύλακτα", "el", "praise", true),
+            ("Δεν το συνιστώ", "el", "praise", false),
+            ("Θέλω να αγοράσω", "el", "purchase_intent", true),
+            ("Δεν θέλω να αγοράσω", "el", "purchase_intent", false),
+        ] {
+            assert_eq!(fires(text, lang, intent), expected, "{text:?}: {intent}");
+            // The word matcher of the analyzer agrees.
+            let folded = {
+                let mut folded = String::new();
+                crate::features::fold_into(text, &mut folded);
+                folded
+            };
+            let matched =
+                IntentRules::new().scores_folded(&folded, text, lang, &mut RuleScratch::default());
+            let fired = matched
+                .iter()
+                .any(|(name, score)| *name == intent && *score >= INTENT_THRESHOLD);
+            assert_eq!(fired, expected, "{text:?}: {intent}, word matcher");
+        }
+    }
 
     #[test]
     fn the_word_matcher_scores_exactly_like_the_cue_scan() {
