@@ -108,6 +108,9 @@ class Result:
     train_seconds: float
     scores: Scores
     cross_domain: list[tuple[str, Scores]] = field(default_factory=list)
+    # The test split's gold and predicted labels, in file order (for --predictions).
+    gold: list[str] = field(default_factory=list)
+    predicted: list[str] = field(default_factory=list)
 
 
 def log(message: str) -> None:
@@ -376,8 +379,12 @@ def run(datasets: list[Dataset], model_names: list[str], on_result=lambda result
                 started = time.perf_counter()
                 chosen = model.fit(variant.train)
                 seconds = time.perf_counter() - started
-                scores = Scores.of(variant.test.labels, model.predict(variant.test.texts))
-                result = Result(variant, model_name, chosen, seconds, scores)
+                predicted = model.predict(variant.test.texts)
+                scores = Scores.of(variant.test.labels, predicted)
+                result = Result(
+                    variant, model_name, chosen, seconds, scores,
+                    gold=list(variant.test.labels), predicted=list(predicted),
+                )
                 if variant.variant != "5-class":
                     for other in others:
                         predicted = model.predict(other.test.texts)
@@ -461,6 +468,23 @@ def result_json(result: Result) -> dict:
     }
 
 
+def predictions_path(directory: Path, result: Result) -> Path:
+    dataset = result.dataset
+    parts = [dataset.task, dataset.name] + ([dataset.variant] if dataset.variant else [])
+    return directory / ("_".join(parts + [result.model]).replace("/", "-") + ".jsonl")
+
+
+def write_predictions(directory: Path, result: Result) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = predictions_path(directory, result)
+    lines = (
+        json.dumps({"gold": gold, "predicted": predicted}, ensure_ascii=False) + "\n"
+        for gold, predicted in zip(result.gold, result.predicted)
+    )
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     default_data = Path(__file__).resolve().parent.parent / ".." / "shared" / "data"
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -473,6 +497,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--json", type=Path, help="also write the results as JSON here (rewritten after each result)"
+    )
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="DIR",
+        help="also write each test prediction to DIR/TASK_NAME[_VARIANT]_MODEL.jsonl "
+        "({gold, predicted} per test line, in file order; for bench/paired_compare.py)",
     )
     parser.add_argument(
         "--render",
@@ -511,6 +542,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             records = [result_json(r) for r in results]
             args.json.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+        if args.predictions and results:
+            write_predictions(args.predictions, results[-1])
 
     # liblinear warns when it stops at max_iter; the fit is still used, as in any sklearn default run.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import baselines
 import fasttext_speed
+import paired_compare
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -144,6 +145,47 @@ class EndToEndTest(unittest.TestCase):
             with contextlib.redirect_stdout(rendered):
                 self.assertEqual(baselines.main(["--render", str(saved)]), 0)
         self.assertIn(rendered.getvalue(), table)
+
+    def test_predictions_are_written_per_test_line_and_compare_with_each_other(self):
+        with tempfile.TemporaryDirectory() as directory:
+            root = Path(directory)
+            test_rows = russian_five_class_rows(50, 11)
+            write_jsonl(root / "offensive" / "ru-a" / "train.jsonl", russian_five_class_rows(200, 1))
+            write_jsonl(root / "offensive" / "ru-a" / "test.jsonl", test_rows)
+            predictions = root / "predictions"
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                status = baselines.main(["--data", str(root), "--predictions", str(predictions)])
+            self.assertEqual(status, 0)
+            lr = predictions / "offensive_ru-a_tfidf-lr.jsonl"
+            ft = predictions / "offensive_ru-a_fasttext.jsonl"
+            lines = [json.loads(line) for line in lr.read_text(encoding="utf-8").splitlines()]
+            self.assertEqual([line["gold"] for line in lines], [row["label"] for row in test_rows])
+            result = paired_compare.compare(lr, ft, resamples=200, seed=1)
+            self.assertEqual(result["examples"], 50)
+            # Against itself: no difference, no discordant text.
+            same = paired_compare.compare(lr, lr, resamples=200, seed=1)
+            self.assertEqual(same["difference"], 0.0)
+            self.assertEqual(same["bootstrap"]["interval_95"], [0.0, 0.0])
+            self.assertEqual(same["mcnemar"]["p"], 1.0)
+            # Another test split (another order of gold labels) is refused, not compared.
+            shuffled = root / "shuffled.jsonl"
+            shuffled.write_text("".join(reversed(lr.read_text(encoding="utf-8").splitlines(True))), encoding="utf-8")
+            with self.assertRaisesRegex(paired_compare.InputError, "not the same order"):
+                paired_compare.compare(lr, shuffled, resamples=10, seed=1)
+
+    def test_paired_comparison_counts_by_hand(self):
+        with tempfile.TemporaryDirectory() as directory:
+            first, second = Path(directory) / "a.jsonl", Path(directory) / "b.jsonl"
+            gold = ["x", "x", "y", "y", "y", "x"]
+            write_jsonl(first, [{"gold": g, "predicted": p} for g, p in zip(gold, ["x", "x", "y", "y", "x", "x"])])
+            write_jsonl(second, [{"gold": g, "predicted": p} for g, p in zip(gold, ["x", "y", "y", "x", "x", "x"])])
+            result = paired_compare.compare(first, second, resamples=100, seed=3)
+        self.assertEqual(result["mcnemar"]["only_first_right"], 2)
+        self.assertEqual(result["mcnemar"]["only_second_right"], 0)
+        # Two discordant texts, both one way: p = 2 x (1/2)^2.
+        self.assertAlmostEqual(result["mcnemar"]["p"], 0.5)
+        self.assertAlmostEqual(result["first"]["accuracy"], 5 / 6)
+        self.assertAlmostEqual(result["second"]["accuracy"], 3 / 6)
 
     def test_missing_data_directory_is_a_clear_error(self):
         stderr = io.StringIO()

@@ -84,8 +84,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 crate::training::train(&workspace, request).await?
             }
-            ModelAction::Eval { task, data, model } => tokio::task::block_in_place(|| {
-                crate::training::eval(&workspace, &task, &data, model.as_deref())
+            ModelAction::Eval {
+                task,
+                data,
+                model,
+                predictions,
+            } => tokio::task::block_in_place(|| {
+                crate::training::eval(
+                    &workspace,
+                    &task,
+                    &data,
+                    model.as_deref(),
+                    predictions.as_deref(),
+                )
             })?,
             ModelAction::List => crate::training::list(&workspace)?,
         },

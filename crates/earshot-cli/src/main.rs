@@ -185,6 +185,11 @@ enum ModelAction {
         /// Model file (default: the one in use for the task and the data's language).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Also write every test example's gold and predicted label here (JSON Lines: set, id,
+        /// gold, predicted, score), for error analysis and paired comparisons
+        /// (`bench/paired_compare.py`).
+        #[arg(long)]
+        predictions: Option<PathBuf>,
     },
     /// The models in use: task, language, labels, built in or from the workspace, size.
     List,

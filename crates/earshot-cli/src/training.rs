@@ -6,6 +6,7 @@
 //! `scripts/train-models.sh` gives them to the `train_eval` example: the CLI reproduces the
 //! shipped models byte for byte (docs/MODELS.md).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -295,7 +296,15 @@ pub fn eval(
     task: &str,
     data: &[PathBuf],
     model: Option<&Path>,
+    predictions: Option<&Path>,
 ) -> Result<()> {
+    let mut predictions_out = predictions
+        .map(|path| {
+            std::fs::File::create(path)
+                .map(std::io::BufWriter::new)
+                .with_context(|| format!("cannot write the predictions to {}", path.display()))
+        })
+        .transpose()?;
     let sets: Vec<PathBuf> = data
         .iter()
         .map(|d| test_files(d))
@@ -326,6 +335,45 @@ pub fn eval(
         let report = evaluate(&model, path)?;
         println!("test set {} (model {name})", path.display());
         print!("{}", report.to_text());
+        if let Some(out) = predictions_out.as_mut() {
+            write_predictions(&model, path, out)?;
+        }
+    }
+    if let (Some(mut out), Some(path)) = (predictions_out, predictions) {
+        out.flush()
+            .with_context(|| format!("cannot write the predictions to {}", path.display()))?;
+        println!("predictions written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// One line per example of the test set at `path` whose label the model knows, in file order:
+/// the set, the example's id, its gold and predicted label, and the predicted label's
+/// probability.
+fn write_predictions(model: &Model, path: &Path, out: &mut impl Write) -> Result<()> {
+    let task = Task::from_name(model.task());
+    let mut extractor = FeatureExtractor::new(model.feature_config());
+    let mut features = SparseVector::default();
+    let mut probabilities = Vec::new();
+    let dataset = read_examples(path)?;
+    for example in &dataset.examples {
+        let Some(gold) = task
+            .map_label(&example.label)
+            .filter(|label| model.class_of_label(label).is_some())
+        else {
+            continue;
+        };
+        extractor.extract(&example.text, &mut features);
+        model.predict_into(&features, &mut probabilities);
+        let class = earshot_analysis::eval::argmax(&probabilities);
+        let record = serde_json::json!({
+            "set": path.display().to_string(),
+            "id": example.id,
+            "gold": gold,
+            "predicted": model.labels()[class],
+            "score": probabilities[class],
+        });
+        writeln!(out, "{record}").context("cannot write a prediction")?;
     }
     Ok(())
 }

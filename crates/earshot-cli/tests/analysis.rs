@@ -282,6 +282,65 @@ fn train_takes_an_idf_corpus_and_the_nb_search_as_the_shipped_models_were_traine
 }
 
 #[test]
+fn eval_writes_each_test_prediction_for_paired_comparisons() {
+    let ws = workspace(&[]);
+    let data = ws.path().join("data/sentiment-en");
+    write_sentiment_data(&data);
+    let model = ws.path().join("trained.esm");
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "train",
+        "--task",
+        "sentiment",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let predictions = ws.path().join("predictions.jsonl");
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "eval",
+        "--task",
+        "sentiment",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--predictions",
+        predictions.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let test: Vec<Value> = std::fs::read_to_string(data.join("test.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let written: Vec<Value> = std::fs::read_to_string(&predictions)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(written.len(), test.len());
+    let mut correct = 0;
+    for (line, example) in written.iter().zip(&test) {
+        assert_eq!(line["id"], example["id"]);
+        assert_eq!(line["gold"], example["label"]);
+        let score = line["score"].as_f64().unwrap();
+        assert!((1.0 / 3.0..=1.0).contains(&score), "{line}");
+        correct += usize::from(line["predicted"] == line["gold"]);
+    }
+    // The report printed is the one of these predictions.
+    let accuracy = correct as f64 / test.len() as f64;
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(&format!("accuracy {accuracy:.4}")),
+        "{accuracy} not in {stdout}"
+    );
+}
+
+#[test]
 fn train_names_a_missing_data_folder() {
     let ws = workspace(&[]);
     let output = run(earshot(ws.path()).args([
