@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result['examples']} test examples")
     for side in ("first", "second"):
         r = result[side]
-        print(f"{side}: {r['file']}: macro-F1 {r['macro_f1']:.4f}, accuracy {r['accuracy']:.4f}")
+        print(f"{side}: {r['file']}: macro-F1 {r['macro_f1']:.5f}, accuracy {r['accuracy']:.4f}")
     print(
-        f"macro-F1 difference (first - second) {result['difference']:+.4f}, "
+        f"macro-F1 difference (first - second) {result['difference']:+.5f}, "
         f"paired bootstrap 95 % interval [{low:+.4f}, {high:+.4f}] over {args.resamples} resamples, "
         f"first not behind in {100 * result['bootstrap']['share_first_not_behind']:.1f} %"
     )
