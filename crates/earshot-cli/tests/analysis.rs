@@ -70,6 +70,14 @@ fn run(command: &mut Command) -> Output {
     command.output().unwrap()
 }
 
+/// `earshot model train --task sentiment --data DATA` with `more` arguments.
+fn train_sentiment(ws: &Path, data: &Path, more: &[&str]) -> Output {
+    run(earshot(ws)
+        .args(["model", "train", "--task", "sentiment", "--data"])
+        .arg(data)
+        .args(more))
+}
+
 #[test]
 fn analyze_writes_every_good_line_back_in_order_and_names_bad_lines() {
     let dir = tempfile::tempdir().unwrap(); // not a workspace: built-in models, no brands
@@ -232,20 +240,18 @@ fn train_takes_an_idf_corpus_and_the_nb_search_as_the_shipped_models_were_traine
     let other = ws.path().join("data/more-english");
     write_sentiment_data(&other);
     let out = ws.path().join("trained.esm");
-    let output = run(earshot(ws.path()).args([
-        "model",
-        "train",
-        "--task",
-        "sentiment",
-        "--data",
-        data.to_str().unwrap(),
-        "--idf-corpus",
-        data.to_str().unwrap(),
-        other.to_str().unwrap(),
-        "--nb-search",
-        "--out",
-        out.to_str().unwrap(),
-    ]));
+    let output = train_sentiment(
+        ws.path(),
+        &data,
+        &[
+            "--idf-corpus",
+            data.to_str().unwrap(),
+            other.to_str().unwrap(),
+            "--nb-search",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     // 9 nouns × 3 sentences in each folder's train.jsonl.
@@ -263,16 +269,11 @@ fn train_takes_an_idf_corpus_and_the_nb_search_as_the_shipped_models_were_traine
     );
     assert!(out.is_file(), "{stdout}");
 
-    let output = run(earshot(ws.path()).args([
-        "model",
-        "train",
-        "--task",
-        "sentiment",
-        "--data",
-        data.to_str().unwrap(),
-        "--idf-corpus",
-        "/nonexistent/idf-texts",
-    ]));
+    let output = train_sentiment(
+        ws.path(),
+        &data,
+        &["--idf-corpus", "/nonexistent/idf-texts"],
+    );
     assert!(!output.status.success());
     assert!(
         text(&output.stderr).contains("/nonexistent/idf-texts/train.jsonl not found"),
@@ -287,16 +288,7 @@ fn eval_writes_each_test_prediction_for_paired_comparisons() {
     let data = ws.path().join("data/sentiment-en");
     write_sentiment_data(&data);
     let model = ws.path().join("trained.esm");
-    let output = run(earshot(ws.path()).args([
-        "model",
-        "train",
-        "--task",
-        "sentiment",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-    ]));
+    let output = train_sentiment(ws.path(), &data, &["--out", model.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let predictions = ws.path().join("predictions.jsonl");
     let output = run(earshot(ws.path()).args([
