@@ -160,6 +160,12 @@ pub async fn train(workspace: &Workspace, request: TrainRequest) -> Result<()> {
         for dir in &request.idf_corpus {
             texts.extend(read_all(&train_file(dir)?)?.into_iter().map(|e| e.text));
         }
+        if texts.is_empty() {
+            bail!(
+                "--idf-corpus {}: no readable training text, so no IDF table to weight by",
+                display_list(&request.idf_corpus)
+            );
+        }
         println!(
             "IDF table over {} texts of {} training sets",
             texts.len(),

@@ -269,6 +269,16 @@ fn train_takes_an_idf_corpus_and_the_nb_search_as_the_shipped_models_were_traine
     );
     assert!(out.is_file(), "{stdout}");
 
+    let empty = ws.path().join("data/empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("train.jsonl"), "not json\n").unwrap();
+    let output = train_sentiment(ws.path(), &data, &["--idf-corpus", empty.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("no readable training text"),
+        "{}",
+        text(&output.stderr)
+    );
     let output = train_sentiment(
         ws.path(),
         &data,
