@@ -32,7 +32,8 @@ run sentiment "$DATA/sentiment/el-politics" --task-defaults el --save "$OUT/sent
 # the test split of el-politics, whose cross-validation they also won; for_task leaves them out).
 run offensive "$DATA/offensive/en-olid" --task-defaults en "${EN_IDF[@]}" --nb-search --save "$OUT/offensive-en.esm"
 run offensive "$DATA/offensive/ru-2ch-pikabu" --task-defaults ru "${RU_IDF[@]}" --save "$OUT/offensive-ru.esm"
-run offensive "$DATA/offensive/el-ogtd" --task-defaults el --save "$OUT/offensive-el.esm"
+# And for el-ogtd since round 12 (2026-12-07): cross-validated 0.822 against 0.812, test 0.868 against 0.850.
+run offensive "$DATA/offensive/el-ogtd" --task-defaults el --nb-search --save "$OUT/offensive-el.esm"
 # English spam: SMS and YouTube comments together (each alone transfers poorly to the other).
 run spam "$DATA/spam/en-sms" --task-defaults en --train-also "$DATA/spam/en-youtube" "${EN_IDF[@]}" \
     --save "$OUT/spam-en.esm" --eval-also "$DATA/spam/en-youtube"
