@@ -70,6 +70,16 @@ fn run(command: &mut Command) -> Output {
     command.output().unwrap()
 }
 
+/// The command failed and said `message` on stderr.
+fn assert_fails_saying(output: &Output, message: &str) {
+    assert!(!output.status.success(), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stderr).contains(message),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
 /// `earshot model train --task sentiment --data DATA` with `more` arguments.
 fn train_sentiment(ws: &Path, data: &Path, more: &[&str]) -> Output {
     run(earshot(ws)
@@ -224,12 +234,7 @@ fn a_damaged_workspace_model_is_named() {
     std::fs::create_dir_all(ws.path().join("models")).unwrap();
     std::fs::write(ws.path().join("models/broken.esm"), b"not a model").unwrap();
     let output = run(earshot(ws.path()).args(["model", "list"]));
-    assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("broken.esm"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails_saying(&output, "broken.esm");
 }
 
 #[test]
@@ -273,23 +278,13 @@ fn train_takes_an_idf_corpus_and_the_nb_search_as_the_shipped_models_were_traine
     std::fs::create_dir_all(&empty).unwrap();
     std::fs::write(empty.join("train.jsonl"), "not json\n").unwrap();
     let output = train_sentiment(ws.path(), &data, &["--idf-corpus", empty.to_str().unwrap()]);
-    assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("no readable training text"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails_saying(&output, "no readable training text");
     let output = train_sentiment(
         ws.path(),
         &data,
         &["--idf-corpus", "/nonexistent/idf-texts"],
     );
-    assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("/nonexistent/idf-texts/train.jsonl not found"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails_saying(&output, "/nonexistent/idf-texts/train.jsonl not found");
 }
 
 #[test]
@@ -353,12 +348,7 @@ fn train_names_a_missing_data_folder() {
         "--data",
         "/nonexistent/spam-data",
     ]));
-    assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("/nonexistent/spam-data/train.jsonl not found"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails_saying(&output, "/nonexistent/spam-data/train.jsonl not found");
 }
 
 #[tokio::test(flavor = "multi_thread")]
