@@ -1280,8 +1280,12 @@ impl Analyzer {
         let spam = combine_spam(spam_model, rule_scores.spam);
         let mut intents = Vec::new();
         for (intent, rule_score) in rule_scores.intents {
+            // Where a complaint model exists (English) it decides alone: letting a cue at the
+            // threshold override it cost 0.004 macro-F1 on en-complaints (five of the seven
+            // texts it flipped were not complaints; docs/MODELS.md, round 13). The cues decide
+            // where no labelled data exists (Russian, Greek) or no model is loaded.
             let score = match (intent, complaint_model) {
-                ("complaint", Some(model_score)) => model_score.max(rule_score),
+                ("complaint", Some(model_score)) => model_score,
                 _ => rule_score,
             };
             if score >= INTENT_THRESHOLD {
@@ -1370,8 +1374,9 @@ impl Analyzer {
 
 /// The label whose probability is the intent score of a classifier used as an intent.
 /// The spam verdict from the model (its label, and the probability of `spam`) and the rules:
-/// a rule score at the threshold overrides a model that says `ham`, as the complaint rules do;
-/// without a model (Russian, Greek) the rules decide alone.
+/// a rule score at the threshold overrides a model that says `ham` (the SMS and YouTube data
+/// miss much comment spam the cues know); without a model (Russian, Greek) the rules decide
+/// alone.
 pub fn combine_spam(model: Option<(Scored, f32)>, rules: Option<f32>) -> Option<Scored> {
     let verdict = |spam_score: f32| {
         if spam_score >= SPAM_THRESHOLD {
@@ -1515,6 +1520,59 @@ mod tests {
         };
         let (model, _) = train_examples(&Task::Sentiment, &examples, &options).unwrap();
         Analyzer::from_models(vec![(model, "toy".to_owned())]).unwrap()
+    }
+
+    #[test]
+    fn a_complaint_model_decides_alone_and_the_rules_where_there_is_none() {
+        use crate::data::Example;
+        use crate::train::{train_examples, Task, TrainOptions};
+        let example = |text: String, label: &str| Example {
+            id: String::new(),
+            text,
+            label: label.to_owned(),
+            lang: Some("en".to_owned()),
+        };
+        // A toy English complaint model that never saw the cue "worst": it calls the text
+        // below "other", which the cue alone (0.6) would have overridden before round 13.
+        let mut examples = Vec::new();
+        for round in 0..5 {
+            examples.push(example(
+                format!("my order is broken again {round}"),
+                "complaint",
+            ));
+            examples.push(example(
+                format!("see you at the game tonight {round}"),
+                "other",
+            ));
+        }
+        let options = TrainOptions {
+            features: FeatureConfig {
+                buckets_log2: 12,
+                ..FeatureConfig::default()
+            },
+            validation_fraction: 0.0,
+            max_epochs: 10,
+            learning_rate: 0.5,
+            ..TrainOptions::default()
+        };
+        let (model, _) = train_examples(&Task::Complaint, &examples, &options).unwrap();
+        let analyzer = Analyzer::from_models(vec![(model, "toy".to_owned())]).unwrap();
+        let complaint = |analysis: &Analysis| {
+            analysis
+                .intents
+                .iter()
+                .find(|intent| intent.label == "complaint")
+                .map(|intent| intent.score)
+        };
+        let text = "see you at the game tonight, the worst";
+        let rules = Analyzer::rules_only();
+        assert!(complaint(&rules.analyze(text, Some("en"))).is_some_and(|s| s >= 0.6));
+        assert_eq!(complaint(&analyzer.analyze(text, Some("en"))), None);
+        let broken = analyzer.analyze("my order is broken again", Some("en"));
+        assert!(complaint(&broken).is_some(), "{broken:?}");
+        // No Russian complaint model: the Russian cues decide.
+        let russian = analyzer.analyze("Ужасный сервис, верните деньги", Some("ru"));
+        assert!(complaint(&russian).is_some(), "{russian:?}");
     }
 
     #[test]

@@ -794,10 +794,18 @@ fn clean_bytes<const FOLD: bool, const SPLIT: bool>(
                     if SPLIT {
                         splitter.word_char(out.len() as u32);
                     }
-                    fold.push_to(out);
                     at += 2;
-                    let run_start = at;
-                    for pair in bytes[run_start..].chunks_exact(2) {
+                    // No letter's fold is longer than the letter, so the rest of the text is
+                    // room enough for the run: both bytes of every fold are written into the
+                    // spare capacity and the length moved by the fold's own, with no capacity
+                    // check per letter.
+                    out.reserve(bytes.len() - at + 2);
+                    let start = out.len();
+                    let spare = out.spare_capacity_mut();
+                    spare[0].write(fold.utf8[0]);
+                    spare[1].write(fold.utf8[1]);
+                    let mut written = 1 + usize::from(fold.two_bytes);
+                    for pair in bytes[at..].chunks_exact(2) {
                         let (lead, next) = (pair[0], pair[1]);
                         if !(0xc2..=0xdf).contains(&lead) {
                             break;
@@ -805,9 +813,15 @@ fn clean_bytes<const FOLD: bool, const SPLIT: bool>(
                         let Some(fold) = table[two_byte_code(lead, next)].filter(|f| f.word) else {
                             break;
                         };
-                        fold.push_to(out);
+                        spare[written].write(fold.utf8[0]);
+                        spare[written + 1].write(fold.utf8[1]);
+                        written += 1 + usize::from(fold.two_bytes);
                         at += 2;
                     }
+                    // SAFETY: the first `written` bytes of the spare capacity were written
+                    // above (each fold's bytes, the second of a one-byte fold overwritten by
+                    // the next fold or left beyond the new length).
+                    unsafe { out.set_len(start + written) };
                     at_word_start = false;
                     continue;
                 }

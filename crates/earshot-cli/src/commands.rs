@@ -89,14 +89,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 data,
                 model,
                 predictions,
+                analyzer,
             } => tokio::task::block_in_place(|| {
-                crate::training::eval(
-                    &workspace,
-                    &task,
-                    &data,
-                    model.as_deref(),
-                    predictions.as_deref(),
-                )
+                if analyzer {
+                    crate::training::eval_analyzer(&workspace, &task, &data, predictions.as_deref())
+                } else {
+                    crate::training::eval(
+                        &workspace,
+                        &task,
+                        &data,
+                        model.as_deref(),
+                        predictions.as_deref(),
+                    )
+                }
             })?,
             ModelAction::List => crate::training::list(&workspace)?,
         },

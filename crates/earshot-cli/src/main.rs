@@ -190,6 +190,11 @@ enum ModelAction {
         /// (`bench/paired_compare.py`).
         #[arg(long)]
         predictions: Option<PathBuf>,
+        /// Measure what `earshot analyze` reports (the models in use together with the cue
+        /// rules and the language check) instead of one model alone: sentiment, offensive, spam
+        /// and complaint (the `complaint` intent against `other`).
+        #[arg(long, conflicts_with = "model")]
+        analyzer: bool,
     },
     /// The models in use: task, language, labels, built in or from the workspace, size.
     List,

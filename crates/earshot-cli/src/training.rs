@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use earshot_analysis::{
-    corpus_idf, evaluate, read_examples, train_examples, Example, FeatureExtractor, Model, Report,
-    SparseVector, Task, TrainOptions, TrainSummary,
+    corpus_idf, evaluate, read_examples, train_examples, Analysis, Example, FeatureExtractor,
+    Model, Report, SparseVector, Task, TrainOptions, TrainSummary,
 };
 use earshot_store::Store;
 
@@ -304,23 +304,8 @@ pub fn eval(
     model: Option<&Path>,
     predictions: Option<&Path>,
 ) -> Result<()> {
-    let mut predictions_out = predictions
-        .map(|path| {
-            std::fs::File::create(path)
-                .map(std::io::BufWriter::new)
-                .with_context(|| format!("cannot write the predictions to {}", path.display()))
-        })
-        .transpose()?;
-    let sets: Vec<PathBuf> = data
-        .iter()
-        .map(|d| test_files(d))
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-    if sets.is_empty() {
-        bail!("no test set (test*.jsonl) in {}", display_list(data));
-    }
+    let mut predictions_out = open_predictions(predictions)?;
+    let sets = test_sets(data)?;
     let explicit = model
         .map(|path| Model::load(path).map(|m| (m, path.display().to_string())))
         .transpose()?;
@@ -345,12 +330,153 @@ pub fn eval(
             write_predictions(&model, path, out)?;
         }
     }
-    if let (Some(mut out), Some(path)) = (predictions_out, predictions) {
+    close_predictions(predictions_out, predictions)
+}
+
+/// Measures what `earshot analyze` reports for `task` on the test sets of `data`: the models in
+/// use with the cue rules and the language check, each text given its `lang` as a line of
+/// `earshot analyze` would. The analysis's label for the task is the prediction (for
+/// `complaint`, whether the `complaint` intent is reported).
+pub fn eval_analyzer(
+    workspace: &Workspace,
+    task: &str,
+    data: &[PathBuf],
+    predictions: Option<&Path>,
+) -> Result<()> {
+    let task = Task::from_name(task);
+    let Some(labels) = task.labels() else {
+        bail!(
+            "the analysis reports sentiment, offensive, spam and complaint, not {}",
+            task.name()
+        );
+    };
+    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    let mut predictions_out = open_predictions(predictions)?;
+    let sets = test_sets(data)?;
+    let analyzer = models::load_for_analysis(Some(&workspace.dir))?;
+    let mut scratch = analyzer.scratch();
+    let nothing_to_flag = labels
+        .iter()
+        .position(|l| Some(l.as_str()) == unflagged_label(&task))
+        .unwrap_or(0);
+    for path in &sets {
+        let dataset = read_examples(path)?;
+        let (mut gold, mut predicted) = (Vec::new(), Vec::new());
+        let mut unlabelled = std::collections::BTreeMap::<String, usize>::new();
+        for example in &dataset.examples {
+            let Some(gold_class) = task
+                .map_label(&example.label)
+                .and_then(|label| labels.iter().position(|l| l == label))
+            else {
+                continue;
+            };
+            let analysis =
+                analyzer.analyze_with(&mut scratch, &example.text, example.lang.as_deref(), &[]);
+            // No label (the text was found to be in a language without a model for the task)
+            // reads as the label of a text with nothing to flag, as a reader of the inbox sees it.
+            let (label, score) = analysis_label(&analysis, &task).unwrap_or_else(|| {
+                *unlabelled.entry(analysis.lang.to_string()).or_insert(0) += 1;
+                (labels[nothing_to_flag].clone(), 0.0)
+            });
+            let class = labels.iter().position(|l| *l == label).with_context(|| {
+                format!("the analysis said {label:?}, not a {} label", task.name())
+            })?;
+            gold.push(gold_class);
+            predicted.push(class);
+            if let Some(out) = predictions_out.as_mut() {
+                let record = serde_json::json!({
+                    "set": path.display().to_string(),
+                    "id": example.id,
+                    "gold": labels[gold_class],
+                    "predicted": label,
+                    "score": score,
+                });
+                writeln!(out, "{record}").context("cannot write a prediction")?;
+            }
+        }
+        let report = Report::from_predictions(&labels, &gold, &predicted);
+        println!("test set {} (the whole analysis)", path.display());
+        if !unlabelled.is_empty() {
+            let languages: Vec<String> = unlabelled
+                .iter()
+                .map(|(lang, count)| format!("{lang} {count}"))
+                .collect();
+            println!(
+                "{} texts got no {} (taken for languages without a model: {}), counted as {}",
+                unlabelled.values().sum::<usize>(),
+                task.name(),
+                languages.join(", "),
+                labels[nothing_to_flag]
+            );
+        }
+        print!("{}", report.to_text());
+    }
+    close_predictions(predictions_out, predictions)
+}
+
+/// The label and score the analysis gives `task`, where it reports one.
+fn analysis_label(analysis: &Analysis, task: &Task) -> Option<(String, f32)> {
+    let scored = match task {
+        Task::Sentiment => analysis.sentiment.as_ref(),
+        Task::Offensive => analysis.offensive.as_ref(),
+        Task::Spam => analysis.spam.as_ref(),
+        Task::Complaint => {
+            let complaint = analysis.intents.iter().find(|i| &*i.label == "complaint");
+            return Some(match complaint {
+                Some(intent) => ("complaint".to_owned(), intent.score),
+                None => ("other".to_owned(), 0.0),
+            });
+        }
+        Task::Custom(_) => None,
+    };
+    scored.map(|s| (s.label.to_string(), s.score))
+}
+
+/// The label of a text with nothing to flag for `task`.
+fn unflagged_label(task: &Task) -> Option<&'static str> {
+    match task {
+        Task::Sentiment => Some("neutral"),
+        Task::Offensive => Some("NOT"),
+        Task::Spam => Some("ham"),
+        Task::Complaint => Some("other"),
+        Task::Custom(_) => None,
+    }
+}
+
+fn open_predictions(path: Option<&Path>) -> Result<Option<std::io::BufWriter<std::fs::File>>> {
+    path.map(|path| {
+        std::fs::File::create(path)
+            .map(std::io::BufWriter::new)
+            .with_context(|| format!("cannot write the predictions to {}", path.display()))
+    })
+    .transpose()
+}
+
+fn close_predictions(
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    path: Option<&Path>,
+) -> Result<()> {
+    if let (Some(mut out), Some(path)) = (out, path) {
         out.flush()
             .with_context(|| format!("cannot write the predictions to {}", path.display()))?;
         println!("predictions written to {}", path.display());
     }
     Ok(())
+}
+
+/// Every test file of the data folders (or the files themselves), refusing none at all.
+fn test_sets(data: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let sets: Vec<PathBuf> = data
+        .iter()
+        .map(|d| test_files(d))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    if sets.is_empty() {
+        bail!("no test set (test*.jsonl) in {}", display_list(data));
+    }
+    Ok(sets)
 }
 
 /// One line per example of the test set at `path` whose label the model knows, in file order:

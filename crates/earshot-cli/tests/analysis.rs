@@ -337,6 +337,163 @@ fn eval_writes_each_test_prediction_for_paired_comparisons() {
     );
 }
 
+/// `earshot model eval --analyzer` scores what `earshot analyze` reports, text by text: the
+/// built-in models with the rules and the language check.
+#[test]
+fn eval_through_the_analyzer_scores_what_analyze_reports() {
+    let ws = workspace(&[]);
+    let data = ws.path().join("data/complaints");
+    std::fs::create_dir_all(&data).unwrap();
+    let examples = [
+        (
+            "My order never arrived and nobody answers, this is unacceptable",
+            "complaint",
+            "en",
+        ),
+        (
+            "The app crashes every time I open it, fix it now",
+            "complaint",
+            "en",
+        ),
+        (
+            "Worst service ever, still waiting for my refund",
+            "complaint",
+            "en",
+        ),
+        (
+            "Thanks for the quick help yesterday, great team",
+            "other",
+            "en",
+        ),
+        ("What time does the store open on Sunday?", "other", "en"),
+        (
+            "Just bought the new phone, looking forward to trying it",
+            "other",
+            "en",
+        ),
+        // No English words at all: the Russian complaint rules answer it.
+        ("Ужасный сервис, верните деньги", "complaint", "ru"),
+    ];
+    let mut lines = String::new();
+    for (n, (text, label, lang)) in examples.iter().enumerate() {
+        lines.push_str(
+            &serde_json::json!({"id": n.to_string(), "text": text, "label": label, "lang": lang})
+                .to_string(),
+        );
+        lines.push('\n');
+    }
+    std::fs::write(data.join("test.jsonl"), &lines).unwrap();
+    let predictions = ws.path().join("predictions.jsonl");
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "eval",
+        "--task",
+        "complaint",
+        "--analyzer",
+        "--data",
+        data.to_str().unwrap(),
+        "--predictions",
+        predictions.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let analyzed =
+        run(earshot(ws.path()).args(["analyze", data.join("test.jsonl").to_str().unwrap()]));
+    assert!(analyzed.status.success(), "{}", text(&analyzed.stderr));
+    let analyses: Vec<Value> = text(&analyzed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let written: Vec<Value> = std::fs::read_to_string(&predictions)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(written.len(), examples.len());
+    let mut correct = 0;
+    for ((line, analysis), (_, gold, _)) in written.iter().zip(&analyses).zip(&examples) {
+        let flagged = analysis["analysis"]["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|intent| intent["label"] == "complaint");
+        let expected = if flagged { "complaint" } else { "other" };
+        assert_eq!(line["predicted"], expected, "{line} against {analysis}");
+        assert_eq!(line["gold"], *gold);
+        correct += usize::from(line["predicted"] == line["gold"]);
+    }
+    let accuracy = correct as f64 / examples.len() as f64;
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("(the whole analysis)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("accuracy {accuracy:.4}")),
+        "{accuracy} not in {stdout}"
+    );
+}
+
+#[test]
+fn eval_through_the_analyzer_counts_texts_it_gives_no_label() {
+    let ws = workspace(&[]);
+    let data = ws.path().join("data/sentiment-de");
+    std::fs::create_dir_all(&data).unwrap();
+    // No German sentiment model exists: the analysis reports no sentiment for it.
+    let lines = [
+        serde_json::json!({"text": "I love this phone, it is wonderful", "label": "positive", "lang": "en"}),
+        serde_json::json!({"text": "Das Telefon ist wirklich sehr gut und schnell, ich bin froh", "label": "positive", "lang": "de"}),
+    ]
+    .map(|line| line.to_string())
+    .join("\n");
+    std::fs::write(data.join("test.jsonl"), lines).unwrap();
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "eval",
+        "--task",
+        "sentiment",
+        "--analyzer",
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(
+            "1 texts got no sentiment (taken for languages without a model: de 1), counted as neutral"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("examples 2 "), "{stdout}");
+}
+
+#[test]
+fn eval_through_the_analyzer_refuses_what_the_analysis_does_not_report() {
+    let ws = workspace(&[]);
+    let data = ws.path().join("data/banking");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("test.jsonl"),
+        r#"{"text": "my card was declined", "label": "declined_card_payment"}"#,
+    )
+    .unwrap();
+    let eval = |extra: &[&str]| {
+        run(earshot(ws.path())
+            .args([
+                "model",
+                "eval",
+                "--task",
+                "banking77",
+                "--analyzer",
+                "--data",
+            ])
+            .arg(&data)
+            .args(extra))
+    };
+    assert_fails_saying(
+        &eval(&[]),
+        "the analysis reports sentiment, offensive, spam and complaint, not banking77",
+    );
+    // One model, or the whole analysis: not both.
+    assert_fails_saying(&eval(&["--model", "x.esm"]), "cannot be used with");
+}
+
 #[test]
 fn train_names_a_missing_data_folder() {
     let ws = workspace(&[]);
