@@ -1490,24 +1490,19 @@ mod tests {
         assert_eq!(analysis.lang, "ru");
     }
 
-    fn toy_sentiment_analyzer() -> Analyzer {
+    /// An analyzer of one small English model of `task`, trained on `(text, label)` pairs.
+    fn toy_analyzer(task: &str, labelled: &[(String, &str)]) -> Analyzer {
         use crate::data::Example;
         use crate::train::{train_examples, Task, TrainOptions};
-        let example = |text: &str, label: &str| Example {
-            id: String::new(),
-            text: text.to_owned(),
-            label: label.to_owned(),
-            lang: Some("en".to_owned()),
-        };
-        let mut examples = Vec::new();
-        for round in 0..5 {
-            examples.push(example(
-                &format!("I love it, wonderful {round}"),
-                "positive",
-            ));
-            examples.push(example(&format!("awful, I hate it {round}"), "negative"));
-            examples.push(example(&format!("it is on the table {round}"), "neutral"));
-        }
+        let examples: Vec<Example> = labelled
+            .iter()
+            .map(|(text, label)| Example {
+                id: String::new(),
+                text: text.clone(),
+                label: (*label).to_owned(),
+                lang: Some("en".to_owned()),
+            })
+            .collect();
         let options = TrainOptions {
             features: FeatureConfig {
                 buckets_log2: 12,
@@ -1518,45 +1513,30 @@ mod tests {
             learning_rate: 0.5,
             ..TrainOptions::default()
         };
-        let (model, _) = train_examples(&Task::Sentiment, &examples, &options).unwrap();
+        let (model, _) = train_examples(&Task::from_name(task), &examples, &options).unwrap();
         Analyzer::from_models(vec![(model, "toy".to_owned())]).unwrap()
+    }
+
+    fn toy_sentiment_analyzer() -> Analyzer {
+        let mut examples = Vec::new();
+        for round in 0..5 {
+            examples.push((format!("I love it, wonderful {round}"), "positive"));
+            examples.push((format!("awful, I hate it {round}"), "negative"));
+            examples.push((format!("it is on the table {round}"), "neutral"));
+        }
+        toy_analyzer("sentiment", &examples)
     }
 
     #[test]
     fn a_complaint_model_decides_alone_and_the_rules_where_there_is_none() {
-        use crate::data::Example;
-        use crate::train::{train_examples, Task, TrainOptions};
-        let example = |text: String, label: &str| Example {
-            id: String::new(),
-            text,
-            label: label.to_owned(),
-            lang: Some("en".to_owned()),
-        };
         // A toy English complaint model that never saw the cue "worst": it calls the text
         // below "other", which the cue alone (0.6) would have overridden before round 13.
         let mut examples = Vec::new();
         for round in 0..5 {
-            examples.push(example(
-                format!("my order is broken again {round}"),
-                "complaint",
-            ));
-            examples.push(example(
-                format!("see you at the game tonight {round}"),
-                "other",
-            ));
+            examples.push((format!("my order is broken again {round}"), "complaint"));
+            examples.push((format!("see you at the game tonight {round}"), "other"));
         }
-        let options = TrainOptions {
-            features: FeatureConfig {
-                buckets_log2: 12,
-                ..FeatureConfig::default()
-            },
-            validation_fraction: 0.0,
-            max_epochs: 10,
-            learning_rate: 0.5,
-            ..TrainOptions::default()
-        };
-        let (model, _) = train_examples(&Task::Complaint, &examples, &options).unwrap();
-        let analyzer = Analyzer::from_models(vec![(model, "toy".to_owned())]).unwrap();
+        let analyzer = toy_analyzer("complaint", &examples);
         let complaint = |analysis: &Analysis| {
             analysis
                 .intents

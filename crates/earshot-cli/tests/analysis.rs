@@ -70,6 +70,28 @@ fn run(command: &mut Command) -> Output {
     command.output().unwrap()
 }
 
+/// The JSON values of a JSON Lines text.
+fn json_lines(lines: &str) -> Vec<Value> {
+    lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The report `earshot model eval` printed is the one of the predictions it wrote.
+fn assert_prints_the_accuracy_of(output: &Output, written: &[Value]) {
+    let correct = written
+        .iter()
+        .filter(|line| line["predicted"] == line["gold"])
+        .count();
+    let accuracy = correct as f64 / written.len() as f64;
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(&format!("accuracy {accuracy:.4}")),
+        "{accuracy} not in {stdout}"
+    );
+}
+
 /// The command failed and said `message` on stderr.
 fn assert_fails_saying(output: &Output, message: &str) {
     assert!(!output.status.success(), "{}", text(&output.stdout));
@@ -309,32 +331,16 @@ fn eval_writes_each_test_prediction_for_paired_comparisons() {
         predictions.to_str().unwrap(),
     ]));
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let test: Vec<Value> = std::fs::read_to_string(data.join("test.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let written: Vec<Value> = std::fs::read_to_string(&predictions)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let test = json_lines(&std::fs::read_to_string(data.join("test.jsonl")).unwrap());
+    let written = json_lines(&std::fs::read_to_string(&predictions).unwrap());
     assert_eq!(written.len(), test.len());
-    let mut correct = 0;
     for (line, example) in written.iter().zip(&test) {
         assert_eq!(line["id"], example["id"]);
         assert_eq!(line["gold"], example["label"]);
         let score = line["score"].as_f64().unwrap();
         assert!((1.0 / 3.0..=1.0).contains(&score), "{line}");
-        correct += usize::from(line["predicted"] == line["gold"]);
     }
-    // The report printed is the one of these predictions.
-    let accuracy = correct as f64 / test.len() as f64;
-    let stdout = text(&output.stdout);
-    assert!(
-        stdout.contains(&format!("accuracy {accuracy:.4}")),
-        "{accuracy} not in {stdout}"
-    );
+    assert_prints_the_accuracy_of(&output, &written);
 }
 
 /// `earshot model eval --analyzer` scores what `earshot analyze` reports, text by text: the
@@ -399,17 +405,9 @@ fn eval_through_the_analyzer_scores_what_analyze_reports() {
     let analyzed =
         run(earshot(ws.path()).args(["analyze", data.join("test.jsonl").to_str().unwrap()]));
     assert!(analyzed.status.success(), "{}", text(&analyzed.stderr));
-    let analyses: Vec<Value> = text(&analyzed.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let written: Vec<Value> = std::fs::read_to_string(&predictions)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let analyses = json_lines(&text(&analyzed.stdout));
+    let written = json_lines(&std::fs::read_to_string(&predictions).unwrap());
     assert_eq!(written.len(), examples.len());
-    let mut correct = 0;
     for ((line, analysis), (_, gold, _)) in written.iter().zip(&analyses).zip(&examples) {
         let flagged = analysis["analysis"]["intents"]
             .as_array()
@@ -419,15 +417,9 @@ fn eval_through_the_analyzer_scores_what_analyze_reports() {
         let expected = if flagged { "complaint" } else { "other" };
         assert_eq!(line["predicted"], expected, "{line} against {analysis}");
         assert_eq!(line["gold"], *gold);
-        correct += usize::from(line["predicted"] == line["gold"]);
     }
-    let accuracy = correct as f64 / examples.len() as f64;
-    let stdout = text(&output.stdout);
-    assert!(stdout.contains("(the whole analysis)"), "{stdout}");
-    assert!(
-        stdout.contains(&format!("accuracy {accuracy:.4}")),
-        "{accuracy} not in {stdout}"
-    );
+    assert!(text(&output.stdout).contains("(the whole analysis)"));
+    assert_prints_the_accuracy_of(&output, &written);
 }
 
 #[test]
