@@ -745,8 +745,9 @@ impl std::fmt::Debug for Analyzer {
     }
 }
 
-/// The label a classifier gives a text with nothing to judge (empty, only spaces).
-fn default_label(task: &str) -> Option<&'static str> {
+/// The label a classifier gives a text with nothing to judge (empty, only spaces): the one of
+/// nothing to flag.
+pub fn default_label(task: &str) -> Option<&'static str> {
     match task {
         "sentiment" => Some("neutral"),
         "offensive" => Some("NOT"),

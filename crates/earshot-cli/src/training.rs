@@ -357,7 +357,7 @@ pub fn eval_analyzer(
     let mut scratch = analyzer.scratch();
     let nothing_to_flag = labels
         .iter()
-        .position(|l| Some(l.as_str()) == unflagged_label(&task))
+        .position(|l| Some(l.as_str()) == earshot_analysis::analyzer::default_label(task.name()))
         .unwrap_or(0);
     for path in &sets {
         let dataset = read_examples(path)?;
@@ -430,17 +430,6 @@ fn analysis_label(analysis: &Analysis, task: &Task) -> Option<(String, f32)> {
         Task::Custom(_) => None,
     };
     scored.map(|s| (s.label.to_string(), s.score))
-}
-
-/// The label of a text with nothing to flag for `task`.
-fn unflagged_label(task: &Task) -> Option<&'static str> {
-    match task {
-        Task::Sentiment => Some("neutral"),
-        Task::Offensive => Some("NOT"),
-        Task::Spam => Some("ham"),
-        Task::Complaint => Some("other"),
-        Task::Custom(_) => None,
-    }
 }
 
 fn open_predictions(path: Option<&Path>) -> Result<Option<std::io::BufWriter<std::fs::File>>> {
