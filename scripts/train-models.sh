@@ -23,7 +23,8 @@ run() { echo "== $*"; nice -n 10 "$BIN" "$@"; }
 EN_IDF=(--idf-corpus "$DATA/sentiment/en-semeval2017" --idf-corpus "$DATA/offensive/en-olid"
     --idf-corpus "$DATA/spam/en-sms" --idf-corpus "$DATA/spam/en-youtube" --idf-corpus "$DATA/intent/en-complaints")
 RU_IDF=(--idf-corpus "$DATA/sentiment/ru-rusentitweet" --idf-corpus "$DATA/offensive/ru-2ch-pikabu")
-run sentiment "$DATA/sentiment/en-semeval2017" --task-defaults en "${EN_IDF[@]}" --save "$OUT/sentiment-en.esm"
+# NB factors since round 13 (2026-12-07): held-out 0.668 against 0.666, test 0.631 against 0.621.
+run sentiment "$DATA/sentiment/en-semeval2017" --task-defaults en "${EN_IDF[@]}" --nb-search --save "$OUT/sentiment-en.esm"
 # NB factors since round 12 (2026-12-07): cross-validated 0.6765 against 0.662.
 run sentiment "$DATA/sentiment/ru-rusentitweet" --task-defaults ru "${RU_IDF[@]}" --nb-search --save "$OUT/sentiment-ru.esm" \
     --eval-also "$DATA/sentiment/ru-rusentiment"
