@@ -361,6 +361,11 @@ pub fn eval_analyzer(
         .unwrap_or(0);
     for path in &sets {
         let dataset = read_examples(path)?;
+        for line in &dataset.skipped {
+            eprintln!("skipped {line}");
+        }
+        // Unreadable lines and labels the task does not know, as `earshot model eval` counts them.
+        let mut skipped = dataset.skipped.len() as u64;
         let (mut gold, mut predicted) = (Vec::new(), Vec::new());
         let mut unlabelled = std::collections::BTreeMap::<String, usize>::new();
         for example in &dataset.examples {
@@ -368,6 +373,7 @@ pub fn eval_analyzer(
                 .map_label(&example.label)
                 .and_then(|label| labels.iter().position(|l| l == label))
             else {
+                skipped += 1;
                 continue;
             };
             let analysis =
@@ -394,7 +400,8 @@ pub fn eval_analyzer(
                 writeln!(out, "{record}").context("cannot write a prediction")?;
             }
         }
-        let report = Report::from_predictions(&labels, &gold, &predicted);
+        let mut report = Report::from_predictions(&labels, &gold, &predicted);
+        report.skipped = skipped;
         println!("test set {} (the whole analysis)", path.display());
         if !unlabelled.is_empty() {
             let languages: Vec<String> = unlabelled

@@ -434,7 +434,8 @@ fn eval_through_the_analyzer_counts_texts_it_gives_no_label() {
     ]
     .map(|line| line.to_string())
     .join("\n");
-    std::fs::write(data.join("test.jsonl"), lines).unwrap();
+    // A broken line is named on stderr and counted, and the rest goes on.
+    std::fs::write(data.join("test.jsonl"), format!("{lines}\n{{not json\n")).unwrap();
     let output = run(earshot(ws.path()).args([
         "model",
         "eval",
@@ -453,6 +454,12 @@ fn eval_through_the_analyzer_counts_texts_it_gives_no_label() {
         "{stdout}"
     );
     assert!(stdout.contains("examples 2 "), "{stdout}");
+    assert!(stdout.contains("skipped lines 1"), "{stdout}");
+    assert!(
+        text(&output.stderr).contains("line 3"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 #[test]
