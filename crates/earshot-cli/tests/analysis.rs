@@ -456,7 +456,7 @@ fn eval_through_the_analyzer_counts_texts_it_gives_no_label() {
     assert!(stdout.contains("examples 2 "), "{stdout}");
     assert!(stdout.contains("skipped lines 1"), "{stdout}");
     assert!(
-        text(&output.stderr).contains("line 3"),
+        text(&output.stderr).contains("test.jsonl:3: "),
         "{}",
         text(&output.stderr)
     );
