@@ -184,8 +184,6 @@ fn count_letters(text: &str) -> LetterCounts {
 
 fn count_letters_of(text: &str, skip_hashtags: bool) -> LetterCounts {
     let mut counts = LetterCounts::default();
-    let mut in_hashtag = false;
-    let mut previous = ' ';
     let mut cursor = 0;
     for span in special_spans(text)
         .into_iter()
@@ -195,27 +193,55 @@ fn count_letters_of(text: &str, skip_hashtags: bool) -> LetterCounts {
             kind: crate::urls::SpanKind::Url,
         }))
     {
-        for c in text[cursor..span.start].chars() {
-            let word_char = c.is_alphanumeric() || c == '_';
-            if skip_hashtags {
-                if c == '#' && !previous.is_alphanumeric() {
-                    in_hashtag = true;
-                } else if !word_char {
-                    in_hashtag = false;
-                }
-            }
-            previous = c;
-            if in_hashtag {
-                continue;
-            }
-            counts.add(c);
-            if counts.total() >= MAX_LETTERS_SCANNED {
-                return counts;
-            }
-        }
+        let piece = &text[cursor..span.start];
         cursor = span.end;
+        let room_left = if skip_hashtags {
+            add_letters_outside_hashtags(&mut counts, piece)
+        } else {
+            add_letters(&mut counts, piece.chars())
+        };
+        if !room_left {
+            break;
+        }
     }
     counts
+}
+
+/// Adds `chars` to `counts`; false once the letters reach [`MAX_LETTERS_SCANNED`].
+fn add_letters(counts: &mut LetterCounts, chars: impl Iterator<Item = char>) -> bool {
+    for c in chars {
+        counts.add(c);
+        if counts.total() >= MAX_LETTERS_SCANNED {
+            return false;
+        }
+    }
+    true
+}
+
+/// [`add_letters`] for the text of `piece` outside its #hashtags. A tag is a `#` that does not
+/// follow a word byte (`C#` is no tag) and the word bytes after it: found by bytes between
+/// the plain loops (a `#` is looked for at SIMD speed, and a character's Unicode class, a table
+/// search, is never asked), where every byte of a multi-byte character counts as a word byte.
+fn add_letters_outside_hashtags(counts: &mut LetterCounts, piece: &str) -> bool {
+    let is_word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let bytes = piece.as_bytes();
+    let (mut from, mut at) = (0, 0);
+    while let Some(offset) = piece[at..].find('#') {
+        let hash = at + offset;
+        at = hash + 1;
+        if hash > 0 && is_word_byte(bytes[hash - 1]) {
+            continue;
+        }
+        if !add_letters(counts, piece[from..hash].chars()) {
+            return false;
+        }
+        at += bytes[at..]
+            .iter()
+            .position(|&b| !is_word_byte(b))
+            .unwrap_or(bytes.len() - at);
+        from = at;
+    }
+    add_letters(counts, piece[from..].chars())
 }
 
 /// The text without URLs and @handles, for the statistical model.
