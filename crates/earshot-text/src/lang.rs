@@ -673,7 +673,7 @@ mod tests {
     #[test]
     fn a_declared_language_wins_over_latin_tags_and_names_in_its_script() {
         // Texts of the Greek and Russian test sets that Latin tags and names had sent to
-        // Estonian, Danish and English.
+        // Estonian, Danish, French or `und`.
         assert_eq!(
             detect("ΒΑΝΙΑ ΕΣΥ ΕΙΣΑΙ GIGI #kalomesimeraki", Some("el")),
             "el"
