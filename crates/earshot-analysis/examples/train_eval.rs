@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--one-vs-rest|--softmax] [--tune-offsets|--no-tune-offsets] [--nb-beta X] [--nb-alpha X] [--nb-search] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--cv-repeats N] [--sublinear-experiment] [--one-vs-rest|--softmax] [--tune-offsets|--no-tune-offsets] [--nb-beta X] [--nb-alpha X] [--nb-search] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
@@ -85,6 +85,7 @@ fn run() -> Result<(), String> {
             }
             "--iterations" => options.max_iterations = parse(&value()?)?,
             "--folds" => options.folds = parse(&value()?)?,
+            "--cv-repeats" => options.cv_repeats = parse(&value()?)?,
             "--one-vs-rest" => options.one_vs_rest = true,
             "--softmax" => options.one_vs_rest = false,
             "--tune-offsets" => options.tune_offsets = true,
@@ -121,6 +122,13 @@ fn run() -> Result<(), String> {
         }
     }
 
+    if options.sublinear_experiment && save.is_some() {
+        return Err(
+            "--sublinear-experiment models are not saved: the analyzer does not merge repeated \
+             features, so it would predict from other features than the model learned"
+                .to_owned(),
+        );
+    }
     if !idf_corpus.is_empty() {
         let mut texts = Vec::new();
         for file in &idf_corpus {
@@ -152,6 +160,13 @@ fn run() -> Result<(), String> {
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let report = evaluate(&reloaded, &dir.join("test.jsonl")).map_err(|e| e.to_string())?;
+    if options.sublinear_experiment {
+        let merged = evaluate_sublinear(&reloaded, &dir.join("test.jsonl"))?;
+        println!(
+            "test with repeats merged (as trained): macro-F1 {:.4}",
+            merged.macro_f1
+        );
+    }
     println!(
         "task {} lang {} data {}",
         task.name(),
@@ -284,4 +299,29 @@ fn parse<T: std::str::FromStr>(value: &str) -> Result<T, String> {
     value
         .parse()
         .map_err(|_| format!("cannot read {value:?} as a number"))
+}
+
+/// The test report of a model trained with `--sublinear-experiment`, its test features merged
+/// the same way (the analyzer does not merge them, so such a model is never shipped).
+fn evaluate_sublinear(model: &Model, test_file: &Path) -> Result<Report, String> {
+    let dataset = read_examples(test_file).map_err(|e| e.to_string())?;
+    let task = earshot_analysis::Task::from_name(model.task());
+    let mut extractor = FeatureExtractor::new(model.feature_config());
+    let mut features = SparseVector::default();
+    let mut probabilities = Vec::new();
+    let (mut gold, mut predicted) = (Vec::new(), Vec::new());
+    for example in &dataset.examples {
+        let Some(class) = task
+            .map_label(&example.label)
+            .and_then(|label| model.class_of_label(label))
+        else {
+            continue;
+        };
+        extractor.extract(&example.text, &mut features);
+        earshot_analysis::train::sublinear_in_place(&mut features);
+        model.predict_into(&features, &mut probabilities);
+        gold.push(class);
+        predicted.push(earshot_analysis::eval::argmax(&probabilities));
+    }
+    Ok(Report::from_predictions(model.labels(), &gold, &predicted))
 }

@@ -146,6 +146,11 @@ pub struct TrainOptions {
     /// cross-validation: a 10 % split of 20,000 examples is already a steady judge, and the
     /// search would cost `folds` times as much on the largest sets.
     pub folds_max_examples: usize,
+    /// With `folds`: how many times the cross-validation is run, each time over another
+    /// stratified split into folds (the first in file order, the others after a seeded
+    /// shuffle within each class); a candidate's score is the mean of its pooled macro-F1s.
+    /// On small sets one split's choice of C moves with which texts share a fold.
+    pub cv_repeats: usize,
     /// For [`Optimizer::Lbfgs`] and more than two classes: one binary logistic regression per
     /// class (one-vs-rest, as liblinear fits several classes) instead of one softmax over all.
     /// Prediction is the same (the class with the highest score), so it is a training choice
@@ -172,9 +177,10 @@ pub struct TrainOptions {
     /// the union of all their training texts) share one IDF lane in the analyzer's fused rows,
     /// which is what makes IDF affordable at prediction (docs/MODELS.md, round 7).
     pub idf_table: Option<std::sync::Arc<Vec<f32>>>,
-    /// Experiment (training side only: prediction does not merge repeats, so a model trained
-    /// with it is scored on validation only, never saved): repeated features of a block merged
-    /// into `1 + ln(tf)`, each block kept at its norm.
+    /// Experiment: repeated features of a block merged into `1 + ln(tf)`, each block kept at
+    /// its norm ([`sublinear_in_place`]). The analyzer does not merge repeats, so such a model
+    /// is never shipped; `train_eval` scores its test split with the features merged the same
+    /// way (docs/MODELS.md, round 14) and refuses to save it.
     pub sublinear_experiment: bool,
     /// For [`Optimizer::Lbfgs`]: after `C` and the class weighting are chosen, move each
     /// class's bias by the offset that maximises macro-F1 on the predictions the chosen fit
@@ -234,6 +240,7 @@ impl Default for TrainOptions {
             max_iterations: 300,
             folds: 0,
             folds_max_examples: usize::MAX,
+            cv_repeats: 1,
             one_vs_rest: false,
         }
     }
@@ -759,6 +766,31 @@ struct HeldOutScores {
     logits: Vec<f32>,
 }
 
+/// The fold of each of `all` (indices into `labels`), stratified: the k-th example of each
+/// class goes to fold k mod folds, in file order for the first split (`repeat` 0) and in a
+/// shuffle seeded by `seed` and `repeat` for each further one, the same for every candidate.
+fn stratified_folds(
+    labels: &[usize],
+    all: &[usize],
+    classes: usize,
+    folds: usize,
+    seed: u64,
+    repeat: usize,
+) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    if repeat > 0 {
+        SplitMix64(seed ^ (repeat as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).shuffle(&mut order);
+    }
+    let mut seen_of_class = vec![0usize; classes];
+    let mut fold_of = vec![0usize; all.len()];
+    for at in order {
+        let seen = &mut seen_of_class[labels[all[at]]];
+        fold_of[at] = *seen % folds;
+        *seen += 1;
+    }
+    fold_of
+}
+
 /// How many folds cross-validation over `examples` uses when `folds` are asked for.
 fn fold_count(folds: usize, examples: usize) -> usize {
     folds.min(examples).max(2)
@@ -903,81 +935,83 @@ impl LbfgsSearch<'_> {
         let classes = self.names.len();
         let parameters = self.buckets * classes + classes;
         let folds = fold_count(self.options.folds, all.len());
-        // Stratified: the k-th example of each class goes to fold k mod folds.
-        let mut seen_of_class = vec![0usize; classes];
-        let fold_of: Vec<usize> = all
-            .iter()
-            .map(|&i| {
-                let seen = &mut seen_of_class[self.labels[i]];
-                *seen += 1;
-                (*seen - 1) % folds
-            })
-            .collect();
+        let repeats = self.options.cv_repeats.max(1);
         let settings: Vec<(ClassWeights, f32)> = weightings
             .iter()
             .flat_map(|&w| c_values.iter().map(move |&c| (w, c)))
             .collect();
-        // predicted[setting][example], filled fold by fold.
-        let mut predicted = vec![vec![0usize; self.labels.len()]; settings.len()];
+        // scores[setting]: the sum over repeats of the pooled out-of-fold macro-F1.
+        let mut scores = vec![0.0f64; settings.len()];
         let mut iterations = vec![0usize; settings.len()];
         let mut last_solutions: Vec<Vec<f64>> = vec![Vec::new(); settings.len()];
-        // logits[setting][example × classes], filled fold by fold, with `tune_offsets`.
+        // logits[setting][example × classes], filled fold by fold (first split only), with
+        // `tune_offsets`.
         let keep_logits = self.options.tune_offsets;
         let mut logits = vec![Vec::new(); if keep_logits { settings.len() } else { 0 }];
         for setting_logits in &mut logits {
             *setting_logits = vec![0.0f32; self.labels.len() * classes];
         }
         let mut fold_logits = Vec::new();
-        for fold in 0..folds {
-            let (mut held_out, mut fit_part) = (Vec::new(), Vec::new());
-            for (&i, &f) in all.iter().zip(&fold_of) {
-                if f == fold {
-                    held_out.push(i);
-                } else {
-                    fit_part.push(i);
+        let gold: Vec<usize> = all.iter().map(|&i| self.labels[i]).collect();
+        for repeat in 0..repeats {
+            let fold_of =
+                stratified_folds(self.labels, all, classes, folds, self.options.seed, repeat);
+            // predicted[setting][example], filled fold by fold.
+            let mut predicted = vec![vec![0usize; self.labels.len()]; settings.len()];
+            for fold in 0..folds {
+                let (mut held_out, mut fit_part) = (Vec::new(), Vec::new());
+                for (&i, &f) in all.iter().zip(&fold_of) {
+                    if f == fold {
+                        held_out.push(i);
+                    } else {
+                        fit_part.push(i);
+                    }
                 }
-            }
-            if held_out.is_empty() || fit_part.is_empty() {
-                continue;
-            }
-            // From the fold's training part only: factors that had seen the held-out rows
-            // would make the NB candidate's score optimistic.
-            let scale = self.nb_scales(&fit_part);
-            let scale = scale.as_deref();
-            for (w_index, &weighting) in weightings.iter().enumerate() {
-                let class_weight = class_weights(weighting, classes, self.labels);
-                // Ascending C, each fit starting from the previous solution.
-                let mut x = vec![0.0; parameters];
-                for (c_index, &c) in c_values.iter().enumerate() {
-                    let setting = w_index * c_values.len() + c_index;
-                    let outcome = self.fit(&mut x, &fit_part, &class_weight, c, scale);
-                    iterations[setting] += outcome.iterations;
-                    let mut fit = self.to_fit(&x, scale);
-                    fit.predict_into(self.rows, &held_out, &mut predicted[setting]);
-                    if keep_logits {
-                        fold_logits.clear();
-                        fit.logits_into(self.rows, &held_out, &mut fold_logits);
-                        for (&i, row) in held_out.iter().zip(fold_logits.chunks_exact(classes)) {
-                            logits[setting][i * classes..][..classes].copy_from_slice(row);
+                if held_out.is_empty() || fit_part.is_empty() {
+                    continue;
+                }
+                // From the fold's training part only: factors that had seen the held-out rows
+                // would make the NB candidate's score optimistic.
+                let scale = self.nb_scales(&fit_part);
+                let scale = scale.as_deref();
+                for (w_index, &weighting) in weightings.iter().enumerate() {
+                    let class_weight = class_weights(weighting, classes, self.labels);
+                    // Ascending C, each fit starting from the previous solution.
+                    let mut x = vec![0.0; parameters];
+                    for (c_index, &c) in c_values.iter().enumerate() {
+                        let setting = w_index * c_values.len() + c_index;
+                        let outcome = self.fit(&mut x, &fit_part, &class_weight, c, scale);
+                        iterations[setting] += outcome.iterations;
+                        let mut fit = self.to_fit(&x, scale);
+                        fit.predict_into(self.rows, &held_out, &mut predicted[setting]);
+                        if keep_logits && repeat == 0 {
+                            fold_logits.clear();
+                            fit.logits_into(self.rows, &held_out, &mut fold_logits);
+                            for (&i, row) in held_out.iter().zip(fold_logits.chunks_exact(classes))
+                            {
+                                logits[setting][i * classes..][..classes].copy_from_slice(row);
+                            }
+                        }
+                        if repeat == 0 && fold + 1 == folds {
+                            last_solutions[setting].clone_from(&x);
                         }
                     }
-                    if fold + 1 == folds {
-                        last_solutions[setting].clone_from(&x);
-                    }
                 }
             }
+            for (setting, score) in scores.iter_mut().enumerate() {
+                let pooled: Vec<usize> = all.iter().map(|&i| predicted[setting][i]).collect();
+                *score += Report::from_predictions(self.names, &gold, &pooled).macro_f1;
+            }
         }
-        let gold: Vec<usize> = all.iter().map(|&i| self.labels[i]).collect();
         let mut best: Option<(f64, usize)> = None;
         for (setting, &(weighting, c)) in settings.iter().enumerate() {
-            let pooled: Vec<usize> = all.iter().map(|&i| predicted[setting][i]).collect();
-            let score = Report::from_predictions(self.names, &gold, &pooled).macro_f1;
+            let score = scores[setting] / repeats as f64;
             candidates.push(CandidateScore {
                 c: Some(c),
                 learning_rate: 0.0,
                 l2: 0.0,
                 class_weights: weighting,
-                best_epoch: iterations[setting] / folds,
+                best_epoch: iterations[setting] / (folds * repeats),
                 validation_macro_f1: score,
                 idf: self.options.idf,
                 nb: self.options.nb_beta > 0.0,
@@ -1392,8 +1426,9 @@ fn class_weights(kind: ClassWeights, classes: usize, labels: &[usize]) -> Vec<f3
 }
 
 /// Merges the repeats of each (bucket, sign) within each block into one entry of `1 + ln(tf)`
-/// and scales each block back to the norm it had.
-fn sublinear_in_place(features: &mut SparseVector) {
+/// and scales each block back to the norm it had (the `sublinear_experiment` of training and
+/// of `train_eval`'s test report).
+pub fn sublinear_in_place(features: &mut SparseVector) {
     let split = features.word_features.min(features.len());
     let mut merged = SparseVector::default();
     for block in [0..split, split..features.len()] {
@@ -2092,6 +2127,43 @@ mod tests {
         let refused = TrainOptions { c: 0.0, ..options };
         let error = train_examples(&Task::Spam, &toy_spam(), &refused).unwrap_err();
         assert!(error.to_string().contains("C must be positive"), "{error}");
+    }
+
+    #[test]
+    fn repeated_splits_keep_each_class_even_across_folds_and_differ_from_the_first() {
+        // 3 classes of 23, 11 and 6 examples, interleaved; `all` skips every tenth example.
+        let labels: Vec<usize> = (0..45)
+            .map(|i| [0, 0, 1, 0, 2, 1, 0, 0, 1][i % 9])
+            .collect();
+        let all: Vec<usize> = (0..45).filter(|i| i % 10 != 9).collect();
+        let folds = 5;
+        let first = stratified_folds(&labels, &all, 3, folds, 42, 0);
+        // The first split is the file order's: the k-th of each class in fold k mod 5.
+        let mut seen = [0usize; 3];
+        for (at, &i) in all.iter().enumerate() {
+            assert_eq!(first[at], seen[labels[i]] % folds);
+            seen[labels[i]] += 1;
+        }
+        for repeat in 0..4 {
+            let split = stratified_folds(&labels, &all, 3, folds, 42, repeat);
+            assert_eq!(split, stratified_folds(&labels, &all, 3, folds, 42, repeat));
+            for class in 0..3 {
+                let mut per_fold = vec![0usize; folds];
+                for (at, &i) in all.iter().enumerate() {
+                    if labels[i] == class {
+                        per_fold[split[at]] += 1;
+                    }
+                }
+                let (low, high) = (per_fold.iter().min(), per_fold.iter().max());
+                assert!(
+                    high.unwrap() - low.unwrap() <= 1,
+                    "repeat {repeat}: {per_fold:?}"
+                );
+            }
+            if repeat > 0 {
+                assert_ne!(split, first, "repeat {repeat} split as the first");
+            }
+        }
     }
 
     #[test]
