@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--cv-repeats N] [--sublinear-experiment] [--one-vs-rest|--softmax] [--tune-offsets|--no-tune-offsets] [--nb-beta X] [--nb-alpha X] [--nb-search] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--cv-repeats N] [--cv-log-loss] [--sublinear-experiment] [--one-vs-rest|--softmax] [--tune-offsets|--no-tune-offsets] [--nb-beta X] [--nb-alpha X] [--nb-search] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
@@ -86,6 +86,7 @@ fn run() -> Result<(), String> {
             "--iterations" => options.max_iterations = parse(&value()?)?,
             "--folds" => options.folds = parse(&value()?)?,
             "--cv-repeats" => options.cv_repeats = parse(&value()?)?,
+            "--cv-log-loss" => options.cv_log_loss = true,
             "--one-vs-rest" => options.one_vs_rest = true,
             "--softmax" => options.one_vs_rest = false,
             "--tune-offsets" => options.tune_offsets = true,
