@@ -1137,10 +1137,20 @@ impl Analyzer {
             }
         }
 
+        // A text whose language cannot be named (a link alone, emoji, numbers, a word or two)
+        // is read by the models and rules of its script's language, so that a link-only
+        // comment can still be spam and "❤️❤️❤️" praise; its `lang` stays undetermined.
+        let models_lang = if lang == earshot_text::lang::UNDETERMINED && has_content(text) {
+            Label::from_static(script_language(text))
+        } else {
+            lang.clone()
+        };
+        let lang_of_models = &models_lang;
+
         // The weight rows of this text are scattered over megabytes: ask for all of them now
         // (or for the memo's slots of its chunks) and run the rules while they arrive, instead
         // of waiting for each when it is added.
-        let task_models = self.task_models(&lang);
+        let task_models = self.task_models(lang_of_models);
         let mut requested = [usize::MAX; CLASSIFIED_TASKS.len()];
         for (i, loaded) in task_models.iter().enumerate() {
             if let Some(loaded) = loaded {
@@ -1171,13 +1181,17 @@ impl Analyzer {
                 extractor.folded(),
                 extractor.words(),
                 text,
-                &lang,
+                lang_of_models,
                 &mut scratch.rules,
             ),
             None => {
                 clean_and_fold(text, &mut scratch.folded);
-                self.rules
-                    .all_scores_folded(&scratch.folded, text, &lang, &mut scratch.rules)
+                self.rules.all_scores_folded(
+                    &scratch.folded,
+                    text,
+                    lang_of_models,
+                    &mut scratch.rules,
+                )
             }
         };
 
@@ -1414,6 +1428,34 @@ fn task_positive_label(task: &str) -> &str {
     }
 }
 
+/// Whether `text` holds anything but spaces and control characters (emoji, digits and
+/// punctuation count: they are what a text without a language is made of).
+fn has_content(text: &str) -> bool {
+    text.chars()
+        .any(|c| !c.is_whitespace() && !c.is_control() && c != '\u{200b}' && c != '\u{feff}')
+}
+
+/// The language whose models read a text of undetermined language: Russian for Cyrillic
+/// letters, Greek for Greek ones (whichever has more), English otherwise (links, emoji, digits
+/// and a Latin word or two).
+fn script_language(text: &str) -> &'static str {
+    let (mut cyrillic, mut greek) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '\u{0400}'..='\u{052F}' => cyrillic += 1,
+            '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => greek += 1,
+            _ => {}
+        }
+    }
+    if cyrillic == 0 && greek == 0 {
+        "en"
+    } else if cyrillic >= greek {
+        "ru"
+    } else {
+        "el"
+    }
+}
+
 fn cut(text: &str, max_bytes: usize) -> &str {
     let mut end = text.len().min(max_bytes);
     while !text.is_char_boundary(end) {
@@ -1526,6 +1568,44 @@ mod tests {
             examples.push((format!("it is on the table {round}"), "neutral"));
         }
         toy_analyzer("sentiment", &examples)
+    }
+
+    #[test]
+    fn a_text_of_no_language_is_read_by_the_models_of_its_script() {
+        let mut examples = Vec::new();
+        for round in 0..5 {
+            examples.push((
+                format!("https://win{round}.example/prize?ref={round}"),
+                "spam",
+            ));
+            examples.push((
+                format!("what a lovely song, listening again {round}"),
+                "ham",
+            ));
+        }
+        let analyzer = toy_analyzer("spam", &examples);
+        let link_only = analyzer.analyze("http://hackfbaccountlive.com/?ref=4604617", None);
+        assert_eq!(link_only.lang, "und");
+        assert_eq!(
+            link_only.spam.map(|s| s.label),
+            Some(Label::from_static("spam"))
+        );
+        // Greek letters too few to name the language: Greek's spam rules answer, as for any
+        // Greek text (the English model is not asked).
+        let greek = analyzer.analyze("ωω 123", None);
+        assert_eq!(greek.lang, "und");
+        assert_eq!(
+            greek.spam,
+            Some(Scored {
+                label: "ham".into(),
+                score: 1.0
+            })
+        );
+        // Spaces, control characters and invisible marks are no content.
+        assert_eq!(analyzer.analyze(" \u{0}\u{feff}\u{200b} ", None).spam, None);
+        assert_eq!(script_language("Да!"), "ru");
+        assert_eq!(script_language("ωωω да"), "el");
+        assert_eq!(script_language("❤️ ❤️ 2 BILLION"), "en");
     }
 
     #[test]

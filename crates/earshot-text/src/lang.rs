@@ -338,19 +338,28 @@ pub fn detect(text: &str, declared: Option<&str>) -> String {
         if counts.latin_accented == 0 && looks_english(text) {
             return "en".to_owned();
         }
-        let detected = statistical(&ANY_DETECTOR, text);
-        // Short, noun-heavy posts ("Ariana Grande White House Easter Egg Roll in Washington
-        // #ArianaGrande") leave the trigram model unsure, and an undetermined text gets no
-        // analysis at all. Unaccented, with an English function word and none of another
-        // language, English is the answer a Russian-Greek-English tool should give; Greeklish
-        // and transliterated Russian carry no English function words and stay undetermined.
-        if detected == UNDETERMINED && counts.latin_accented == 0 {
+        let (detected, reliable) = statistical_guess(&ANY_DETECTOR, text);
+        // Short, noun-heavy posts ("Ariana Grande White House Easter Egg Roll in Washington")
+        // leave the trigram model unsure: it names no language, and an undetermined text gets
+        // no analysis at all, or a guess it does not call reliable, often French. Unaccented,
+        // with an English function word and none of another language, English is the answer a
+        // Russian-Greek-English tool should give: any English function word where the model
+        // named nothing, one that is no word of another language ("are", not "in" or "me")
+        // against a language it named. Greeklish and transliterated Russian carry none. The
+        // price: a short Spanish or Italian post that the model cannot name and whose only
+        // list words are shared ones ("Me encanta", "Sempre in giro") is read as English.
+        if !reliable && counts.latin_accented == 0 {
             let words = function_words(text);
-            if words.english > 0 && words.foreign == 0 {
+            let evidence = if detected.is_none() {
+                words.english
+            } else {
+                words.only_english
+            };
+            if evidence > 0 && words.foreign == 0 {
                 return "en".to_owned();
             }
         }
-        return detected;
+        return detected.unwrap_or(UNDETERMINED).to_owned();
     }
     if let Some(declared) = declared {
         if !CYRILLIC_LANGUAGES.contains(&declared) && declared != "el" {
@@ -372,6 +381,7 @@ fn looks_english(text: &str) -> bool {
         words,
         english,
         foreign,
+        ..
     } = function_words(text);
     english >= 3 && english * 8 >= words && foreign * 4 <= english
 }
@@ -379,7 +389,10 @@ fn looks_english(text: &str) -> bool {
 /// How many words `text` has, and how many of them are on each list of [`function_word`].
 struct FunctionWordCounts {
     words: usize,
+    /// English function words, those shared with other languages included.
     english: usize,
+    /// English function words that are no word of another language the lists know.
+    only_english: usize,
     foreign: usize,
 }
 
@@ -387,12 +400,17 @@ fn function_words(text: &str) -> FunctionWordCounts {
     let mut counts = FunctionWordCounts {
         words: 0,
         english: 0,
+        only_english: 0,
         foreign: 0,
     };
     for token in crate::analysis::tokenize(text) {
         counts.words += 1;
         match function_word(token.text) {
-            Some(FunctionWord::English) => counts.english += 1,
+            Some(FunctionWord::English) => {
+                counts.english += 1;
+                counts.only_english += 1;
+            }
+            Some(FunctionWord::EnglishShared) => counts.english += 1,
             Some(FunctionWord::Foreign) => counts.foreign += 1,
             None => {}
         }
@@ -403,6 +421,8 @@ fn function_words(text: &str) -> FunctionWordCounts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FunctionWord {
     English,
+    /// An English function word that is also a word of another Latin-script language.
+    EnglishShared,
     /// A function word of another Latin-script language that is not also an English word.
     Foreign,
 }
@@ -431,18 +451,22 @@ fn function_word(token: &str) -> Option<FunctionWord> {
     // Every byte is ASCII, so this cannot fail.
     let word = std::str::from_utf8(&folded[..len]).ok()?;
     match word {
-        // Common in English, rare in the other languages. A few are also words elsewhere
-        // ("i", "to", "do", "in", "is", "we", "was", "me"): texts in those languages carry
-        // accents or words of the second list, which veto them.
-        "the" | "and" | "of" | "to" | "with" | "this" | "that" | "you" | "your" | "for" | "are"
-        | "have" | "has" | "been" | "but" | "not" | "just" | "from" | "they" | "their" | "will"
+        // Common in English and also words elsewhere (Spanish "me", "has", Italian "in", "i",
+        // Portuguese "do", Polish "to", "my", "by", German and Dutch "was", Dutch "is", "we",
+        // French "or"): texts in those languages carry accents or words of the foreign list,
+        // which veto them, but alone they prove nothing.
+        "to" | "has" | "my" | "is" | "i" | "do" | "by" | "or" | "in" | "me" | "we" | "was" => {
+            Some(FunctionWord::EnglishShared)
+        }
+        // Common in English, rare in the other languages.
+        "the" | "and" | "of" | "with" | "this" | "that" | "you" | "your" | "for" | "are"
+        | "have" | "been" | "but" | "not" | "just" | "from" | "they" | "their" | "will"
         | "what" | "about" | "would" | "there" | "which" | "after" | "still" | "very"
-        | "really" | "my" | "our" | "it's" | "i'm" | "don't" | "can't" | "is" | "it" | "i"
-        | "how" | "do" | "does" | "did" | "were" | "us" | "at" | "by" | "can" | "all" | "now"
-        | "why" | "when" | "who" | "out" | "get" | "got" | "anyone" | "if" | "or" | "any"
-        | "than" | "them" | "these" | "those" | "its" | "because" | "without" | "could"
-        | "should" | "into" | "only" | "also" | "thanks" | "where" | "in" | "new" | "one"
-        | "two" | "me" | "we" | "was" => Some(FunctionWord::English),
+        | "really" | "our" | "it's" | "i'm" | "don't" | "can't" | "it" | "how" | "does" | "did"
+        | "were" | "us" | "at" | "can" | "all" | "now" | "why" | "when" | "who" | "out" | "get"
+        | "got" | "anyone" | "if" | "any" | "than" | "them" | "these" | "those" | "its"
+        | "because" | "without" | "could" | "should" | "into" | "only" | "also" | "thanks"
+        | "where" | "new" | "one" | "two" => Some(FunctionWord::English),
         // German, French, Spanish, Italian, Portuguese, Dutch, the Scandinavian languages,
         // Polish, Czech, Romanian, Hungarian, Turkish, Indonesian: unaccented function words
         // that are not English words.
@@ -487,15 +511,22 @@ fn detect_cyrillic(text: &str, counts: &LetterCounts, declared: Option<&str>) ->
 }
 
 fn statistical(detector: &Detector, text: &str) -> String {
+    let (lang, _) = statistical_guess(detector, text);
+    lang.unwrap_or(UNDETERMINED).to_owned()
+}
+
+/// whatlang's answer where it is sure enough to name one ([`MIN_CONFIDENCE`]), and whether it
+/// calls that answer reliable.
+fn statistical_guess(detector: &Detector, text: &str) -> (Option<&'static str>, bool) {
     let mut cut = text.len().min(MAX_BYTES_MODELLED);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
     match detector.detect(&model_input(&text[..cut])) {
         Some(info) if info.is_reliable() || info.confidence() >= MIN_CONFIDENCE => {
-            iso_639_1(info.lang()).to_owned()
+            (Some(iso_639_1(info.lang())), info.is_reliable())
         }
-        _ => UNDETERMINED.to_owned(),
+        _ => (None, false),
     }
 }
 
@@ -795,17 +826,48 @@ mod tests {
     fn unsure_unaccented_latin_with_english_function_words_is_english() {
         // Noun-heavy SemEval tweets that were undetermined, or French for their hashtags.
         for tweet in [
-            "Ariana Grande White House Easter Egg Roll in Washington https://t.co/jdjL9swWM8 #ArianaGrande",
             "thanks God it's Friday. #Thanksgiving #arianagrande #arianator😍 https://t.co/xX4LFmLBoz",
             "My idols are #littlemix #justinbieber #arianagrande",
             "Keep it up #BlackLivesMatter, you'll ensure a @realDonaldTrump victory in 2020 😉 #MAGA",
         ] {
             assert_eq!(detect(tweet, None), "en", "{tweet}");
         }
-        // Greeklish and transliterated Russian carry no English function words: not English.
-        for post in ["ti kaneis re file mou", "privet kak dela bratan"] {
+        // The model's unsure guesses give way to a word that is English only ("not", "and").
+        for (tweet, guess) in [
+            (
+                "Messi renewing better not delays Ivan Rakitic from renewing too. #fcblive",
+                "nb",
+            ),
+            ("#GilmoreGirlsTop4 Kirk, Sookie, Luke and Jess", "de"),
+        ] {
+            assert_eq!(
+                statistical_guess(&ANY_DETECTOR, tweet),
+                (Some(guess), false)
+            );
+            assert_eq!(detect(tweet, None), "en", "{tweet}");
+        }
+        // Where the model names nothing, a word English shares with other languages is enough.
+        assert_eq!(
+            detect(
+                "Ariana Grande White House Easter Egg Roll in Washington",
+                None
+            ),
+            "en"
+        );
+        // Greeklish and transliterated Russian carry no English function words; short
+        // Portuguese and Polish posts carry their own ones, or the model names them.
+        for post in [
+            "ti kaneis re file mou",
+            "privet kak dela bratan",
+            "Fim do mundo",
+            "To jest super",
+            "Que bonito dia",
+        ] {
             assert_ne!(detect(post, None), "en", "{post}");
         }
+        // The price, accepted for a Russian-Greek-English tool: a short post in another
+        // language that the model cannot name, with only shared words, is read as English.
+        assert_eq!(detect("Me encanta, has visto?", None), "en");
     }
 
     #[test]
