@@ -1140,12 +1140,13 @@ impl Analyzer {
         // A text whose language cannot be named (a link alone, emoji, numbers, a word or two)
         // is read by the models and rules of its script's language, so that a link-only
         // comment can still be spam and "❤️❤️❤️" praise; its `lang` stays undetermined.
-        let models_lang = if lang == earshot_text::lang::UNDETERMINED && has_content(text) {
-            Label::from_static(script_language(text))
+        let script_fallback;
+        let lang_of_models = if lang == earshot_text::lang::UNDETERMINED && has_content(text) {
+            script_fallback = Label::from_static(earshot_text::lang::script_language(text));
+            &script_fallback
         } else {
-            lang.clone()
+            &lang
         };
-        let lang_of_models = &models_lang;
 
         // The weight rows of this text are scattered over megabytes: ask for all of them now
         // (or for the memo's slots of its chunks) and run the rules while they arrive, instead
@@ -1435,27 +1436,6 @@ fn has_content(text: &str) -> bool {
         .any(|c| !c.is_whitespace() && !c.is_control() && c != '\u{200b}' && c != '\u{feff}')
 }
 
-/// The language whose models read a text of undetermined language: Russian for Cyrillic
-/// letters, Greek for Greek ones (whichever has more), English otherwise (links, emoji, digits
-/// and a Latin word or two).
-fn script_language(text: &str) -> &'static str {
-    let (mut cyrillic, mut greek) = (0usize, 0usize);
-    for c in text.chars() {
-        match c {
-            '\u{0400}'..='\u{052F}' => cyrillic += 1,
-            '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => greek += 1,
-            _ => {}
-        }
-    }
-    if cyrillic == 0 && greek == 0 {
-        "en"
-    } else if cyrillic >= greek {
-        "ru"
-    } else {
-        "el"
-    }
-}
-
 fn cut(text: &str, max_bytes: usize) -> &str {
     let mut end = text.len().min(max_bytes);
     while !text.is_char_boundary(end) {
@@ -1603,9 +1583,6 @@ mod tests {
         );
         // Spaces, control characters and invisible marks are no content.
         assert_eq!(analyzer.analyze(" \u{0}\u{feff}\u{200b} ", None).spam, None);
-        assert_eq!(script_language("Да!"), "ru");
-        assert_eq!(script_language("ωωω да"), "el");
-        assert_eq!(script_language("❤️ ❤️ 2 BILLION"), "en");
     }
 
     #[test]

@@ -369,6 +369,22 @@ pub fn detect(text: &str, declared: Option<&str>) -> String {
     statistical(&ANY_DETECTOR, text)
 }
 
+/// The language of the three Earshot reads first whose script `text` is mostly written in:
+/// `ru` for Cyrillic letters, `el` for Greek ones (whichever has more), `en` otherwise (Latin
+/// letters, or none: links, emoji, digits). For a text [`detect`] cannot name, so that it is
+/// still read by some models.
+pub fn script_language(text: &str) -> &'static str {
+    let mut counts = LetterCounts::default();
+    add_letters(&mut counts, text.chars());
+    if counts.cyrillic == 0 && counts.greek == 0 {
+        "en"
+    } else if counts.cyrillic >= counts.greek {
+        "ru"
+    } else {
+        "el"
+    }
+}
+
 /// A cheap check that settles most English posts without the trigram model (which costs tens of
 /// microseconds per Latin text; on an import of mixed posts it was the largest single cost of
 /// preparing them). The caller has already ruled out accented letters. Two-sided evidence:
@@ -885,6 +901,14 @@ mod tests {
         // A text of tags only keeps them: there is nothing else to read.
         assert_eq!(words("#arianagrande #love"), "#arianagrande #love");
         assert_eq!(words("C# and F# are fine"), "C# and F# are fine");
+    }
+
+    #[test]
+    fn the_script_language_reads_texts_detect_cannot_name() {
+        assert_eq!(script_language("Да!"), "ru");
+        assert_eq!(script_language("ωωω да"), "el");
+        assert_eq!(script_language("❤️ ❤️ 2 BILLION"), "en");
+        assert_eq!(script_language(""), "en");
     }
 
     #[test]
