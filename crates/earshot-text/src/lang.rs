@@ -104,7 +104,12 @@ struct LetterCounts {
     ukrainian_only: usize,
     russian_only: usize,
     belarusian_only: usize,
+    /// `ъ` as Bulgarian writes it, a vowel (`във`, `България`); not the separating sign before
+    /// `е ю я` of Russian (`объявление`, `съел`), which Bulgarian has too (`съюз`,
+    /// `Съединените`), so that it proves neither.
     hard_sign: usize,
+    /// The last Cyrillic letter was `ъ`.
+    after_hard_sign: bool,
     kazakh_only: usize,
     serbian_only: usize,
     macedonian_only: usize,
@@ -126,13 +131,20 @@ impl LetterCounts {
             '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => self.greek += 1,
             '\u{0400}'..='\u{052F}' => {
                 self.cyrillic += 1;
+                let after_hard_sign = std::mem::replace(&mut self.after_hard_sign, false);
                 match c {
+                    'е' | 'Е' | 'ю' | 'Ю' | 'я' | 'Я' if after_hard_sign => {
+                        self.hard_sign -= 1
+                    }
                     'і' | 'І' | 'ї' | 'Ї' | 'є' | 'Є' | 'ґ' | 'Ґ' => {
                         self.ukrainian_only += 1
                     }
                     'ы' | 'Ы' | 'э' | 'Э' | 'ё' | 'Ё' => self.russian_only += 1,
                     'ў' | 'Ў' => self.belarusian_only += 1,
-                    'ъ' | 'Ъ' => self.hard_sign += 1,
+                    'ъ' | 'Ъ' => {
+                        self.hard_sign += 1;
+                        self.after_hard_sign = true;
+                    }
                     'ә' | 'Ә' | 'ғ' | 'Ғ' | 'қ' | 'Қ' | 'ң' | 'Ң' | 'ө' | 'Ө' | 'ұ' | 'Ұ' => {
                         self.kazakh_only += 1
                     }
@@ -901,6 +913,25 @@ mod tests {
         // A text of tags only keeps them: there is nothing else to read.
         assert_eq!(words("#arianagrande #love"), "#arianagrande #love");
         assert_eq!(words("C# and F# are fine"), "C# and F# are fine");
+    }
+
+    #[test]
+    fn only_the_hard_sign_of_bulgarian_vowels_sends_cyrillic_to_the_trigram_model() {
+        // RuSentiTweet tweets whose separating `ъ` had sent them to the trigram model, which
+        // said `bg`.
+        for tweet in [
+            "ну давай въеби мне https://t.co/U6BtXwqHbz",
+            "@waifuadnstie ну я точно съем тебя когда-нибудь 😭😭😭",
+            "Хуже когда объективно можно отправить на удаленку, но начальство - мудаки",
+            "Объявление",
+        ] {
+            assert_eq!(detect(tweet, None), "ru", "{tweet}");
+        }
+        assert_eq!(
+            detect("Съобщението за България дойде във вторник", None),
+            "bg"
+        );
+        assert_eq!(detect("Съюзът на Съединените щати и България", None), "bg");
     }
 
     #[test]
