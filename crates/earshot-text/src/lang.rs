@@ -494,7 +494,11 @@ fn function_word(token: &str) -> Option<FunctionWord> {
         | "were" | "us" | "at" | "can" | "all" | "now" | "why" | "when" | "who" | "out" | "get"
         | "got" | "anyone" | "if" | "any" | "than" | "them" | "these" | "those" | "its"
         | "because" | "without" | "could" | "should" | "into" | "only" | "also" | "thanks"
-        | "where" | "new" | "one" | "two" => Some(FunctionWord::English),
+        | "where" | "new" | "one" | "two" | "had" | "may" | "must" | "be" | "near" | "some"
+        | "more" | "like" | "here" | "his" | "him" | "she" | "he" | "said" | "make" | "made"
+        | "know" | "think" | "going" | "being" | "up" | "off" | "down" | "ago" => {
+            Some(FunctionWord::English)
+        }
         // German, French, Spanish, Italian, Portuguese, Dutch, the Scandinavian languages,
         // Polish, Czech, Romanian, Hungarian, Turkish, Indonesian: unaccented function words
         // that are not English words.
