@@ -241,14 +241,21 @@ async fn fold_in_corrections(
         let Some((correction_task, label)) = record.training_label() else {
             continue;
         };
-        if correction_task != task.name() || before.lang().is_some_and(|l| l != record.lang) {
+        // A mention whose language could not be named was analysed by the models of its
+        // script's language (docs/MODELS.md, round 14), so its correction teaches those.
+        let lang = if record.lang == earshot_text::lang::UNDETERMINED {
+            earshot_text::lang::script_language(&record.text)
+        } else {
+            record.lang.as_str()
+        };
+        if correction_task != task.name() || before.lang().is_some_and(|l| l != lang) {
             continue;
         }
         let example = Example {
             id: format!("correction-{}", record.mention_id),
             text: record.text.clone(),
             label: label.to_owned(),
-            lang: Some(record.lang.clone()),
+            lang: Some(lang.to_owned()),
         };
         if record.mention_id.0 % HELD_OUT_EVERY == 0 {
             held_out.push(example);

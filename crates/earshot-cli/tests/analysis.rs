@@ -527,6 +527,26 @@ async fn train_with_corrections_reports_before_and_after_on_held_out_corrections
         );
         lines.push('\n');
     }
+    // And ten whose language cannot be named (no letters but the handle): the English models
+    // read them, so their corrections teach the English model; a Greek one teaches no English
+    // model.
+    for n in 0..10 {
+        let text = if n == 0 {
+            "@Zeltron ΧΧ 👎".to_owned()
+        } else {
+            format!("@Zeltron 👎👎 {n}")
+        };
+        lines.push_str(
+            &serde_json::json!({
+                "text": text,
+                "published_at": "2026-03-01T11:00:00Z",
+                "source": "forum",
+                "external_id": format!("emoji-{n}"),
+            })
+            .to_string(),
+        );
+        lines.push('\n');
+    }
     let import = ws.path().join("mentions.jsonl");
     std::fs::write(&import, lines).unwrap();
     let output = run(earshot(ws.path()).args(["import", import.to_str().unwrap()]));
@@ -537,7 +557,14 @@ async fn train_with_corrections_reports_before_and_after_on_held_out_corrections
         .search(&MentionFilter::default(), SortOrder::Newest, None, 100)
         .await
         .unwrap();
-    assert_eq!(page.mentions.len(), 30);
+    assert_eq!(page.mentions.len(), 40);
+    let undetermined = page.mentions.iter().filter(|m| m.lang == "und").count();
+    assert_eq!(
+        undetermined, 10,
+        "the emoji mentions' language is undetermined"
+    );
+    // Ids 1-30 English, 31 Greek, 32-40 emoji: 39 English-model corrections, those with an id
+    // divisible by 5 held out.
     let negative = LabelCorrection::new(CorrectionField::Sentiment, "negative", true).unwrap();
     for mention in &page.mentions {
         assert!(store
@@ -559,7 +586,7 @@ async fn train_with_corrections_reports_before_and_after_on_held_out_corrections
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(
-        stdout.contains("corrections of sentiment (en): 24 learned from, 6 held out"),
+        stdout.contains("corrections of sentiment (en): 31 learned from, 8 held out"),
         "{stdout}"
     );
     let held_out = stdout
