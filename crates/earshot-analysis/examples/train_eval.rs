@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--cv-repeats N] [--cv-log-loss] [--sublinear-experiment] [--one-vs-rest|--softmax] [--tune-offsets|--no-tune-offsets] [--nb-beta X] [--nb-alpha X] [--nb-search] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--cv-repeats N] [--cv-log-loss] [--sublinear-experiment] [--word-share-experiment X] [--one-vs-rest|--softmax] [--tune-offsets|--no-tune-offsets] [--nb-beta X] [--nb-alpha X] [--nb-search] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
@@ -69,6 +69,7 @@ fn run() -> Result<(), String> {
                 options.idf_search = false;
             }
             "--sublinear-experiment" => options.sublinear_experiment = true,
+            "--word-share-experiment" => options.word_share_experiment = Some(parse(&value()?)?),
             "--idf-search" => options.idf_search = true,
             // One kind of fit only (with --idf-norm: the IDF one), e.g. to probe another C grid.
             "--no-idf-search" => options.idf_search = false,
@@ -123,6 +124,12 @@ fn run() -> Result<(), String> {
         }
     }
 
+    if options.word_share_experiment.is_some() && save.is_some() {
+        return Err(
+            "--word-share-experiment models are not saved: the analyzer scales both blocks alike"
+                .to_owned(),
+        );
+    }
     if options.sublinear_experiment && save.is_some() {
         return Err(
             "--sublinear-experiment models are not saved: the analyzer does not merge repeated \
@@ -161,8 +168,21 @@ fn run() -> Result<(), String> {
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let report = evaluate(&reloaded, &dir.join("test.jsonl")).map_err(|e| e.to_string())?;
+    if let Some(share) = options.word_share_experiment {
+        let reweighted = evaluate_transformed(&reloaded, &dir.join("test.jsonl"), |features| {
+            earshot_analysis::train::reweight_blocks(features, share)
+        })?;
+        println!(
+            "test with the word block at {share} of the norm (as trained): macro-F1 {:.4}",
+            reweighted.macro_f1
+        );
+    }
     if options.sublinear_experiment {
-        let merged = evaluate_sublinear(&reloaded, &dir.join("test.jsonl"))?;
+        let merged = evaluate_transformed(
+            &reloaded,
+            &dir.join("test.jsonl"),
+            earshot_analysis::train::sublinear_in_place,
+        )?;
         println!(
             "test with repeats merged (as trained): macro-F1 {:.4}",
             merged.macro_f1
@@ -302,9 +322,14 @@ fn parse<T: std::str::FromStr>(value: &str) -> Result<T, String> {
         .map_err(|_| format!("cannot read {value:?} as a number"))
 }
 
-/// The test report of a model trained with `--sublinear-experiment`, its test features merged
-/// the same way (the analyzer does not merge them, so such a model is never shipped).
-fn evaluate_sublinear(model: &Model, test_file: &Path) -> Result<Report, String> {
+/// The test report of a model trained with `--sublinear-experiment` or
+/// `--word-share-experiment`, its test features changed the same way by `transform` (the
+/// analyzer does not, so such a model is never shipped).
+fn evaluate_transformed(
+    model: &Model,
+    test_file: &Path,
+    transform: impl Fn(&mut SparseVector),
+) -> Result<Report, String> {
     let dataset = read_examples(test_file).map_err(|e| e.to_string())?;
     let task = earshot_analysis::Task::from_name(model.task());
     let mut extractor = FeatureExtractor::new(model.feature_config());
@@ -319,7 +344,7 @@ fn evaluate_sublinear(model: &Model, test_file: &Path) -> Result<Report, String>
             continue;
         };
         extractor.extract(&example.text, &mut features);
-        earshot_analysis::train::sublinear_in_place(&mut features);
+        transform(&mut features);
         model.predict_into(&features, &mut probabilities);
         gold.push(class);
         predicted.push(earshot_analysis::eval::argmax(&probabilities));

@@ -186,6 +186,11 @@ pub struct TrainOptions {
     /// is never shipped; `train_eval` scores its test split with the features merged the same
     /// way (docs/MODELS.md, round 14) and refuses to save it.
     pub sublinear_experiment: bool,
+    /// Experiment: the share of each vector's squared norm given to its word block (the rest to
+    /// the character block) instead of the extractor's half and half ([`reweight_blocks`]).
+    /// The analyzer scales both blocks alike, so such a model is never shipped; `train_eval`
+    /// scores its test split with the blocks reweighted the same way.
+    pub word_share_experiment: Option<f32>,
     /// For [`Optimizer::Lbfgs`]: after `C` and the class weighting are chosen, move each
     /// class's bias by the offset that maximises macro-F1 on the predictions the chosen fit
     /// made of examples it did not train on (the pooled out-of-fold scores with `folds`, else
@@ -234,6 +239,7 @@ impl Default for TrainOptions {
             idf_search: false,
             idf_table: None,
             sublinear_experiment: false,
+            word_share_experiment: None,
             tune_offsets: false,
             nb_beta: 0.0,
             nb_alpha: 1.0,
@@ -496,6 +502,9 @@ pub fn train_examples(
             continue;
         };
         extractor.extract(&example.text, &mut features);
+        if let Some(share) = options.word_share_experiment {
+            reweight_blocks(&mut features, share);
+        }
         if options.sublinear_experiment {
             sublinear_in_place(&mut features);
         }
@@ -1505,6 +1514,21 @@ pub fn sublinear_in_place(features: &mut SparseVector) {
         }
     }
     *features = merged;
+}
+
+/// Scales the word block of an extracted vector by `√(2·share)` and the character block by
+/// `√(2·(1 - share))`: with both blocks present, `share` of the squared norm is the words'
+/// (the extractor gives each half). Keeps `block_scales` in step with the values.
+pub fn reweight_blocks(features: &mut SparseVector, word_share: f32) {
+    let factors = [(2.0 * word_share).sqrt(), (2.0 * (1.0 - word_share)).sqrt()];
+    let split = features.word_features.min(features.len());
+    for (at, value) in features.values.iter_mut().enumerate() {
+        *value *= factors[usize::from(at >= split)];
+    }
+    if let Some(scales) = &mut features.block_scales {
+        scales[0] *= factors[0];
+        scales[1] *= factors[1];
+    }
 }
 
 /// `ln((1 + n) / (1 + df)) + 1` per bucket, where `df` counts the rows that have the bucket.
@@ -2865,6 +2889,53 @@ mod tests {
         assert!((ratio - (1.0 + 4f32.ln())).abs() < 1e-5, "{ratio}");
         let after = norms(&features);
         assert!((before.0 - after.0).abs() < 1e-5 && (before.1 - after.1).abs() < 1e-5);
+    }
+
+    #[test]
+    fn reweighted_blocks_give_the_words_their_share_and_predict_as_their_values() {
+        let mut extractor = FeatureExtractor::new(FeatureConfig::default());
+        let mut features = SparseVector::default();
+        extractor.extract("the router keeps dropping the line", &mut features);
+        let squared = |f: &SparseVector, words: bool| {
+            let split = f.word_features;
+            let block = if words {
+                &f.values[..split]
+            } else {
+                &f.values[split..]
+            };
+            block.iter().map(|x| x * x).sum::<f32>()
+        };
+        let halves = (squared(&features, true), squared(&features, false));
+        assert!((halves.0 - 0.5).abs() < 1e-4 && (halves.1 - 0.5).abs() < 1e-4);
+        let mut same = features.clone();
+        reweight_blocks(&mut same, 0.5);
+        assert_eq!(same.values, features.values);
+        reweight_blocks(&mut features, 0.3);
+        assert!((squared(&features, true) - 0.3).abs() < 1e-4);
+        assert!((squared(&features, false) - 0.7).abs() < 1e-4);
+        // `block_scales` follows the values, so a model's integer sums give what the values give.
+        let scales = features
+            .block_scales
+            .expect("extracted vectors carry their scales");
+        let split = features.word_features;
+        assert!(features.values[..split]
+            .iter()
+            .all(|v| (v.abs() - scales[0]).abs() < 1e-6));
+        assert!(features.values[split..]
+            .iter()
+            .all(|v| (v.abs() - scales[1]).abs() < 1e-6));
+        let (model, _) = train_examples(&Task::Spam, &toy_spam(), &small_options()).unwrap();
+        let mut by_block = Vec::new();
+        model.predict_into(&features, &mut by_block);
+        let mut by_value = Vec::new();
+        let unscaled = SparseVector {
+            block_scales: None,
+            ..features.clone()
+        };
+        model.predict_into(&unscaled, &mut by_value);
+        for (a, b) in by_block.iter().zip(&by_value) {
+            assert!((a - b).abs() < 1e-5, "{by_block:?} against {by_value:?}");
+        }
     }
 
     #[test]
