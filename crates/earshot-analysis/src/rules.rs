@@ -227,6 +227,62 @@ const NEGATIONS: &[(&str, &[&str], &[&str])] = &[
     ),
 ];
 
+/// Per language: verbs of saying and thinking that carry a negation before them over to a cue
+/// a few words on ("I wouldn't say it's great", "не могу сказать, что рекомендую", "δεν θα
+/// έλεγα ότι είναι τέλειο"), and the short words of the clause that may stand around the verb
+/// (`it's`, `что`, `ότι`, ...). A cue is negated this way when a negator of [`NEGATIONS`] is
+/// followed by exactly one of these verbs and otherwise only glue words, at most
+/// [`MAX_HEDGE_GAP`] words in all, up to the cue. "Never thought it'd be so amazing" keeps its
+/// praise: `it'd`, `be` and `so` are no glue.
+const HEDGES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "en",
+        &[
+            "say", "think", "call", "find", "believe", "consider", "recall",
+        ],
+        &[
+            "i", "it", "it's", "its", "is", "was", "that", "this", "they", "they're", "are", "you",
+        ],
+    ),
+    (
+        "ru",
+        &[
+            "скажу",
+            "сказать",
+            "сказал",
+            "сказала",
+            "назову",
+            "назвать",
+            "назвал",
+            "назвала",
+            "думаю",
+            "считаю",
+        ],
+        &[
+            "бы", "могу", "что", "это", "он", "она", "оно", "они", "его", "ее",
+        ],
+    ),
+    (
+        "el",
+        &["λεω", "ελεγα", "νομιζω", "πιστευω", "θεωρω", "βρισκω"],
+        &[
+            "θα",
+            "οτι",
+            "πως",
+            "ειναι",
+            "ηταν",
+            "το",
+            "τον",
+            "την",
+            "τα",
+        ],
+    ),
+];
+
+/// The most words a hedge may put between its negator and the cue (`δεν` `θα έλεγα ότι
+/// είναι` `τέλειο`).
+const MAX_HEDGE_GAP: usize = 4;
+
 /// `(intent, lang, cues)`.
 const CUES: &[(&str, &str, CueList)] = &[
     ("spam", "en", SPAM_EN),
@@ -576,19 +632,28 @@ impl LanguageCues {
 struct Negation<W> {
     negators: Vec<W>,
     between: Vec<W>,
+    /// [`HEDGES`]: the verbs, and the glue words around them.
+    hedge_verbs: Vec<W>,
+    hedge_glue: Vec<W>,
 }
 
 impl Negation<String> {
     fn of(lang: &str) -> Negation<String> {
         let folded = |words: &[&str]| words.iter().map(|w| fold(w)).collect();
-        NEGATIONS
+        let mut negation = NEGATIONS
             .iter()
             .find(|(l, _, _)| *l == lang)
             .map(|(_, negators, between)| Negation {
                 negators: folded(negators),
                 between: folded(between),
+                ..Negation::default()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Some((_, verbs, glue)) = HEDGES.iter().find(|(l, _, _)| *l == lang) {
+            negation.hedge_verbs = folded(verbs);
+            negation.hedge_glue = folded(glue);
+        }
+        negation
     }
 
     /// Whether the cue that starts at `words[start]` is negated.
@@ -602,14 +667,36 @@ impl Negation<String> {
 }
 
 /// Whether the word before `start` is a negator, or the one before that with a word of
-/// `between` in the middle; `is(list, at)` says whether word `at` is one of `list`.
+/// `between` in the middle, or a hedge ([`HEDGES`]) leads from a negator to `start`;
+/// `is(list, at)` says whether word `at` is one of `list`.
 #[inline(always)]
 fn negated_at<W>(start: usize, is: impl Fn(&[W], usize) -> bool, negation: &Negation<W>) -> bool {
     start >= 1
         && (is(&negation.negators, start - 1)
             || (start >= 2
                 && is(&negation.between, start - 1)
-                && is(&negation.negators, start - 2)))
+                && is(&negation.negators, start - 2))
+            || hedged_at(start, &is, negation))
+}
+
+/// Whether a negator stands at most [`MAX_HEDGE_GAP`] words before `start` with exactly one
+/// hedge verb and otherwise glue words between.
+fn hedged_at<W>(start: usize, is: &impl Fn(&[W], usize) -> bool, negation: &Negation<W>) -> bool {
+    if negation.hedge_verbs.is_empty() {
+        return false;
+    }
+    let mut verbs = 0;
+    for at in (start.saturating_sub(MAX_HEDGE_GAP + 1)..start).rev() {
+        if is(&negation.negators, at) {
+            return verbs == 1;
+        }
+        if is(&negation.hedge_verbs, at) {
+            verbs += 1;
+        } else if !is(&negation.hedge_glue, at) {
+            return false;
+        }
+    }
+    false
 }
 
 impl Negation<PatternWord> {
@@ -1104,6 +1191,8 @@ fn build_languages(cues: &[(&'static str, &'static str, Vec<Cue>)]) -> Vec<Langu
                     Negation {
                         negators: exact(&words.negators),
                         between: exact(&words.between),
+                        hedge_verbs: exact(&words.hedge_verbs),
+                        hedge_glue: exact(&words.hedge_glue),
                     }
                 },
             };
@@ -1355,6 +1444,20 @@ mod tests {
             ("Δεν το συνιστώ", "el", "praise", false),
             ("Θέλω να αγοράσω", "el", "purchase_intent", true),
             ("Δεν θέλω να αγοράσω", "el", "purchase_intent", false),
+            // A negated verb of saying or thinking carries over to the cue (HEDGES).
+            ("I wouldn't say it's amazing", "en", "praise", false),
+            ("I don't think they are excellent", "en", "praise", false),
+            ("Can't say I love it", "en", "praise", false),
+            ("wouldn't call it awesome", "en", "praise", false),
+            ("Never thought it'd be so amazing", "en", "praise", true),
+            ("I don't know, I think it's amazing", "en", "praise", true),
+            ("not sure why but I love it", "en", "praise", true),
+            ("Не могу сказать, что рекомендую", "ru", "praise", false),
+            ("Не думаю, что это отличный вариант", "ru", "praise", false),
+            ("Не знаю, но думаю, что это супер", "ru", "praise", true),
+            ("Δεν θα έλεγα ότι είναι τέλειο", "el", "praise", false),
+            ("Δεν νομίζω ότι είναι υπέροχο", "el", "praise", false),
+            ("Νομίζω ότι είναι υπέροχο", "el", "praise", true),
         ] {
             assert_eq!(fires(text, lang, intent), expected, "{text:?}: {intent}");
             // The word matcher of the analyzer agrees.
