@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use earshot_text::{fold, tokenize};
+use earshot_text::{fold, stem, tokenize};
 
 use crate::chunk_cache::{ChunkCache, ChunkRef};
 use crate::eval::argmax;
@@ -1061,6 +1061,19 @@ impl Analyzer {
         lang: Option<&str>,
         targets: &[&str],
     ) -> Analysis {
+        let targets: Vec<Target> = targets.iter().map(|&name| Target::named(name)).collect();
+        let targets: Vec<&Target> = targets.iter().collect();
+        self.analyze_with_targets(scratch, text, lang, &targets)
+    }
+
+    /// [`Analyzer::analyze_with`] for targets with other spellings than their names.
+    pub fn analyze_with_targets(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        lang: Option<&str>,
+        targets: &[&Target],
+    ) -> Analysis {
         let text = cut(text, MAX_ANALYZED_BYTES);
         let lang = earshot_text::lang::detect(text, lang);
         let lang = match KNOWN_LANGUAGES
@@ -1085,6 +1098,20 @@ impl Analyzer {
         lang: &str,
         targets: &[&str],
     ) -> Analysis {
+        let targets: Vec<Target> = targets.iter().map(|&name| Target::named(name)).collect();
+        let targets: Vec<&Target> = targets.iter().collect();
+        self.analyze_detected_targets(scratch, text, lang, &targets)
+    }
+
+    /// [`Analyzer::analyze_detected`] for targets with other spellings than their names (the
+    /// ingest pipeline's brands, found by their queries).
+    pub fn analyze_detected_targets(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        lang: &str,
+        targets: &[&Target],
+    ) -> Analysis {
         let text = cut(text, MAX_ANALYZED_BYTES);
         self.analyze_cut(
             scratch,
@@ -1099,7 +1126,7 @@ impl Analyzer {
         scratch: &mut Scratch,
         text: &str,
         lang: Label,
-        targets: &[&str],
+        targets: &[&Target],
     ) -> Analysis {
         // A scratch of another analyzer: its memo holds sums of other tables.
         if scratch.analyzer != self.id
@@ -1337,7 +1364,7 @@ impl Analyzer {
         scratch: &mut Scratch,
         text: &str,
         sentiment: Option<&LoadedModel>,
-        targets: &[&str],
+        targets: &[&Target],
     ) -> Vec<TargetSentiment> {
         let Some(loaded) = sentiment else {
             return Vec::new();
@@ -1352,19 +1379,10 @@ impl Analyzer {
             })
             .collect();
         let mut out = Vec::new();
-        for &target in targets {
-            let target_words: Vec<String> =
-                tokenize(&fold(target)).map(|t| t.text.to_owned()).collect();
-            if target_words.is_empty() {
-                continue;
-            }
+        for target in targets {
             let naming: Vec<&str> = clauses
                 .iter()
-                .filter(|(_, words)| {
-                    words
-                        .windows(target_words.len())
-                        .any(|window| window == target_words.as_slice())
-                })
+                .filter(|(_, words)| target.named_in(words))
                 .map(|(clause, _)| *clause)
                 .collect();
             if naming.is_empty() {
@@ -1379,7 +1397,7 @@ impl Analyzer {
                 .predict_into(features, &mut scratch.probabilities);
             let best = argmax(&scratch.probabilities);
             out.push(TargetSentiment {
-                target: target.to_owned(),
+                target: target.name.clone(),
                 label: loaded.labels.get(best).cloned().unwrap_or_default(),
                 score: scratch.probabilities.get(best).copied().unwrap_or(0.0),
             });
@@ -1446,6 +1464,94 @@ fn cut(text: &str, max_bytes: usize) -> &str {
 
 /// Clauses: split at sentence punctuation, commas, semicolons, line breaks and contrastive
 /// conjunctions ("but", "но", "αλλά"), where the tone toward different things tends to change.
+/// A target of the analysis (a brand): its name, which the result reports, and the words that
+/// name it in a text, parsed once: the name and its other spellings (the terms of its brand
+/// queries; a trailing `*` is a prefix). A clause names the target when it holds one of them,
+/// word for word, each word equal or of the same stem ("Мегафона" names "Мегафон").
+#[derive(Debug, Clone)]
+pub struct Target {
+    name: String,
+    spellings: Vec<Vec<SpellingWord>>,
+}
+
+impl Target {
+    /// A target found by its name alone.
+    pub fn named(name: &str) -> Target {
+        Target::new(name, &[])
+    }
+
+    /// A target found by its name or any of `other_spellings`.
+    pub fn new(name: &str, other_spellings: &[String]) -> Target {
+        Target {
+            name: name.to_owned(),
+            spellings: std::iter::once(name)
+                .chain(other_spellings.iter().map(String::as_str))
+                .filter_map(spelling_words)
+                .collect(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the folded `words` of a clause name the target.
+    fn named_in(&self, words: &[String]) -> bool {
+        self.spellings.iter().any(|spelling| {
+            words.windows(spelling.len()).any(|window| {
+                window
+                    .iter()
+                    .zip(spelling)
+                    .all(|(folded, word)| word.matches(folded))
+            })
+        })
+    }
+}
+
+/// One word of a target's spelling.
+#[derive(Debug, Clone)]
+struct SpellingWord {
+    folded: String,
+    stem: String,
+    /// The stem's first three characters: a word that does not start with them cannot have
+    /// the same stem (the Snowball stemmers cut endings), so most words are never stemmed.
+    stem_head: String,
+    prefix: bool,
+}
+
+impl SpellingWord {
+    fn matches(&self, folded: &str) -> bool {
+        if self.prefix {
+            folded.starts_with(self.folded.as_str())
+        } else {
+            folded == self.folded
+                || (folded.starts_with(self.stem_head.as_str()) && stem(folded) == self.stem)
+        }
+    }
+}
+
+/// The words of one spelling of a target, or `None` when it has none.
+fn spelling_words(spelling: &str) -> Option<Vec<SpellingWord>> {
+    let spelling = spelling.trim();
+    let (spelling, prefix) = match spelling.strip_suffix('*') {
+        Some(stripped) => (stripped, true),
+        None => (spelling, false),
+    };
+    let mut words: Vec<SpellingWord> = tokenize(&fold(spelling))
+        .map(|token| {
+            let stem = stem(token.text);
+            SpellingWord {
+                stem_head: stem.chars().take(3).collect(),
+                stem,
+                folded: token.text.to_owned(),
+                prefix: false,
+            }
+        })
+        .collect();
+    words.last_mut()?.prefix = prefix;
+    Some(words)
+}
+
 fn split_clauses(text: &str) -> impl Iterator<Item = &str> {
     text.split(['.', '!', '?', ';', ',', '\n', '\u{037E}'])
         .flat_map(|part| {
@@ -1663,6 +1769,41 @@ mod tests {
             .map(|t| (t.target.as_str(), t.label.as_str()))
             .collect();
         assert_eq!(targets, vec![("Zeltron", "negative"), ("acme", "positive")]);
+    }
+
+    #[test]
+    fn targets_are_found_inflected_and_by_their_other_spellings() {
+        let analyzer = toy_sentiment_analyzer();
+        let mut scratch = analyzer.scratch();
+        let mut spellings = |text: &str, target: &Target| -> Vec<String> {
+            analyzer
+                .analyze_detected_targets(&mut scratch, text, "en", &[target])
+                .targets
+                .into_iter()
+                .map(|t| t.target)
+                .collect()
+        };
+        // Another case of the name: the same stem.
+        assert_eq!(
+            spellings("Ушёл из Мегафона, связь ужасная", &Target::named("Мегафон")),
+            ["Мегафон"]
+        );
+        // The brand's query terms name it too, reported under its name; a prefix spelling
+        // matches longer words; words that only start alike do not.
+        let beeline = Target::new("Beeline", &["билайн".to_owned(), "beel*".to_owned()]);
+        assert_eq!(
+            spellings("Билайну опять не дозвониться", &beeline),
+            ["Beeline"]
+        );
+        assert_eq!(spellings("#beelineru is down", &beeline), ["Beeline"]);
+        assert!(spellings("Билет на концерт", &beeline).is_empty());
+        // Several words: all of them, in order.
+        let bank = ["noventa bank".to_owned()];
+        assert_eq!(
+            spellings("the noventa banks are slow", &Target::new("Noventa", &bank)),
+            ["Noventa"]
+        );
+        assert!(spellings("a bank in noventa", &Target::new("N", &bank)).is_empty());
     }
 
     #[test]

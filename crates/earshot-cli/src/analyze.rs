@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use earshot_analysis::{Analyzer, Scratch};
+use earshot_analysis::{Analyzer, Scratch, Target};
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -26,12 +26,14 @@ const CHUNK_BYTES: usize = 16 << 20;
 pub fn run(workspace: &Workspace, input: &Path) -> Result<ExitCode> {
     // Outside a workspace there are no brands and no workspace models; analysis still runs.
     let in_workspace = workspace.config_path().is_file();
-    let brands: Vec<String> = if in_workspace {
-        workspace
-            .load_config()?
+    // Each brand with the terms of its queries, which name it too ("Билайн" for Beeline).
+    let brands: Vec<Target> = if in_workspace {
+        let config = workspace.load_config()?;
+        let matcher = earshot_text::BrandMatcher::new(&config.brands)?;
+        config
             .brands
-            .into_iter()
-            .map(|brand| brand.name)
+            .iter()
+            .map(|brand| Target::new(&brand.name, matcher.spellings(&brand.name)))
             .collect()
     } else {
         Vec::new()
@@ -102,7 +104,7 @@ pub fn analyze_line(
     analyzer: &Analyzer,
     scratch: &mut Scratch,
     raw: &[u8],
-    default_targets: &[String],
+    default_targets: &[Target],
 ) -> Option<Result<String, String>> {
     let raw = match std::str::from_utf8(raw) {
         Ok(raw) => raw.trim_start_matches('\u{feff}').trim(),
@@ -118,7 +120,7 @@ fn analyze_json(
     analyzer: &Analyzer,
     scratch: &mut Scratch,
     raw: &str,
-    default_targets: &[String],
+    default_targets: &[Target],
 ) -> Result<String, String> {
     let value: Value = serde_json::from_str(raw).map_err(|e| format!("not valid JSON: {e}"))?;
     let Value::Object(object) = value else {
@@ -134,18 +136,27 @@ fn analyze_json(
         Some(Value::String(lang)) => Some(lang.as_str()).filter(|l| !l.trim().is_empty()),
         Some(_) => return Err("`lang` must be a string".to_owned()),
     };
-    let targets: Vec<&str> = match object.get("targets") {
-        None | Some(Value::Null) => default_targets.iter().map(String::as_str).collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str()
-                    .ok_or_else(|| "`targets` must be a list of strings".to_owned())
-            })
-            .collect::<Result<_, _>>()?,
+    // The line's own targets (names) replace the workspace's brands.
+    let line_targets: Option<Vec<Target>> = match object.get("targets") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map(Target::named)
+                        .ok_or_else(|| "`targets` must be a list of strings".to_owned())
+                })
+                .collect::<Result<_, _>>()?,
+        ),
         Some(_) => return Err("`targets` must be a list of strings".to_owned()),
     };
-    let analysis = analyzer.analyze_with(scratch, text, lang, &targets);
+    let targets: Vec<&Target> = line_targets
+        .as_deref()
+        .unwrap_or(default_targets)
+        .iter()
+        .collect();
+    let analysis = analyzer.analyze_with_targets(scratch, text, lang, &targets);
     if object.contains_key("analysis") {
         // An older analysis is replaced; the line is written again from its parsed form.
         let mut object = object;
@@ -171,7 +182,7 @@ mod tests {
 
     fn run_line(raw: &str, targets: &[&str]) -> Option<Result<String, String>> {
         let analyzer = Analyzer::rules_only();
-        let targets: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+        let targets: Vec<Target> = targets.iter().map(|t| Target::named(t)).collect();
         analyze_line(&analyzer, &mut analyzer.scratch(), raw.as_bytes(), &targets)
     }
 

@@ -222,9 +222,14 @@ fn train_eval_list_and_analyze_with_targets_from_the_workspace() {
         "{listing}"
     );
 
-    // With the model and the workspace's brands: the tone toward each brand.
+    // With the model and the workspace's brands: the tone toward each brand, also where the
+    // text names a brand by another term of its query.
+    earshot(ws.path())
+        .args(["brand", "add", "Noventa", "--query", "Noventa OR novvy"])
+        .assert()
+        .success();
     let output = run(earshot(ws.path()).arg("analyze").write_stdin(
-        "{\"text\":\"Zeltron is awful, I hate it. I love Kvantix, wonderful\",\"lang\":\"en\"}\n",
+        "{\"text\":\"Zeltron is awful, I hate it. I love Kvantix, wonderful. Novvy is awful, I hate it\",\"lang\":\"en\"}\n",
     ));
     assert!(output.status.success(), "{}", text(&output.stderr));
     let line: Value = serde_json::from_str(text(&output.stdout).trim()).unwrap();
@@ -244,6 +249,7 @@ fn train_eval_list_and_analyze_with_targets_from_the_workspace() {
         targets,
         vec![
             ("Kvantix".to_owned(), "positive".to_owned()),
+            ("Noventa".to_owned(), "negative".to_owned()),
             ("Zeltron".to_owned(), "negative".to_owned())
         ]
     );

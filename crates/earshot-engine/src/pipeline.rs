@@ -1,8 +1,9 @@
 //! normalize → match brand queries → language → analysis → near-duplicate → store.
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
 
-use earshot_analysis::{Analyzer, Scratch};
+use earshot_analysis::{Analyzer, Scratch, Target};
 use earshot_core::{BrandConfig, IncomingMention, NewMention};
 use earshot_store::{SourceProgress, Store, StoreError};
 use earshot_text::analysis::AnalyzedText;
@@ -57,6 +58,9 @@ pub struct Pipeline {
     near_duplicates: RwLock<NearDupIndex>,
     /// Sentiment, offensive language, spam and intents of each mention; `None`: not analysed.
     analyzer: Option<Arc<Analyzer>>,
+    /// Each brand as the analysis looks for it: its name and the terms of its queries
+    /// ("Билайн" for a brand named Beeline), parsed once.
+    targets: HashMap<String, Target>,
     /// Threads and routes new originals into inbox conversations after each write.
     inbox: Option<Arc<InboxRouter>>,
 }
@@ -121,6 +125,13 @@ impl Pipeline {
     /// originals so copies of mentions stored in earlier runs are recognised too.
     pub async fn new(store: Arc<dyn Store>, brands: &[BrandConfig]) -> Result<Self, PipelineError> {
         let matcher = BrandMatcher::new(brands)?;
+        let targets = brands
+            .iter()
+            .map(|brand| {
+                let target = Target::new(&brand.name, matcher.spellings(&brand.name));
+                (brand.name.clone(), target)
+            })
+            .collect();
         let mut index = NearDupIndex::new(NEAR_DUPLICATE_DISTANCE);
         for stored in store.fingerprints().await? {
             index.insert(stored.id, stored.fingerprint);
@@ -130,6 +141,7 @@ impl Pipeline {
             matcher,
             near_duplicates: RwLock::new(index),
             analyzer: None,
+            targets,
             inbox: None,
         })
     }
@@ -243,9 +255,12 @@ impl Pipeline {
         // The sentiment toward each matched brand: the mention may praise one and pan another.
         let analysis = match (&self.analyzer, scratch) {
             (Some(analyzer), Some(scratch)) => {
-                let targets: Vec<&str> = brands.iter().map(String::as_str).collect();
+                let targets: Vec<&Target> = brands
+                    .iter()
+                    .filter_map(|name| self.targets.get(name))
+                    .collect();
                 // The language was just detected: the analyzer need not check it again.
-                Some(analyzer.analyze_detected(scratch, &body.text, &lang, &targets))
+                Some(analyzer.analyze_detected_targets(scratch, &body.text, &lang, &targets))
             }
             _ => None,
         };

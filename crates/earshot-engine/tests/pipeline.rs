@@ -271,6 +271,32 @@ fn toy_analyzer() -> earshot_analysis::Analyzer {
 }
 
 #[tokio::test]
+async fn a_brand_named_by_another_term_of_its_query_gets_its_tone_under_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pipeline) = open(dir.path()).await;
+    let pipeline = pipeline.with_analyzer(Some(Arc::new(toy_analyzer())));
+    // Zeltron's query also finds it as "Ζέλτρον"; the text never writes "Zeltron".
+    let mut mention = item(
+        "alias",
+        "The Ζέλτρον update is awful, I hate it. Kvantix is wonderful, I love it",
+    );
+    mention.lang = Some("en".into());
+    pipeline.ingest(vec![mention], None).await.unwrap();
+    let stored = all(&store).await;
+    let analysis = stored[0].analysis.as_ref().expect("analysed");
+    let mut targets: Vec<(&str, &str)> = analysis
+        .targets
+        .iter()
+        .map(|t| (t.target.as_str(), t.label.as_str()))
+        .collect();
+    targets.sort();
+    assert_eq!(
+        targets,
+        vec![("Kvantix", "positive"), ("Zeltron", "negative")]
+    );
+}
+
+#[tokio::test]
 async fn the_analysis_is_stored_with_each_mention_with_the_tone_toward_each_brand() {
     let dir = tempfile::tempdir().unwrap();
     let (store, pipeline) = open(dir.path()).await;

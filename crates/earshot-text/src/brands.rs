@@ -47,6 +47,30 @@ enum Compiled {
 }
 
 impl Compiled {
+    /// Appends the spelling of every atom not under a `NOT` (an odd number of them) to `out`,
+    /// each once.
+    fn collect_spellings(&self, atoms: &[Atom], negated: bool, out: &mut Vec<String>) {
+        match self {
+            Compiled::Atom(id) if !negated => {
+                let spelling = match &atoms[*id] {
+                    Atom::Term { folded, .. } => folded.clone(),
+                    Atom::Phrase { folded, .. } => folded.join(" "),
+                    Atom::Prefix { folded } => format!("{folded}*"),
+                };
+                if !out.contains(&spelling) {
+                    out.push(spelling);
+                }
+            }
+            Compiled::Atom(_) => {}
+            Compiled::And(children) | Compiled::Or(children) => {
+                for child in children {
+                    child.collect_spellings(atoms, negated, out);
+                }
+            }
+            Compiled::Not(child) => child.collect_spellings(atoms, !negated, out),
+        }
+    }
+
     fn evaluate(&self, present: &[bool]) -> bool {
         match self {
             Compiled::Atom(id) => present[*id],
@@ -61,6 +85,8 @@ impl Compiled {
 struct CompiledBrand {
     name: String,
     queries: Vec<Compiled>,
+    /// [`BrandMatcher::spellings`].
+    spellings: Vec<String>,
 }
 
 /// Finds which of the configured brands a text mentions.
@@ -88,12 +114,28 @@ impl BrandMatcher {
                 })?;
                 queries.push(builder.compile(parsed.root()));
             }
+            let mut spellings = Vec::new();
+            for query in &queries {
+                query.collect_spellings(&builder.atoms, false, &mut spellings);
+            }
             compiled_brands.push(CompiledBrand {
                 name: brand.name.clone(),
                 queries,
+                spellings,
             });
         }
         Ok(builder.finish(compiled_brands))
+    }
+
+    /// The words by which `brand`'s queries find it, folded: each term and phrase of its
+    /// queries that is not excluded (`-job`, `NOT τράπεζα`), prefixes with their `*`. The
+    /// analysis looks for these (and the brand's name) to tell which clauses speak of the brand
+    /// ("Билайн" for a brand named Beeline). Empty for an unknown brand.
+    pub fn spellings(&self, brand: &str) -> &[String] {
+        self.brands
+            .iter()
+            .find(|compiled| compiled.name == brand)
+            .map_or(&[], |compiled| compiled.spellings.as_slice())
     }
 
     /// Names of the brands `text` matches, in configuration order. A brand matches when any of
@@ -252,6 +294,24 @@ mod tests {
 
     fn matching(matcher: &BrandMatcher, text: &str) -> Vec<String> {
         matcher.matching(&AnalyzedText::new(text))
+    }
+
+    #[test]
+    fn spellings_are_the_terms_that_find_a_brand_not_those_that_exclude() {
+        let matcher = fixture();
+        assert_eq!(
+            matcher.spellings("Zeltron"),
+            ["zeltron", "зелтрон", "ζελτρον", "zel tron"]
+        );
+        assert_eq!(
+            matcher.spellings("Kvantix"),
+            ["kvantix", "квантикс", "κβαντιξ", "kvant*"]
+        );
+        assert_eq!(
+            matcher.spellings("Noventa"),
+            ["noventa bank", "банк новента", "νοβεντα"]
+        );
+        assert!(matcher.spellings("Unknown").is_empty());
     }
 
     #[test]
