@@ -1559,9 +1559,12 @@ fn split_clauses(text: &str) -> impl Iterator<Item = &str> {
             let mut start = 0;
             for token in tokenize(part) {
                 let lowered = token.text.to_lowercase();
+                // Greek `όμως` mostly follows the subject of its clause ("η Vodafone όμως
+                // δουλεύει"), so a cut before it would leave the brand behind; the comma
+                // before such a clause cuts it already.
                 if matches!(
                     lowered.as_str(),
-                    "but" | "however" | "но" | "однако" | "αλλά" | "αλλα" | "όμως" | "ομως"
+                    "but" | "however" | "но" | "однако" | "αλλά" | "αλλα"
                 ) {
                     pieces.push(&part[start..token.offset]);
                     start = token.offset;
@@ -2338,6 +2341,15 @@ mod tests {
         assert_eq!(
             clauses,
             vec!["X dropped my calls again", " switched to Y ", "but love it"]
+        );
+        let clauses: Vec<&str> =
+            split_clauses("Η Cosmote δεν έχει σήμα, η Vodafone όμως δουλεύει τέλεια").collect();
+        assert_eq!(
+            clauses,
+            vec![
+                "Η Cosmote δεν έχει σήμα",
+                " η Vodafone όμως δουλεύει τέλεια"
+            ]
         );
     }
 
