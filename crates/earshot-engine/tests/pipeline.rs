@@ -284,16 +284,21 @@ async fn a_brand_named_by_another_term_of_its_query_gets_its_tone_under_its_name
     pipeline.ingest(vec![mention], None).await.unwrap();
     let stored = all(&store).await;
     let analysis = stored[0].analysis.as_ref().expect("analysed");
+    assert_eq!(
+        tones_toward_brands(analysis),
+        vec![("Kvantix", "positive"), ("Zeltron", "negative")]
+    );
+}
+
+/// The (brand, label) of each target of `analysis`, sorted.
+fn tones_toward_brands(analysis: &earshot_core::Analysis) -> Vec<(&str, &str)> {
     let mut targets: Vec<(&str, &str)> = analysis
         .targets
         .iter()
         .map(|t| (t.target.as_str(), t.label.as_str()))
         .collect();
     targets.sort();
-    assert_eq!(
-        targets,
-        vec![("Kvantix", "positive"), ("Zeltron", "negative")]
-    );
+    targets
 }
 
 #[tokio::test]
@@ -315,14 +320,8 @@ async fn the_analysis_is_stored_with_each_mention_with_the_tone_toward_each_bran
         .expect("the mention was analysed");
     assert_eq!(analysis.lang, "en");
     assert!(analysis.sentiment.is_some());
-    let mut targets: Vec<(&str, &str)> = analysis
-        .targets
-        .iter()
-        .map(|t| (t.target.as_str(), t.label.as_str()))
-        .collect();
-    targets.sort();
     assert_eq!(
-        targets,
+        tones_toward_brands(analysis),
         vec![("Kvantix", "positive"), ("Zeltron", "negative")],
         "the matched brands are the targets"
     );
