@@ -37,6 +37,11 @@ pub trait AnalysisStore: Send + Sync {
     /// The corrections in force of these mentions (as [`AnalysisStore::corrections`]), so a
     /// page can say who corrected a label and when.
     async fn corrections_of(&self, mentions: &[MentionId]) -> StoreResult<Vec<CorrectionRecord>>;
+
+    /// Replaces the analysis of each mention (`earshot reanalyze`, after new models), all in
+    /// one transaction; corrections stay as they are. Ids with no mention are skipped; returns
+    /// how many analyses were written.
+    async fn replace_analyses(&self, analyses: &[(MentionId, Analysis)]) -> StoreResult<u64>;
 }
 
 /// Rows per INSERT of analysis rows: 11 bound values each, under SQLite's 32,766.
@@ -128,6 +133,14 @@ pub(crate) async fn write_analyses(
         .iter()
         .filter_map(|(id, mention)| mention.analysis.as_ref().map(|a| (*id, a)))
         .collect();
+    upsert_analyses(conn, &analysed).await
+}
+
+/// Inserts or replaces the analysis of each `(mention id, analysis)`, keeping its corrections.
+async fn upsert_analyses(
+    conn: &mut SqliteConnection,
+    analysed: &[(i64, &Analysis)],
+) -> StoreResult<()> {
     for chunk in analysed.chunks(ANALYSIS_ROWS_PER_INSERT) {
         let mut sql = QueryBuilder::<Sqlite>::new(
             "INSERT INTO mention_analysis (mention_id, analyzed, lang, sentiment, sentiment_score, \
@@ -192,6 +205,36 @@ pub(crate) fn push_analysis_conditions(sql: &mut QueryBuilder<'_, Sqlite>, filte
 
 #[async_trait]
 impl AnalysisStore for SqliteStore {
+    async fn replace_analyses(&self, analyses: &[(MentionId, Analysis)]) -> StoreResult<u64> {
+        let context = |what: &'static str| {
+            move |e: sqlx::Error| {
+                StoreError::Database(format!(
+                    "replacing the analysis of {} mentions: {what}: {e}",
+                    analyses.len()
+                ))
+            }
+        };
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(context("starting the transaction"))?;
+        let mut existing = Vec::with_capacity(analyses.len());
+        for (id, analysis) in analyses {
+            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM mentions WHERE id = ?1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(context("looking up the mentions"))?;
+            if found.is_some() {
+                existing.push((id.0, analysis));
+            }
+        }
+        upsert_analyses(&mut tx, &existing).await?;
+        tx.commit().await.map_err(context("committing"))?;
+        Ok(existing.len() as u64)
+    }
+
     async fn record_correction(
         &self,
         mention: MentionId,

@@ -112,6 +112,56 @@ where
     analysis_is_stored_with_the_mention_and_read_back(&make().await).await;
     analysis_filters_work_with_and_without_a_query(&make().await).await;
     corrections_override_the_shown_label_and_are_listed_for_training(&make().await).await;
+    replaced_analyses_keep_corrections_and_skip_unknown_mentions(&make().await).await;
+}
+
+pub async fn replaced_analyses_keep_corrections_and_skip_unknown_mentions<S: Store>(store: &S) {
+    let mut analysed = mention("feed", "1", "Zeltron broke again", 0);
+    analysed.analysis = Some(analysis("negative", "ham", &["complaint"]));
+    let plain = mention("feed", "2", "Zeltron, no analysis yet", 1);
+    let ids = store
+        .write_batch(vec![analysed, plain], None)
+        .await
+        .unwrap()
+        .inserted;
+    let correction = LabelCorrection::new(CorrectionField::Spam, "spam", true).unwrap();
+    assert!(store
+        .record_correction(ids[0], &correction, Some("ann"))
+        .await
+        .unwrap());
+    let written = store
+        .replace_analyses(&[
+            (ids[0], analysis("positive", "ham", &["praise"])),
+            (ids[1], analysis("neutral", "ham", &[])),
+            (MentionId(999_999), analysis("neutral", "ham", &[])),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(written, 2, "the unknown mention is skipped");
+    let first = store.get(ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        first.analysis,
+        Some(analysis("positive", "ham", &["praise"]))
+    );
+    assert_eq!(first.corrections.spam.as_deref(), Some("spam"));
+    let second = store.get(ids[1]).await.unwrap().unwrap();
+    assert_eq!(second.analysis, Some(analysis("neutral", "ham", &[])));
+    assert!(store.get(MentionId(999_999)).await.unwrap().is_none());
+    // The analysis filters read the new labels.
+    let positive = store
+        .search(
+            &MentionFilter {
+                sentiment: Some("positive".into()),
+                ..MentionFilter::default()
+            },
+            SortOrder::Newest,
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    let found: Vec<MentionId> = positive.mentions.iter().map(|m| m.id).collect();
+    assert_eq!(found, vec![ids[0]]);
 }
 
 pub async fn update_by_external_id_keeps_one_row<S: Store>(store: &S) {
