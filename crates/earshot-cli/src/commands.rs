@@ -62,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Campaign { action } => crate::campaigns::campaign(&workspace, action).await?,
         Command::Conversions { action } => crate::campaigns::conversions(&workspace, action)?,
         Command::Reindex => reindex(&workspace).await?,
+        Command::Reanalyze => reanalyze(&workspace).await?,
         Command::Analyze { file } => {
             return tokio::task::block_in_place(|| crate::analyze::run(&workspace, &file))
         }
@@ -566,6 +567,72 @@ async fn reindex(workspace: &Workspace) -> Result<()> {
         .await?;
     bar.finish();
     println!("reindexed {count} mentions");
+    Ok(())
+}
+
+/// Mentions analysed per store transaction by `reanalyze`.
+const REANALYZE_BATCH: usize = 1_000;
+
+/// Every stored mention analysed again, oldest first, in batches: the language it was stored
+/// with (detected at ingest) and its brands as targets, as the ingest pipeline does. Prints how
+/// many mentions now have another sentiment label than before.
+async fn reanalyze(workspace: &Workspace) -> Result<()> {
+    let config = workspace.load_config()?;
+    let matcher = earshot_text::BrandMatcher::new(&config.brands)?;
+    let targets: std::collections::HashMap<&str, earshot_analysis::Target> = config
+        .brands
+        .iter()
+        .map(|brand| {
+            let spellings = matcher.spellings(&brand.name);
+            (
+                brand.name.as_str(),
+                earshot_analysis::Target::new(&brand.name, spellings),
+            )
+        })
+        .collect();
+    let analyzer = crate::models::load_for_analysis(Some(&workspace.dir))?;
+    let store = workspace.open_store().await?;
+    let total = store.stats().await?.mentions;
+    let bar = Progress::items("reanalyze", Some(total));
+    let mut scratch = analyzer.scratch();
+    let (mut done, mut changed) = (0u64, 0u64);
+    let mut after = earshot_core::MentionId(0);
+    loop {
+        let mentions = store.since_id(after, REANALYZE_BATCH).await?;
+        let Some(last) = mentions.last() else {
+            break;
+        };
+        after = last.id;
+        let analyses: Vec<(earshot_core::MentionId, earshot_core::Analysis)> = mentions
+            .iter()
+            .map(|mention| {
+                let brands: Vec<&earshot_analysis::Target> = mention
+                    .brands
+                    .iter()
+                    .filter_map(|name| targets.get(name.as_str()))
+                    .collect();
+                let analysis = analyzer.analyze_detected_targets(
+                    &mut scratch,
+                    &mention.text,
+                    &mention.lang,
+                    &brands,
+                );
+                let label = |a: Option<&earshot_core::Analysis>| {
+                    a.and_then(|a| a.sentiment.as_ref().map(|s| s.label.to_string()))
+                };
+                if label(mention.analysis.as_ref()) != label(Some(&analysis)) {
+                    changed += 1;
+                }
+                (mention.id, analysis)
+            })
+            .collect();
+        done += store.replace_analyses(&analyses).await?;
+        bar.set_position(done);
+    }
+    bar.finish();
+    println!(
+        "re-analysed {done} mentions; {changed} have another sentiment than before (corrections are kept and still shown first)"
+    );
     Ok(())
 }
 

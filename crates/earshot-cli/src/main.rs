@@ -133,6 +133,9 @@ enum Command {
     },
     /// Rebuild the search index from the database.
     Reindex,
+    /// Analyse every stored mention again with the models in use now (after `model train`
+    /// wrote a workspace model, or new built-in ones); corrections are kept.
+    Reanalyze,
     /// Analyse JSON Lines (`text` required, `lang` and `targets` optional): each line is written
     /// to stdout with an added `analysis` object (sentiment, offensive, spam, intents, targets).
     Analyze {

@@ -613,3 +613,129 @@ async fn train_with_corrections_reports_before_and_after_on_held_out_corrections
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reanalyze_applies_the_models_in_use_now_and_keeps_corrections() {
+    let ws = workspace(&["Zeltron"]);
+    let texts = [
+        "Zeltron is awful, I hate it",
+        "I love Zeltron, wonderful",
+        "Zeltron is on the table",
+    ];
+    let mut lines = String::new();
+    for (n, text) in texts.iter().enumerate() {
+        lines.push_str(
+            &serde_json::json!({
+                "text": text,
+                "published_at": "2026-03-01T10:00:00Z",
+                "source": "forum",
+                "external_id": n.to_string(),
+                "lang": "en",
+            })
+            .to_string(),
+        );
+        lines.push('\n');
+    }
+    let import = ws.path().join("mentions.jsonl");
+    std::fs::write(&import, lines).unwrap();
+    let output = run(earshot(ws.path()).args(["import", import.to_str().unwrap()]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let store = SqliteStore::open(ws.path()).await.unwrap();
+    let imported = store
+        .search(&MentionFilter::default(), SortOrder::Newest, None, 10)
+        .await
+        .unwrap()
+        .mentions;
+    let first = imported
+        .iter()
+        .find(|m| m.text == texts[0])
+        .unwrap()
+        .clone();
+    let correction = LabelCorrection::new(CorrectionField::Sentiment, "neutral", true).unwrap();
+    assert!(store
+        .record_correction(first.id, &correction, Some("tester"))
+        .await
+        .unwrap());
+    store.close().await;
+
+    // A workspace model replaces the built-in one; stored mentions still carry the old labels
+    // until they are analysed again.
+    let data = ws.path().join("data/sentiment-en");
+    write_sentiment_data(&data);
+    let output = run(earshot(ws.path()).args([
+        "model",
+        "train",
+        "--task",
+        "sentiment",
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let output = run(earshot(ws.path()).arg("reanalyze"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("re-analysed 3 mentions"),
+        "{}",
+        text(&output.stdout)
+    );
+
+    // Each stored analysis is what `analyze` gives now, with the brand as a target.
+    let mut input = String::new();
+    for text in texts {
+        input.push_str(&serde_json::json!({"text": text, "lang": "en"}).to_string());
+        input.push('\n');
+    }
+    let output = run(earshot(ws.path()).arg("analyze").write_stdin(input));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let expected: Vec<Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap()["analysis"].clone())
+        .collect();
+    let store = SqliteStore::open(ws.path()).await.unwrap();
+    for (text, expected) in texts.iter().zip(&expected) {
+        let stored = store
+            .search(&MentionFilter::default(), SortOrder::Newest, None, 10)
+            .await
+            .unwrap()
+            .mentions
+            .into_iter()
+            .find(|m| m.text == *text)
+            .unwrap();
+        let analysis = serde_json::to_value(stored.analysis.as_ref().unwrap()).unwrap();
+        // Scores go through the store as f64 and come back with other digits: compare labels.
+        let labels = |a: &Value| {
+            let label = |field: &str| a[field]["label"].as_str().unwrap_or("-").to_owned();
+            let list = |field: &str| -> Vec<String> {
+                a[field]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|item| format!("{}:{}", item["target"], item["label"]))
+                    .collect()
+            };
+            (
+                [
+                    label("lang"),
+                    label("sentiment"),
+                    label("offensive"),
+                    label("spam"),
+                ],
+                a["lang"].clone(),
+                list("intents"),
+                list("targets"),
+            )
+        };
+        assert_eq!(labels(&analysis), labels(expected), "{text}");
+        assert_eq!(analysis["targets"][0]["target"], "Zeltron", "{text}");
+    }
+    let corrected = store.get(first.id).await.unwrap().unwrap();
+    assert_eq!(corrected.corrections.sentiment.as_deref(), Some("neutral"));
+    // The built-in model's scores are gone: the workspace model gave these.
+    let score = |m: &earshot_core::Mention| m.analysis.as_ref().unwrap().sentiment.clone();
+    let mut changed = 0;
+    for before in &imported {
+        let after = store.get(before.id).await.unwrap().unwrap();
+        changed += usize::from(score(before) != score(&after));
+    }
+    assert_eq!(changed, texts.len(), "every analysis was replaced");
+}
