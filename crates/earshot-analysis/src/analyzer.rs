@@ -1462,8 +1462,6 @@ fn cut(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
-/// Clauses: split at sentence punctuation, commas, semicolons, line breaks and contrastive
-/// conjunctions ("but", "но", "αλλά"), where the tone toward different things tends to change.
 /// A target of the analysis (a brand): its name, which the result reports, and the words that
 /// name it in a text, parsed once: the name and its other spellings (the terms of its brand
 /// queries; a trailing `*` is a prefix). A clause names the target when it holds one of them,
@@ -1552,6 +1550,8 @@ fn spelling_words(spelling: &str) -> Option<Vec<SpellingWord>> {
     Some(words)
 }
 
+/// Clauses: split at sentence punctuation, commas, semicolons, line breaks and contrastive
+/// conjunctions ("but", "но", "αλλά"), where the tone toward different things tends to change.
 fn split_clauses(text: &str) -> impl Iterator<Item = &str> {
     text.split(['.', '!', '?', ';', ',', '\n', '\u{037E}'])
         .flat_map(|part| {
