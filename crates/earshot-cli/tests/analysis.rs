@@ -513,26 +513,57 @@ fn train_names_a_missing_data_folder() {
     assert_fails_saying(&output, "/nonexistent/spam-data/train.jsonl not found");
 }
 
+/// A forum mention in the interchange format, published at `minute` past 10:00.
+fn forum_line(external_id: &str, text: &str, lang: Option<&str>, minute: u32) -> Value {
+    let mut line = serde_json::json!({
+        "text": text,
+        "published_at": format!("2026-03-01T10:{minute:02}:00Z"),
+        "source": "forum",
+        "external_id": external_id,
+    });
+    if let Some(lang) = lang {
+        line["lang"] = lang.into();
+    }
+    line
+}
+
+/// Imports `lines` with `earshot import` and opens the workspace's store, with its mentions,
+/// newest first.
+async fn import_lines(ws: &Path, lines: &[Value]) -> (SqliteStore, Vec<earshot_core::Mention>) {
+    let mut file = String::new();
+    for line in lines {
+        file.push_str(&line.to_string());
+        file.push('\n');
+    }
+    let import = ws.join("mentions.jsonl");
+    std::fs::write(&import, file).unwrap();
+    let output = run(earshot(ws).args(["import", import.to_str().unwrap()]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let store = SqliteStore::open(ws).await.unwrap();
+    let mentions = store
+        .search(&MentionFilter::default(), SortOrder::Newest, None, 100)
+        .await
+        .unwrap()
+        .mentions;
+    (store, mentions)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn train_with_corrections_reports_before_and_after_on_held_out_corrections() {
     let ws = workspace(&["Zeltron"]);
     let data = ws.path().join("data/sentiment-en");
     write_sentiment_data(&data);
     // Mentions whose wording the data never labels: "meh" is what this team calls negative.
-    let mut lines = String::new();
-    for n in 0..30 {
-        lines.push_str(
-            &serde_json::json!({
-                "text": format!("Zeltron meh meh number {n}"),
-                "published_at": "2026-03-01T10:00:00Z",
-                "source": "forum",
-                "external_id": n.to_string(),
-                "lang": "en",
-            })
-            .to_string(),
-        );
-        lines.push('\n');
-    }
+    let mut lines: Vec<Value> = (0..30)
+        .map(|n| {
+            forum_line(
+                &n.to_string(),
+                &format!("Zeltron meh meh number {n}"),
+                Some("en"),
+                0,
+            )
+        })
+        .collect();
     // And ten whose language cannot be named (no letters but the handle): the English models
     // read them, so their corrections teach the English model; a Greek one teaches no English
     // model.
@@ -542,29 +573,11 @@ async fn train_with_corrections_reports_before_and_after_on_held_out_corrections
         } else {
             format!("@Zeltron 👎👎 {n}")
         };
-        lines.push_str(
-            &serde_json::json!({
-                "text": text,
-                "published_at": "2026-03-01T11:00:00Z",
-                "source": "forum",
-                "external_id": format!("emoji-{n}"),
-            })
-            .to_string(),
-        );
-        lines.push('\n');
+        lines.push(forum_line(&format!("emoji-{n}"), &text, None, 30));
     }
-    let import = ws.path().join("mentions.jsonl");
-    std::fs::write(&import, lines).unwrap();
-    let output = run(earshot(ws.path()).args(["import", import.to_str().unwrap()]));
-    assert!(output.status.success(), "{}", text(&output.stderr));
-
-    let store = SqliteStore::open(ws.path()).await.unwrap();
-    let page = store
-        .search(&MentionFilter::default(), SortOrder::Newest, None, 100)
-        .await
-        .unwrap();
-    assert_eq!(page.mentions.len(), 40);
-    let undetermined = page.mentions.iter().filter(|m| m.lang == "und").count();
+    let (store, mentions) = import_lines(ws.path(), &lines).await;
+    assert_eq!(mentions.len(), 40);
+    let undetermined = mentions.iter().filter(|m| m.lang == "und").count();
     assert_eq!(
         undetermined, 10,
         "the emoji mentions' language is undetermined"
@@ -572,7 +585,7 @@ async fn train_with_corrections_reports_before_and_after_on_held_out_corrections
     // Ids 1-30 English, 31 Greek, 32-40 emoji: 39 English-model corrections, those with an id
     // divisible by 5 held out.
     let negative = LabelCorrection::new(CorrectionField::Sentiment, "negative", true).unwrap();
-    for mention in &page.mentions {
+    for mention in &mentions {
         assert!(store
             .record_correction(mention.id, &negative, Some("tester"))
             .await
@@ -622,30 +635,12 @@ async fn reanalyze_applies_the_models_in_use_now_and_keeps_corrections() {
         "I love Zeltron, wonderful",
         "Zeltron is on the table",
     ];
-    let mut lines = String::new();
-    for (n, text) in texts.iter().enumerate() {
-        lines.push_str(
-            &serde_json::json!({
-                "text": text,
-                "published_at": "2026-03-01T10:00:00Z",
-                "source": "forum",
-                "external_id": n.to_string(),
-                "lang": "en",
-            })
-            .to_string(),
-        );
-        lines.push('\n');
-    }
-    let import = ws.path().join("mentions.jsonl");
-    std::fs::write(&import, lines).unwrap();
-    let output = run(earshot(ws.path()).args(["import", import.to_str().unwrap()]));
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let store = SqliteStore::open(ws.path()).await.unwrap();
-    let imported = store
-        .search(&MentionFilter::default(), SortOrder::Newest, None, 10)
-        .await
-        .unwrap()
-        .mentions;
+    let lines: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(n, text)| forum_line(&n.to_string(), text, Some("en"), 0))
+        .collect();
+    let (store, imported) = import_lines(ws.path(), &lines).await;
     let first = imported
         .iter()
         .find(|m| m.text == texts[0])
