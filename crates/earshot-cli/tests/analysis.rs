@@ -551,8 +551,6 @@ async fn import_lines(ws: &Path, lines: &[Value]) -> (SqliteStore, Vec<earshot_c
 #[tokio::test(flavor = "multi_thread")]
 async fn train_with_corrections_reports_before_and_after_on_held_out_corrections() {
     let ws = workspace(&["Zeltron"]);
-    let data = ws.path().join("data/sentiment-en");
-    write_sentiment_data(&data);
     // Mentions whose wording the data never labels: "meh" is what this team calls negative.
     let mut lines: Vec<Value> = (0..30)
         .map(|n| {
@@ -593,15 +591,9 @@ async fn train_with_corrections_reports_before_and_after_on_held_out_corrections
     }
     store.close().await;
 
-    let output = run(earshot(ws.path()).args([
-        "model",
-        "train",
-        "--task",
-        "sentiment",
-        "--data",
-        data.to_str().unwrap(),
-        "--with-corrections",
-    ]));
+    let data = ws.path().join("data/sentiment-en");
+    write_sentiment_data(&data);
+    let output = train_sentiment(ws.path(), &data, &["--with-corrections"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(
@@ -657,14 +649,7 @@ async fn reanalyze_applies_the_models_in_use_now_and_keeps_corrections() {
     // until they are analysed again.
     let data = ws.path().join("data/sentiment-en");
     write_sentiment_data(&data);
-    let output = run(earshot(ws.path()).args([
-        "model",
-        "train",
-        "--task",
-        "sentiment",
-        "--data",
-        data.to_str().unwrap(),
-    ]));
+    let output = train_sentiment(ws.path(), &data, &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let output = run(earshot(ws.path()).arg("reanalyze"));
     assert!(output.status.success(), "{}", text(&output.stderr));
