@@ -14,6 +14,7 @@ import unittest
 from pathlib import Path
 
 import baselines
+import cue_vs_model
 import fasttext_speed
 import lang_false_english
 import paired_compare
@@ -250,3 +251,29 @@ class LanguageSnippetsTest(unittest.TestCase):
         for _, text in first:
             self.assertTrue(3 <= len(text.split()) <= 14, text)
             self.assertNotIn("&amp;", text)
+
+
+class CueVersusModelTest(unittest.TestCase):
+    def test_only_single_cue_disagreements_are_counted_by_who_is_right(self):
+        def line(sentiment, score, *intents):
+            return {"analysis": {"sentiment": {"label": sentiment, "score": score},
+                                 "intents": [{"label": i, "score": 0.6} for i in intents]}}
+        gold = [{"label": "positive"}, {"label": "negative"}, {"label": "neutral"},
+                {"label": "positive"}, {"label": "speech"}, {"label": "skip"},
+                {"label": "negative"}]
+        analysed = [
+            line("negative", 0.5, "praise"),             # cue right, unsure
+            line("negative", 0.9, "praise"),             # model right, sure
+            line("neutral", 0.7, "complaint"),           # model right
+            line("positive", 0.4, "praise"),             # agree: not counted
+            line("negative", 0.55, "praise"),            # speech is positive: cue right
+            line("negative", 0.3, "praise"),             # skip: left out
+            line("neutral", 0.5, "praise", "complaint"), # both cues: not counted
+        ]
+        counts = cue_vs_model.disagreements(gold, analysed)
+        self.assertEqual(counts[("all", "cue")], 2)
+        self.assertEqual(counts[("all", "model")], 2)
+        self.assertEqual(counts[("all", "neither")], 0)
+        self.assertEqual(counts[("below 0.6", "cue")], 2)
+        self.assertEqual(counts[("below 0.6", "model")], 0)
+        self.assertEqual(counts[("below 0.8", "model")], 1)

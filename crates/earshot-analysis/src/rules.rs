@@ -188,7 +188,7 @@ const NEGATIONS: &[(&str, &[&str], &[&str])] = &[
         ],
         &[
             "really", "so", "that", "very", "too", "quite", "exactly", "even", "the", "a", "an",
-            "it", "them", "you",
+            "it", "them", "you", "at", "all",
         ],
     ),
     (
@@ -223,6 +223,9 @@ const NEGATIONS: &[(&str, &[&str], &[&str])] = &[
             "πολυ",
             "τοσο",
             "ιδιαιτερα",
+            "καθολου",
+            "ειναι",
+            "ηταν",
         ],
     ),
 ];
@@ -330,6 +333,12 @@ const CUES: &[(&str, &str, CueList)] = &[
             ("безобрази*", 0.6),
             ("худш*", 0.5),
             ("развод", 0.4),
+            // An app that fails is a breach of what was promised, as much as a late order.
+            ("вылета*", 0.5),
+            ("глючит", 0.5),
+            ("виснет", 0.5),
+            ("зависает", 0.5),
+            ("тормозит", 0.4),
         ],
     ),
     (
@@ -346,6 +355,7 @@ const CUES: &[(&str, &str, CueList)] = &[
             ("απατη", 0.5),
             ("χειροτερ*", 0.5),
             ("επιστροφη χρηματων", 0.7),
+            ("κολλαει", 0.5),
         ],
     ),
     (
@@ -666,17 +676,29 @@ impl Negation<String> {
     }
 }
 
-/// Whether the word before `start` is a negator, or the one before that with a word of
-/// `between` in the middle, or a hedge ([`HEDGES`]) leads from a negator to `start`;
+/// The most words of `between` a negation may put before its cue ("isn't really that great",
+/// "δεν είναι καθόλου τέλειο").
+const MAX_NEGATION_BETWEEN: usize = 2;
+
+/// Whether a negator stands right before `start` or with at most [`MAX_NEGATION_BETWEEN`]
+/// words of `between` in the middle, or a hedge ([`HEDGES`]) leads from a negator to `start`;
 /// `is(list, at)` says whether word `at` is one of `list`.
 #[inline(always)]
 fn negated_at<W>(start: usize, is: impl Fn(&[W], usize) -> bool, negation: &Negation<W>) -> bool {
-    start >= 1
-        && (is(&negation.negators, start - 1)
-            || (start >= 2
-                && is(&negation.between, start - 1)
-                && is(&negation.negators, start - 2))
-            || hedged_at(start, &is, negation))
+    if start == 0 {
+        return false;
+    }
+    let mut at = start - 1;
+    for _ in 0..MAX_NEGATION_BETWEEN {
+        if is(&negation.negators, at) {
+            return true;
+        }
+        if at == 0 || !is(&negation.between, at) {
+            return hedged_at(start, &is, negation);
+        }
+        at -= 1;
+    }
+    is(&negation.negators, at) || hedged_at(start, &is, negation)
 }
 
 /// Whether a negator stands at most [`MAX_HEDGE_GAP`] words before `start` with exactly one
@@ -1328,6 +1350,12 @@ mod tests {
         assert!(fires("Добавьте тёмную тему, пожалуйста", "ru", "feedback"));
         assert!(fires("Приложение вылетает, почините", "ru", "feedback"));
         assert!(fires("Ужасный сервис, верните деньги", "ru", "complaint"));
+        assert!(fires(
+            "Приложение постоянно вылетает после обновления",
+            "ru",
+            "complaint"
+        ));
+        assert!(fires("Опять всё виснет и глючит", "ru", "complaint"));
         assert!(!fires("Сегодня идёт дождь.", "ru", "question"));
         assert!(!fires("Сегодня идёт дождь.", "ru", "complaint"));
     }
@@ -1444,6 +1472,14 @@ mod tests {
             ("Δεν το συνιστώ", "el", "praise", false),
             ("Θέλω να αγοράσω", "el", "purchase_intent", true),
             ("Δεν θέλω να αγοράσω", "el", "purchase_intent", false),
+            // Up to two words between the negator and the cue.
+            ("It isn't really that great", "en", "praise", false),
+            ("not at all amazing", "en", "praise", false),
+            ("Δεν είναι τέλειο", "el", "praise", false),
+            ("Δεν είναι καθόλου τέλειο", "el", "praise", false),
+            ("Δεν ήταν πολύ υπέροχο", "el", "praise", false),
+            ("Δεν ξέρω, είναι τέλειο", "el", "praise", true),
+            ("Не совсем очень рекомендую", "ru", "praise", false),
             // A negated verb of saying or thinking carries over to the cue (HEDGES).
             ("I wouldn't say it's amazing", "en", "praise", false),
             ("I don't think they are excellent", "en", "praise", false),

@@ -127,6 +127,39 @@ fn shipped_models_judge_clear_cut_texts() {
     );
 }
 
+/// The Greek sentiment model learnt from politicians' tweets; product praise and complaints
+/// get their tone from the cues where it is unsure (docs/MODELS.md, round 16), the brand's tone
+/// too.
+#[test]
+fn greek_product_mentions_get_the_tone_of_their_cues() {
+    let analyzer = Analyzer::load(&models_dir()).unwrap();
+    let vodafone = earshot_analysis::Target::new("Vodafone", &[]);
+    for (text, tone) in [
+        ("η Vodafone είναι υπέροχη", "positive"),
+        (
+            "Τέλειο κινητό η Vodafone, το προτείνω ανεπιφύλακτα",
+            "positive",
+        ),
+        (
+            "Χάλια η εφαρμογή της Vodafone, κολλάει συνέχεια",
+            "negative",
+        ),
+        ("Η Vodafone είναι απαράδεκτη, ακόμα περιμένω", "negative"),
+    ] {
+        let analysis =
+            analyzer.analyze_with_targets(&mut analyzer.scratch(), text, Some("el"), &[&vodafone]);
+        let sentiment = analysis
+            .sentiment
+            .expect("a Greek sentiment model is shipped");
+        assert_eq!(sentiment.label, tone, "{text}");
+        assert_eq!(analysis.targets.len(), 1, "{text}");
+        assert_eq!(analysis.targets[0].label, tone, "{text}: toward Vodafone");
+    }
+    // Negated praise is no cue.
+    let analysis = analyzer.analyze("Δεν είναι καθόλου τέλειο, δεν το συνιστώ", Some("el"));
+    assert_ne!(analysis.sentiment.unwrap().label, "positive");
+}
+
 #[test]
 fn task_options_record_the_language_and_keep_the_shared_features() {
     for (task, lang) in [
