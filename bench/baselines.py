@@ -359,11 +359,28 @@ MODELS = {"tfidf-lr": TfidfLogisticRegression, "fasttext": FastText}
 # Driver
 
 
-def run(datasets: list[Dataset], model_names: list[str], on_result=lambda results: None) -> list[Result]:
+def cross_test_set(folder: Path) -> Dataset:
+    """A sentiment test set without a training split (FOLDER/test.jsonl), scored as one more
+    cross-domain target of every sentiment model of its language (--cross-test)."""
+    test_path = folder / "test.jsonl"
+    test = read_jsonl(test_path)
+    name = folder.name
+    return Dataset("sentiment", name, dataset_language(test_path, name), Split([], []), test)
+
+
+def run(
+    datasets: list[Dataset],
+    model_names: list[str],
+    on_result=lambda results: None,
+    cross_tests: list[Dataset] = (),
+) -> list[Result]:
     sentiment_by_language: dict[str, list[Dataset]] = {}
     for dataset in datasets:
         if dataset.task == "sentiment":
             sentiment_by_language.setdefault(dataset.lang, []).append(dataset)
+    extra_by_language: dict[str, list[Dataset]] = {}
+    for extra in cross_tests:
+        extra_by_language.setdefault(extra.lang, []).append(extra)
 
     results = []
     # Small datasets first, so the first rows come quickly.
@@ -373,6 +390,8 @@ def run(datasets: list[Dataset], model_names: list[str], on_result=lambda result
             for other in sentiment_by_language.get(dataset.lang, [])
             if dataset.task == "sentiment" and other is not dataset
         ]
+        if dataset.task == "sentiment":
+            others += extra_by_language.get(dataset.lang, [])
         for variant in variants(dataset):
             for model_name in model_names:
                 model = MODELS[model_name]()
@@ -506,6 +525,15 @@ def main(argv: list[str] | None = None) -> int:
         "({gold, predicted} per test line, in file order; for bench/paired_compare.py)",
     )
     parser.add_argument(
+        "--cross-test",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a sentiment test set without training data (DIR/test.jsonl, its `lang` on the lines): "
+        "every sentiment model of that language is also scored on it as a cross-domain row",
+    )
+    parser.add_argument(
         "--render",
         type=Path,
         nargs="+",
@@ -536,6 +564,11 @@ def main(argv: list[str] | None = None) -> int:
     if not datasets:
         print(f"error: no TASK/NAME/train.jsonl + test.jsonl under {args.data}", file=sys.stderr)
         return 2
+    try:
+        cross_tests = [cross_test_set(folder) for folder in args.cross_test]
+    except DataError as error:
+        print(f"error: --cross-test: {error}", file=sys.stderr)
+        return 2
 
     def save(results: list[Result]) -> None:
         # Rewritten after every result, so an interrupted run keeps what it measured.
@@ -548,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     # liblinear warns when it stops at max_iter; the fit is still used, as in any sklearn default run.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     started = time.perf_counter()
-    results = run(datasets, model_names, on_result=save)
+    results = run(datasets, model_names, on_result=save, cross_tests=cross_tests)
     print(f"Environment: {environment()}")
     print(f"Total time: {time.perf_counter() - started:.0f} s")
     print()

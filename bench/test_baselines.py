@@ -148,6 +148,32 @@ class EndToEndTest(unittest.TestCase):
                 self.assertEqual(baselines.main(["--render", str(saved)]), 0)
         self.assertIn(rendered.getvalue(), table)
 
+    def test_a_cross_test_set_is_scored_by_the_sentiment_models_of_its_language(self):
+        with tempfile.TemporaryDirectory() as directory:
+            root = Path(directory)
+            data = root / "data"
+            write_jsonl(data / "sentiment" / "ru-a" / "train.jsonl", russian_five_class_rows(200, 1))
+            write_jsonl(data / "sentiment" / "ru-a" / "test.jsonl", russian_five_class_rows(50, 2))
+            three_class = [row for row in russian_five_class_rows(60, 3)
+                           if row["label"] in ("positive", "negative", "neutral")]
+            for row in three_class:
+                row["lang"] = "ru"
+            write_jsonl(root / "written-ru" / "test.jsonl", three_class)
+            output_json = root / "results.json"
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                status = baselines.main(["--data", str(data), "--models", "tfidf-lr",
+                                         "--cross-test", str(root / "written-ru"),
+                                         "--json", str(output_json)])
+                missing = baselines.main(["--data", str(data), "--models", "tfidf-lr",
+                                          "--cross-test", str(root / "nowhere")])
+            self.assertEqual(status, 0)
+            self.assertEqual(missing, 2)
+            results = {r["variant"]: r for r in json.loads(output_json.read_text())}
+        self.assertEqual(results["5-class"]["cross_domain"], {})
+        cross = results["3-class"]["cross_domain"]
+        self.assertEqual(list(cross), ["sentiment/written-ru"])
+        self.assertGreater(cross["sentiment/written-ru"]["macro_f1"], 0.9)
+
     def test_predictions_are_written_per_test_line_and_compare_with_each_other(self):
         with tempfile.TemporaryDirectory() as directory:
             root = Path(directory)
