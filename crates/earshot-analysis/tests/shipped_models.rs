@@ -155,6 +155,20 @@ fn greek_product_mentions_get_the_tone_of_their_cues() {
         assert_eq!(analysis.targets.len(), 1, "{text}");
         assert_eq!(analysis.targets[0].label, tone, "{text}: toward Vodafone");
     }
+    // Each brand gets the tone of the cues in its own clauses.
+    let cosmote = earshot_analysis::Target::new("Cosmote", &[]);
+    let analysis = analyzer.analyze_with_targets(
+        &mut analyzer.scratch(),
+        "Η Cosmote είναι χάλια, πήγα στη Vodafone και είναι υπέροχη",
+        Some("el"),
+        &[&cosmote, &vodafone],
+    );
+    let tones: Vec<(&str, &str)> = analysis
+        .targets
+        .iter()
+        .map(|t| (t.target.as_str(), t.label.as_str()))
+        .collect();
+    assert_eq!(tones, [("Cosmote", "negative"), ("Vodafone", "positive")]);
     // Negated praise is no cue.
     let analysis = analyzer.analyze("Δεν είναι καθόλου τέλειο, δεν το συνιστώ", Some("el"));
     assert_ne!(analysis.sentiment.unwrap().label, "positive");
