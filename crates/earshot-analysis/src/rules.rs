@@ -334,7 +334,13 @@ const CUES: &[(&str, &str, CueList)] = &[
             ("худш*", 0.5),
             ("развод", 0.4),
             // An app that fails is a breach of what was promised, as much as a late order.
-            ("вылета*", 0.5),
+            // `вылетает` alone is also a flight that departs: only with an app or a repeat.
+            ("приложение вылета*", 0.5),
+            ("постоянно вылета*", 0.5),
+            ("опять вылета*", 0.5),
+            ("снова вылета*", 0.5),
+            ("вылетает при", 0.5),
+            ("вылетает после", 0.5),
             ("глючит", 0.5),
             ("виснет", 0.5),
             ("зависает", 0.5),
@@ -1356,6 +1362,8 @@ mod tests {
             "complaint"
         ));
         assert!(fires("Опять всё виснет и глючит", "ru", "complaint"));
+        // A flight that departs is no complaint.
+        assert!(!fires("Мой рейс вылетает в пять утра", "ru", "complaint"));
         assert!(!fires("Сегодня идёт дождь.", "ru", "question"));
         assert!(!fires("Сегодня идёт дождь.", "ru", "complaint"));
     }
