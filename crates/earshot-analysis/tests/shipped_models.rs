@@ -174,6 +174,21 @@ fn greek_product_mentions_get_the_tone_of_their_cues() {
     assert_ne!(analysis.sentiment.unwrap().label, "positive");
 }
 
+/// The Russian model learnt from tweets and reads product complaints as neutral; the cues lead
+/// it where it is unsure (round 16).
+#[test]
+fn russian_product_complaints_get_the_tone_of_their_cues() {
+    let analyzer = Analyzer::load(&models_dir()).unwrap();
+    for (text, tone) in [
+        ("Верните деньги, товар пришёл сломанный", "negative"),
+        ("Приложение постоянно вылетает после обновления", "negative"),
+        ("Рекомендую этот магазин всем друзьям", "positive"),
+    ] {
+        let sentiment = analyzer.analyze(text, Some("ru")).sentiment.unwrap();
+        assert_eq!(sentiment.label, tone, "{text}");
+    }
+}
+
 #[test]
 fn task_options_record_the_language_and_keep_the_shared_features() {
     for (task, lang) in [
