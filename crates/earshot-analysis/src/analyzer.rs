@@ -1403,10 +1403,7 @@ impl Analyzer {
                 label: loaded.labels.get(best).cloned().unwrap_or_default(),
                 score: scratch.probabilities.get(best).copied().unwrap_or(0.0),
             };
-            if CUE_LED_SENTIMENT
-                .iter()
-                .any(|&cue_led| same_short(cue_led, lang))
-            {
+            if cue_led(lang) && tone.score < MODEL_SURE_AGAINST_CUES {
                 clean_and_fold(&joined, &mut scratch.folded);
                 let cues =
                     self.rules
@@ -1432,6 +1429,12 @@ impl Analyzer {
 /// (docs/MODELS.md, round 16).
 const CUE_LED_SENTIMENT: [&str; 2] = ["el", "ru"];
 
+fn cue_led(lang: &str) -> bool {
+    CUE_LED_SENTIMENT
+        .iter()
+        .any(|&cue_led| same_short(cue_led, lang))
+}
+
 /// At this probability or above, a cue-led language's model keeps its label against a cue.
 const MODEL_SURE_AGAINST_CUES: f32 = 0.8;
 
@@ -1440,11 +1443,7 @@ const MODEL_SURE_AGAINST_CUES: f32 = 0.8;
 /// `positive` and a complaint cue alone `negative`, with the cue's score, unless the model is
 /// [`MODEL_SURE_AGAINST_CUES`] of its own label. Negated praise ("δεν το συνιστώ") is no cue.
 fn cue_led_sentiment(lang: &str, model: Scored, cues: &[(&str, f32)]) -> Scored {
-    if !CUE_LED_SENTIMENT
-        .iter()
-        .any(|&cue_led| same_short(cue_led, lang))
-        || model.score >= MODEL_SURE_AGAINST_CUES
-    {
+    if !cue_led(lang) || model.score >= MODEL_SURE_AGAINST_CUES {
         return model;
     }
     let score_of = |intent: &str| {
