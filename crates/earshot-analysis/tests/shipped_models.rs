@@ -183,6 +183,7 @@ fn russian_product_complaints_get_the_tone_of_their_cues() {
         ("Верните деньги, товар пришёл сломанный", "negative"),
         ("Приложение постоянно вылетает после обновления", "negative"),
         ("Рекомендую этот магазин всем друзьям", "positive"),
+        ("Не рекомендую этот магазин", "negative"),
     ] {
         let sentiment = analyzer.analyze(text, Some("ru")).sentiment.unwrap();
         assert_eq!(sentiment.label, tone, "{text}");
