@@ -7,7 +7,7 @@ split through `earshot analyze` (with its declared language) and counts, among t
 exactly one of the two cues fires and the reported sentiment is not the cue's polarity, how
 often the gold label sides with the model, with the cue, or with neither; and the same among
 those where the model's probability is below 0.6 and below 0.8. It is the evidence behind
-letting the cues lead the sentiment in Greek only (docs/MODELS.md, round 16).
+letting the cues lead the sentiment in Greek and Russian, not English (docs/MODELS.md, round 16).
 
 The Russian sets' `speech` (greetings, thanks) counts as positive and `skip` is left out, as in
 the 3-class figures (crates/earshot-analysis/src/train.rs, `Task::map_label`).
