@@ -11,7 +11,7 @@ use crate::features::{
     SparseVector,
 };
 use crate::model::{count_block_factor, idf_scaled_sum, idf_steps, scaled_sum, Model, ModelError};
-use crate::rules::{IntentRules, RuleScratch, INTENT_THRESHOLD, SPAM_THRESHOLD};
+use crate::rules::{FoundCue, IntentRules, RuleScratch, INTENT_THRESHOLD, SPAM_THRESHOLD};
 
 /// Text beyond this many bytes is not analysed (the cut falls on a character boundary): a 1 MB
 /// post is judged by its first 16 KiB.
@@ -1066,6 +1066,73 @@ impl Analyzer {
         self.analyze_with_targets(scratch, text, lang, &targets)
     }
 
+    /// Why `text` gets the analysis [`Analyzer::analyze`] gives it: the language whose models
+    /// and rules read it, each model's probability for every label, and the cues the rules
+    /// found (`earshot analyze --explain`). A text without content has no verdicts.
+    pub fn explain(&self, text: &str, lang: Option<&str>) -> Explanation {
+        let text = cut(text, MAX_ANALYZED_BYTES);
+        let detected = earshot_text::lang::detect(text, lang);
+        let read_as = if detected == earshot_text::lang::UNDETERMINED && has_content(text) {
+            earshot_text::lang::script_language(text).to_owned()
+        } else {
+            detected.to_string()
+        };
+        let mut explanation = Explanation {
+            read_as,
+            models: Vec::new(),
+            cues: Vec::new(),
+            sentiment_from_cues: false,
+        };
+        if !has_content(text) {
+            return explanation;
+        }
+        let mut probabilities = Vec::new();
+        let mut features = SparseVector::default();
+        for (task, loaded) in CLASSIFIED_TASKS
+            .iter()
+            .zip(self.task_models(&explanation.read_as))
+        {
+            let Some(loaded) = loaded else { continue };
+            FeatureExtractor::new(self.configs[loaded.config]).extract(text, &mut features);
+            loaded.model.predict_into(&features, &mut probabilities);
+            explanation.models.push(ModelVerdict {
+                task,
+                probabilities: loaded
+                    .model
+                    .labels()
+                    .iter()
+                    .cloned()
+                    .zip(probabilities.iter().copied())
+                    .collect(),
+            });
+        }
+        let mut folded = String::new();
+        crate::features::fold_into(text, &mut folded);
+        let words: Vec<&str> = tokenize(&folded).map(|token| token.text).collect();
+        explanation.cues = self.rules.found_cues(&words, text, &explanation.read_as);
+        if let Some(sentiment) = explanation.models.iter().find(|m| m.task == "sentiment") {
+            let (label, score) =
+                sentiment
+                    .probabilities
+                    .iter()
+                    .fold(("", f32::MIN), |best, (label, p)| {
+                        if *p > best.1 {
+                            (label.as_str(), *p)
+                        } else {
+                            best
+                        }
+                    });
+            let model = Scored {
+                label: Label::interned(label, KNOWN_LABELS),
+                score,
+            };
+            let rule_scores = self.rules.scores(&words, text, &explanation.read_as);
+            explanation.sentiment_from_cues =
+                cue_led_sentiment(&explanation.read_as, model.clone(), &rule_scores) != model;
+        }
+        explanation
+    }
+
     /// [`Analyzer::analyze_with`] for targets with other spellings than their names.
     pub fn analyze_with_targets(
         &self,
@@ -1418,6 +1485,29 @@ impl Analyzer {
         }
         out
     }
+}
+
+/// Why a text got its analysis ([`Analyzer::explain`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Explanation {
+    /// The language whose models and rules read the text: the detected one, or for a text
+    /// whose language cannot be named, its script's.
+    pub read_as: String,
+    /// Each model that read the text, with its probability for every label.
+    pub models: Vec<ModelVerdict>,
+    /// The rules' cues found in the text.
+    pub cues: Vec<FoundCue>,
+    /// Whether the reported sentiment is the cues' rather than the model's
+    /// ([`CUE_LED_SENTIMENT`]).
+    pub sentiment_from_cues: bool,
+}
+
+/// One model's verdict on a text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelVerdict {
+    pub task: &'static str,
+    /// Each label with its probability.
+    pub probabilities: std::collections::BTreeMap<String, f32>,
 }
 
 /// Languages where a praise or complaint cue gives the tone over a sentiment model that is not

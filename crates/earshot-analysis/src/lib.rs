@@ -26,7 +26,8 @@ pub mod rules;
 pub mod train;
 
 pub use analyzer::{
-    Analysis, Analyzer, AnalyzerError, Scored, Scratch, Target, TargetSentiment, MAX_ANALYZED_BYTES,
+    Analysis, Analyzer, AnalyzerError, Explanation, ModelVerdict, Scored, Scratch, Target,
+    TargetSentiment, MAX_ANALYZED_BYTES,
 };
 pub use data::{read_examples, DataError, Dataset, Example, LineError};
 pub use eval::{evaluate, ClassMetrics, Report};

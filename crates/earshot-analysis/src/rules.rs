@@ -599,6 +599,8 @@ impl CueWord {
 
 #[derive(Debug, Clone)]
 struct Cue {
+    /// As written in [`CUES`], for explanations.
+    phrase: &'static str,
     words: Vec<CueWord>,
     weight: f32,
     /// A negation right before the cue cancels it ([`NEGATABLE_INTENTS`]).
@@ -923,6 +925,7 @@ impl IntentRules {
                 let compiled = list
                     .iter()
                     .map(|&(phrase, weight)| Cue {
+                        phrase,
                         words: compile_phrase(phrase),
                         weight,
                         negatable: NEGATABLE_INTENTS.contains(&intent),
@@ -1065,6 +1068,57 @@ impl IntentRules {
         self.all_scores(words, text, lang).intents
     }
 
+    /// The cues of `lang` found among the text's folded words, in the order of the cue lists,
+    /// with the question mark and digit-run signals; a scan of every cue, for explaining one
+    /// text rather than for speed. The scores are `1 - Π(1 - weight)` over the cues of an
+    /// intent that are not negated.
+    pub fn found_cues(&self, words: &[&str], text: &str, lang: &str) -> Vec<FoundCue> {
+        let negation = Negation::of(lang);
+        let mut found = Vec::new();
+        for (intent, cue_lang, cues) in &self.cues {
+            if *cue_lang != lang {
+                continue;
+            }
+            for cue in cues
+                .iter()
+                .filter(|c| matches_somewhere(&c.words, words, None))
+            {
+                let counted =
+                    !cue.negatable || matches_somewhere(&cue.words, words, Some(&negation));
+                found.push(FoundCue {
+                    intent,
+                    cue: cue.phrase,
+                    weight: cue.weight,
+                    negated: !counted,
+                });
+            }
+        }
+        let question_mark = question_mark_weight(text, lang);
+        if question_mark > 0.0
+            && self
+                .cues
+                .iter()
+                .any(|(i, l, _)| *i == "question" && *l == lang)
+        {
+            found.push(FoundCue {
+                intent: "question",
+                cue: "?",
+                weight: question_mark,
+                negated: false,
+            });
+        }
+        let has_spam_rules = self.cues.iter().any(|(i, l, _)| *i == "spam" && *l == lang);
+        if has_spam_rules && words.iter().any(|word| has_digit_run(word)) {
+            found.push(FoundCue {
+                intent: "spam",
+                cue: "7+ digits",
+                weight: PHONE_WEIGHT,
+                negated: false,
+            });
+        }
+        found
+    }
+
     /// Intent and spam scores by a scan of every cue: the reference the word matcher is tested
     /// against.
     pub fn all_scores(&self, words: &[&str], text: &str, lang: &str) -> RuleScores {
@@ -1086,6 +1140,19 @@ impl IntentRules {
         scores.finish_spam(words.iter().copied());
         scores
     }
+}
+
+/// A cue found in a text, for explaining its scores (`earshot analyze --explain`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FoundCue {
+    /// The intent it counts for, or `spam`.
+    pub intent: &'static str,
+    /// The cue as the rules list it (`*` ends a prefix), or `?` for a question mark and
+    /// `7+ digits` for a phone number or short code.
+    pub cue: &'static str,
+    pub weight: f32,
+    /// A negation before it cancels it: listed, but it counts for nothing.
+    pub negated: bool,
 }
 
 /// What the rules say about one text.
@@ -1419,6 +1486,37 @@ mod tests {
             "complaint"
         ));
         assert!(!fires("Σήμερα βρέχει.", "el", "question"));
+    }
+
+    #[test]
+    fn found_cues_list_what_the_scores_are_made_of() {
+        let rules = IntentRules::new();
+        let found = |text: &str, lang: &str| {
+            let mut folded = String::new();
+            crate::features::fold_into(text, &mut folded);
+            let words: Vec<&str> = tokenize(&folded).map(|t| t.text).collect();
+            rules.found_cues(&words, text, lang)
+        };
+        let cues = found("Не рекомендую, звоните 89161234567?", "ru");
+        let named: Vec<(&str, &str, bool)> =
+            cues.iter().map(|c| (c.intent, c.cue, c.negated)).collect();
+        assert!(named.contains(&("praise", "рекомендую", true)), "{named:?}");
+        assert!(
+            named.contains(&("complaint", "не рекомендую", false)),
+            "{named:?}"
+        );
+        assert!(named.contains(&("spam", "звоните", false)), "{named:?}");
+        assert!(named.contains(&("spam", "7+ digits", false)), "{named:?}");
+        assert!(named.contains(&("question", "?", false)), "{named:?}");
+        // The scores are made of the cues not negated.
+        let scores = rules.scores(
+            &["не", "рекомендую", "звоните", "89161234567"],
+            "Не рекомендую, звоните 89161234567?",
+            "ru",
+        );
+        let complaint = scores.iter().find(|(i, _)| *i == "complaint").unwrap().1;
+        assert!((complaint - 0.6).abs() < 1e-6, "{complaint}");
+        assert!(found("The weather is grey", "en").is_empty());
     }
 
     #[test]

@@ -215,6 +215,11 @@ proptest! {
             check_bounded(&analysis)?;
             let plain = analyzer.analyze_with_targets(&mut gram_by_gram, text, lang, &targets);
             prop_assert_eq!(&analysis, &plain, "{:?}", text);
+            // Its explanation is defined too: each model's probabilities sum to one.
+            for verdict in analyzer.explain(text, lang).models {
+                let total: f32 = verdict.probabilities.values().sum();
+                prop_assert!((total - 1.0).abs() < 1e-3, "{:?}: {:?}", text, verdict);
+            }
         }
     }
 

@@ -230,3 +230,34 @@ fn shipped_idf_models_of_a_language_share_one_table() {
     languages.sort_unstable();
     assert_eq!(languages, ["en", "ru"]);
 }
+
+/// `explain` shows what the analysis was made of: every label's probability and the cues.
+#[test]
+fn an_explanation_shows_the_models_probabilities_and_the_cues_that_led() {
+    let analyzer = Analyzer::load(&models_dir()).unwrap();
+    let text = "η Vodafone είναι υπέροχη";
+    let explanation = analyzer.explain(text, Some("el"));
+    assert_eq!(explanation.read_as, "el");
+    let sentiment = explanation
+        .models
+        .iter()
+        .find(|m| m.task == "sentiment")
+        .expect("a Greek sentiment model");
+    let total: f32 = sentiment.probabilities.values().sum();
+    assert!((total - 1.0).abs() < 1e-4, "{sentiment:?}");
+    assert!(explanation
+        .cues
+        .iter()
+        .any(|c| c.intent == "praise" && c.cue == "υπεροχ*" && !c.negated));
+    assert!(explanation.sentiment_from_cues);
+    // The analysis says positive although the model does not.
+    let analysis = analyzer.analyze(text, Some("el"));
+    assert_eq!(analysis.sentiment.unwrap().label, "positive");
+    assert!(sentiment.probabilities["positive"] < sentiment.probabilities["negative"]);
+    // English: the model's own tone, no cue led it.
+    let english = analyzer.explain("I love it", Some("en"));
+    assert!(!english.sentiment_from_cues);
+    assert_eq!(english.models.len(), 4, "{:?}", english.models);
+    // Nothing to read: no verdicts.
+    assert!(analyzer.explain(" \u{200b} ", None).models.is_empty());
+}

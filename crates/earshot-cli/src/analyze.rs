@@ -23,7 +23,7 @@ const CHUNK_LINES: usize = 4_096;
 /// A chunk also ends once it holds this many bytes (a few very long lines).
 const CHUNK_BYTES: usize = 16 << 20;
 
-pub fn run(workspace: &Workspace, input: &Path) -> Result<ExitCode> {
+pub fn run(workspace: &Workspace, input: &Path, explain: bool) -> Result<ExitCode> {
     // Outside a workspace there are no brands and no workspace models; analysis still runs.
     let in_workspace = workspace.config_path().is_file();
     // Each brand with the terms of its queries, which name it too ("Билайн" for Beeline).
@@ -68,7 +68,7 @@ pub fn run(workspace: &Workspace, input: &Path) -> Result<ExitCode> {
             .par_iter()
             .map_init(
                 || analyzer.scratch(),
-                |scratch, (_, line)| analyze_line(&analyzer, scratch, line, &brands),
+                |scratch, (_, line)| analyze_line(&analyzer, scratch, line, &brands, explain),
             )
             .collect();
         for ((number, line), result) in chunk.drain(..).zip(results) {
@@ -105,6 +105,7 @@ pub fn analyze_line(
     scratch: &mut Scratch,
     raw: &[u8],
     default_targets: &[Target],
+    explain: bool,
 ) -> Option<Result<String, String>> {
     let raw = match std::str::from_utf8(raw) {
         Ok(raw) => raw.trim_start_matches('\u{feff}').trim(),
@@ -113,7 +114,13 @@ pub fn analyze_line(
     if raw.is_empty() {
         return None;
     }
-    Some(analyze_json(analyzer, scratch, raw, default_targets))
+    Some(analyze_json(
+        analyzer,
+        scratch,
+        raw,
+        default_targets,
+        explain,
+    ))
 }
 
 fn analyze_json(
@@ -121,6 +128,7 @@ fn analyze_json(
     scratch: &mut Scratch,
     raw: &str,
     default_targets: &[Target],
+    explain: bool,
 ) -> Result<String, String> {
     let value: Value = serde_json::from_str(raw).map_err(|e| format!("not valid JSON: {e}"))?;
     let Value::Object(object) = value else {
@@ -157,13 +165,21 @@ fn analyze_json(
         .iter()
         .collect();
     let analysis = analyzer.analyze_with_targets(scratch, text, lang, &targets);
-    if object.contains_key("analysis") {
+    let explanation = explain.then(|| analyzer.explain(text, lang));
+    if object.contains_key("analysis") || object.contains_key("explain") {
         // An older analysis is replaced; the line is written again from its parsed form.
         let mut object = object;
         object.insert(
             "analysis".to_owned(),
             serde_json::to_value(&analysis).expect("plain data serializes"),
         );
+        object.remove("explain");
+        if let Some(explanation) = &explanation {
+            object.insert(
+                "explain".to_owned(),
+                serde_json::to_value(explanation).expect("plain data serializes"),
+            );
+        }
         return Ok(Value::Object(object).to_string());
     }
     // The line is kept byte for byte (its key order and number formatting) and the analysis
@@ -173,7 +189,15 @@ fn analyze_json(
         .strip_suffix('}')
         .expect("a JSON object ends with a closing brace");
     let separator = if object.is_empty() { "" } else { "," };
-    Ok(format!("{body}{separator}\"analysis\":{analysis_json}}}"))
+    let explain_json = explanation.map_or(String::new(), |explanation| {
+        format!(
+            ",\"explain\":{}",
+            serde_json::to_string(&explanation).expect("plain data serializes")
+        )
+    });
+    Ok(format!(
+        "{body}{separator}\"analysis\":{analysis_json}{explain_json}}}"
+    ))
 }
 
 #[cfg(test)]
@@ -183,7 +207,13 @@ mod tests {
     fn run_line(raw: &str, targets: &[&str]) -> Option<Result<String, String>> {
         let analyzer = Analyzer::rules_only();
         let targets: Vec<Target> = targets.iter().map(|t| Target::named(t)).collect();
-        analyze_line(&analyzer, &mut analyzer.scratch(), raw.as_bytes(), &targets)
+        analyze_line(
+            &analyzer,
+            &mut analyzer.scratch(),
+            raw.as_bytes(),
+            &targets,
+            false,
+        )
     }
 
     #[test]
@@ -230,8 +260,39 @@ mod tests {
             &mut invalid.scratch(),
             b"{\"text\": \"\xff\"}",
             &[],
+            false,
         );
         assert!(result.unwrap().unwrap_err().starts_with("not valid UTF-8"));
+    }
+
+    #[test]
+    fn explain_adds_the_cues_found_after_the_analysis_and_replaces_an_old_one() {
+        let analyzer = Analyzer::rules_only();
+        let explained = |raw: &str| {
+            let out = analyze_line(
+                &analyzer,
+                &mut analyzer.scratch(),
+                raw.as_bytes(),
+                &[],
+                true,
+            )
+            .unwrap()
+            .unwrap();
+            serde_json::from_str::<Value>(&out).unwrap()
+        };
+        let value =
+            explained(r#"{"text": "I don't love it, where can I buy a new one?", "lang": "en"}"#);
+        assert_eq!(value["explain"]["read_as"], "en");
+        let cues = value["explain"]["cues"].as_array().unwrap();
+        let cue = |name: &str| cues.iter().find(|c| c["cue"] == name).cloned();
+        assert_eq!(cue("where can i buy").unwrap()["intent"], "purchase_intent");
+        assert_eq!(cue("love").unwrap()["negated"], true);
+        assert_eq!(cue("?").unwrap()["intent"], "question");
+        // No models loaded: no verdicts.
+        assert_eq!(value["explain"]["models"], serde_json::json!([]));
+        let again = explained(r#"{"text": "thanks!", "explain": {"old": true}}"#);
+        assert!(again["explain"].get("old").is_none(), "{again}");
+        assert_eq!(again["explain"]["cues"][0]["cue"], "thanks");
     }
 
     #[test]

@@ -63,8 +63,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Conversions { action } => crate::campaigns::conversions(&workspace, action)?,
         Command::Reindex => reindex(&workspace).await?,
         Command::Reanalyze => reanalyze(&workspace).await?,
-        Command::Analyze { file } => {
-            return tokio::task::block_in_place(|| crate::analyze::run(&workspace, &file))
+        Command::Analyze { file, explain } => {
+            return tokio::task::block_in_place(|| crate::analyze::run(&workspace, &file, explain))
         }
         Command::Model { action } => match action {
             ModelAction::Train {

@@ -142,6 +142,10 @@ enum Command {
         /// File to read, or `-` for stdin.
         #[arg(default_value = "-")]
         file: PathBuf,
+        /// Also add an `explain` object: the language the text was read as, each model's
+        /// probability for every label, and the rules' cues found (docs/MODELS.md).
+        #[arg(long)]
+        explain: bool,
     },
     /// Train, evaluate and list the analysis models (see docs/MODELS.md).
     Model {
