@@ -1071,11 +1071,11 @@ impl Analyzer {
     /// found (`earshot analyze --explain`). A text without content has no verdicts.
     pub fn explain(&self, text: &str, lang: Option<&str>) -> Explanation {
         let text = cut(text, MAX_ANALYZED_BYTES);
-        let detected = earshot_text::lang::detect(text, lang);
+        let detected = checked_language(text, lang);
         let read_as = if detected == earshot_text::lang::UNDETERMINED && has_content(text) {
             earshot_text::lang::script_language(text).to_owned()
         } else {
-            detected.to_string()
+            detected.as_str().to_owned()
         };
         let mut explanation = Explanation {
             read_as,
@@ -1088,6 +1088,7 @@ impl Analyzer {
         }
         let mut probabilities = Vec::new();
         let mut features = SparseVector::default();
+        let mut model_tone = None;
         for (task, loaded) in CLASSIFIED_TASKS
             .iter()
             .zip(self.task_models(&explanation.read_as))
@@ -1095,6 +1096,13 @@ impl Analyzer {
             let Some(loaded) = loaded else { continue };
             FeatureExtractor::new(self.configs[loaded.config]).extract(text, &mut features);
             loaded.model.predict_into(&features, &mut probabilities);
+            if *task == "sentiment" {
+                let best = argmax(&probabilities);
+                model_tone = Some(Scored {
+                    label: loaded.labels.get(best).cloned().unwrap_or_default(),
+                    score: probabilities.get(best).copied().unwrap_or(0.0),
+                });
+            }
             explanation.models.push(ModelVerdict {
                 task,
                 probabilities: loaded
@@ -1110,22 +1118,7 @@ impl Analyzer {
         crate::features::fold_into(text, &mut folded);
         let words: Vec<&str> = tokenize(&folded).map(|token| token.text).collect();
         explanation.cues = self.rules.found_cues(&words, text, &explanation.read_as);
-        if let Some(sentiment) = explanation.models.iter().find(|m| m.task == "sentiment") {
-            let (label, score) =
-                sentiment
-                    .probabilities
-                    .iter()
-                    .fold(("", f32::MIN), |best, (label, p)| {
-                        if *p > best.1 {
-                            (label.as_str(), *p)
-                        } else {
-                            best
-                        }
-                    });
-            let model = Scored {
-                label: Label::interned(label, KNOWN_LABELS),
-                score,
-            };
+        if let Some(model) = model_tone {
             let rule_scores = self.rules.scores(&words, text, &explanation.read_as);
             explanation.sentiment_from_cues =
                 cue_led_sentiment(&explanation.read_as, model.clone(), &rule_scores) != model;
@@ -1142,15 +1135,7 @@ impl Analyzer {
         targets: &[&Target],
     ) -> Analysis {
         let text = cut(text, MAX_ANALYZED_BYTES);
-        let lang = earshot_text::lang::detect(text, lang);
-        let lang = match KNOWN_LANGUAGES
-            .iter()
-            .find(|&&known| same_short(known, &lang))
-        {
-            Some(&known) => Label::from_static(known),
-            None => Label::from(lang),
-        };
-        self.analyze_cut(scratch, text, lang, targets)
+        self.analyze_cut(scratch, text, checked_language(text, lang), targets)
     }
 
     /// [`Analyzer::analyze_with`] for a caller that has already run
@@ -1484,6 +1469,19 @@ impl Analyzer {
             });
         }
         out
+    }
+}
+
+/// The language of `text`: the declared one if the text bears it out, else the detected one
+/// (`earshot_text::lang::detect`), as one of the analyzer's known labels where it is one.
+fn checked_language(text: &str, declared: Option<&str>) -> Label {
+    let lang = earshot_text::lang::detect(text, declared);
+    match KNOWN_LANGUAGES
+        .iter()
+        .find(|&&known| same_short(known, &lang))
+    {
+        Some(&known) => Label::from_static(known),
+        None => Label::from(lang),
     }
 }
 
