@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: train_eval TASK DATA_DIR [--buckets N] [--lr X] [--tune-lr X,Y,..] [--l2 X] [--tune-l2 X,Y,..] [--tune-weights] [--epochs N] \
-                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--cv-repeats N] [--cv-log-loss] [--sublinear-experiment] [--word-share-experiment X] [--one-vs-rest|--softmax] [--tune-offsets|--no-tune-offsets] [--nb-beta X] [--nb-alpha X] [--nb-search] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
+                 [--uniform] [--no-average] [--idf|--idf-fold|--idf-norm|--idf-search|--no-idf-search|--no-idf] [--lbfgs|--adagrad|--both] [--c X] [--tune-c X,Y,..] [--iterations N] [--folds K] [--cv-repeats N] [--ensemble-top K] [--cv-log-loss] [--sublinear-experiment] [--word-share-experiment X] [--one-vs-rest|--softmax] [--tune-offsets|--no-tune-offsets] [--nb-beta X] [--nb-alpha X] [--nb-search] [--prune N] [--word-only] [--chars MIN-MAX] [--task-defaults LANG] [--eval-also DIR].. [--train-also DIR].. [--idf-corpus DIR].. [--save PATH]";
     let task = Task::from_name(&args.next().ok_or(usage)?);
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let mut options = TrainOptions::default();
@@ -87,6 +87,7 @@ fn run() -> Result<(), String> {
             "--iterations" => options.max_iterations = parse(&value()?)?,
             "--folds" => options.folds = parse(&value()?)?,
             "--cv-repeats" => options.cv_repeats = parse(&value()?)?,
+            "--ensemble-top" => options.ensemble_top = parse(&value()?)?,
             "--cv-log-loss" => options.cv_log_loss = true,
             "--one-vs-rest" => options.one_vs_rest = true,
             "--softmax" => options.one_vs_rest = false,
@@ -206,14 +207,26 @@ fn run() -> Result<(), String> {
             .map_or("-".to_owned(), |f| format!("{f:.4}"))
     );
     println!(
-        "chosen: learning rate {}, l2 {}, C {:?}, class weights {:?}, idf {}, nb {}",
+        "chosen: learning rate {}, l2 {}, C {:?}, class weights {:?}, idf {}, nb {}, settings averaged {}",
         summary.learning_rate,
         summary.l2,
         summary.c,
         summary.class_weights,
         summary.idf,
-        summary.nb
+        summary.nb,
+        summary.averaged_settings
     );
+    if !summary.averaging_scores.is_empty() {
+        let scores: Vec<String> = summary
+            .averaging_scores
+            .iter()
+            .map(|f| format!("{f:.4}"))
+            .collect();
+        println!(
+            "averaging the best 1.. settings, cross-validated macro-F1: {}",
+            scores.join(" ")
+        );
+    }
     if let Some((offsets, score)) = &summary.bias_offsets {
         println!(
             "bias offsets {offsets:?}: macro-F1 on the predictions they were chosen on {score:.4}"

@@ -214,6 +214,13 @@ pub struct TrainOptions {
     /// `idf_search` included), and keep the one with the higher validation (or
     /// cross-validation) macro-F1; ties keep the fit without.
     pub nb_search: bool,
+    /// With `folds`: also consider the average of the `k` best settings of the
+    /// cross-validation (by their own score; `k` up to this many), one fit per setting refitted
+    /// on all examples and their weights averaged. The cross-validation chooses `k` by the
+    /// macro-F1 of the averaged out-of-fold logits; ties keep the smaller `k`. The average of
+    /// linear models over the same features is one linear model, so the model file and
+    /// prediction are those of a single fit. `0` and `1` are off.
+    pub ensemble_top: usize,
 }
 
 impl Default for TrainOptions {
@@ -244,6 +251,7 @@ impl Default for TrainOptions {
             nb_beta: 0.0,
             nb_alpha: 1.0,
             nb_search: false,
+            ensemble_top: 0,
             optimizer: Optimizer::AdaGrad,
             c: 8.0,
             c_candidates: Vec::new(),
@@ -337,6 +345,12 @@ pub struct TrainSummary {
     /// Whether the features were weighted by NB log-count ratios (`nb_beta`, or chosen by
     /// `nb_search`); the model itself is a plain one either way.
     pub nb: bool,
+    /// How many settings' fits the model averages (`ensemble_top`); 1 is the single best. `c`
+    /// and `class_weights` are then the best one's.
+    pub averaged_settings: usize,
+    /// With `ensemble_top`: the cross-validated macro-F1 of averaging the best 1, 2, …
+    /// settings (out-of-fold logits of the first split), which chose `averaged_settings`.
+    pub averaging_scores: Vec<f64>,
 }
 
 impl TrainSummary {
@@ -464,6 +478,13 @@ pub fn train_examples(
                 .to_owned(),
         ));
     }
+    if options.ensemble_top > 1 && (options.cv_repeats > 1 || options.cv_log_loss) {
+        return Err(TrainError::Options(
+            "averaging the best settings (ensemble_top) is judged on one cross-validation split \
+             by macro-F1: leave cv_repeats at 1 and cv_log_loss off"
+                .to_owned(),
+        ));
+    }
     if options.folds >= 2 && options.optimizer != Optimizer::Lbfgs {
         return Err(TrainError::Options(
             "cross-validation (folds) chooses the exact fit's C only: use the L-BFGS optimizer"
@@ -562,6 +583,8 @@ pub fn train_examples(
     let mut chosen_c = None;
     let mut cross_validation_folds = None;
     let mut bias_offsets = None;
+    let mut averaged_settings = 1;
+    let mut averaging_scores = Vec::new();
     let mut exact = if options.optimizer == Optimizer::AdaGrad {
         None
     } else {
@@ -592,6 +615,8 @@ pub fn train_examples(
         trained_epochs = outcome.iterations;
         cross_validation_folds = outcome.folds;
         bias_offsets = outcome.offsets;
+        averaged_settings = outcome.averaged_settings;
+        averaging_scores = outcome.averaging_scores;
         outcome.fit
     } else if validation.is_empty() {
         let class_weight = class_weights(chosen.class_weights, labels.len(), &classes_of_rows);
@@ -702,6 +727,8 @@ pub fn train_examples(
             trained_epochs = outcome.iterations;
             cross_validation_folds = outcome.folds;
             bias_offsets = outcome.offsets;
+            averaged_settings = outcome.averaged_settings;
+            averaging_scores = outcome.averaging_scores;
         }
     }
 
@@ -743,6 +770,8 @@ pub fn train_examples(
         idf: options.idf,
         bias_offsets,
         nb: options.nb_beta > 0.0,
+        averaged_settings,
+        averaging_scores,
     };
     Ok((model, summary))
 }
@@ -771,6 +800,45 @@ struct LbfgsOutcome {
     folds: Option<usize>,
     /// With `tune_offsets`: the offsets added to the biases of `fit`, and their macro-F1.
     offsets: Option<(Vec<f32>, f64)>,
+    /// How many settings' refits `fit` averages.
+    averaged_settings: usize,
+    /// See [`TrainSummary::averaging_scores`].
+    averaging_scores: Vec<f64>,
+}
+
+/// What the cross-validation chose.
+struct CvChoice {
+    /// The settings whose refits are averaged, best first, each as (weighting, C, the solution
+    /// of its last fold to start the refit from): one unless `ensemble_top` chose more.
+    members: Vec<(ClassWeights, f32, Vec<f64>)>,
+    /// Their cross-validated macro-F1.
+    score: f64,
+    /// With `tune_offsets`, their (averaged) out-of-fold logits.
+    held_out: Option<HeldOutScores>,
+    /// See [`TrainSummary::averaging_scores`].
+    averaging_scores: Vec<f64>,
+}
+
+/// The mean of the out-of-fold logits of `settings`, `classes` per example of `all` in order.
+fn averaged_logits(
+    logits: &[Vec<f32>],
+    settings: &[usize],
+    all: &[usize],
+    classes: usize,
+) -> Vec<f32> {
+    let share = 1.0 / settings.len() as f32;
+    let mut averaged = vec![0.0f32; all.len() * classes];
+    for &setting in settings {
+        for (row, &i) in averaged.chunks_exact_mut(classes).zip(all) {
+            for (sum, &v) in row
+                .iter_mut()
+                .zip(&logits[setting][i * classes..][..classes])
+            {
+                *sum += share * v;
+            }
+        }
+    }
+    averaged
 }
 
 /// The logits of held-out examples, `classes` per example, for [`crate::offsets`].
@@ -839,13 +907,16 @@ impl LbfgsSearch<'_> {
         let parameters = self.buckets * classes + classes;
         let cross_validated = options.folds >= 2 && all.len() <= options.folds_max_examples;
         let folds = cross_validated.then(|| fold_count(options.folds, all.len()));
-        let (c, weighting, mut x, validation_macro_f1, held_out) = if cross_validated {
-            self.cross_validate(all, &c_values, &weightings, candidates)?
+        // Each member: (weighting, C, the solution its refit starts from); one unless the
+        // cross-validation chose an average.
+        let mut averaging_scores = Vec::new();
+        let (members, validation_macro_f1, held_out) = if cross_validated {
+            let choice = self.cross_validate(all, &c_values, &weightings, candidates)?;
+            averaging_scores = choice.averaging_scores;
+            (choice.members, Some(choice.score), choice.held_out)
         } else if validation.is_empty() {
             (
-                c_values[0],
-                weightings[0],
-                vec![0.0; parameters],
+                vec![(weightings[0], c_values[0], vec![0.0; parameters])],
                 None,
                 None,
             )
@@ -892,23 +963,35 @@ impl LbfgsSearch<'_> {
                     logits,
                 }
             });
-            (c, weighting, x, Some(score), held_out)
+            (vec![(weighting, c, x)], Some(score), held_out)
         };
         let offsets = held_out.map(|scores| {
             let gold: Vec<usize> = scores.examples.iter().map(|&i| self.labels[i]).collect();
             crate::offsets::tuned_offsets(&scores.logits, &gold, classes)
         });
-        let class_weight = class_weights(weighting, classes, self.labels);
         let subset = if options.refit_on_all || validation.is_empty() {
             all
         } else {
             training
         };
-        // The refit starts from the chosen solution: the same minimum, reached sooner. Its NB
-        // factors are those of the rows it fits, as in every fold.
+        // Each refit starts from its chosen solution: the same minimum, reached sooner. Its NB
+        // factors are those of the rows it fits, as in every fold, and so the same for every
+        // member: their weights average in the scaled space.
         let scale = self.nb_scales(subset);
-        let outcome = self.fit(&mut x, subset, &class_weight, c, scale.as_deref());
-        let mut fit = self.expanded(&x, scale.as_deref());
+        let (weighting, c) = (members[0].0, members[0].1);
+        let mut averaged = vec![0.0f64; parameters];
+        let mut iterations = 0;
+        let averaged_settings = members.len();
+        let share = 1.0 / averaged_settings as f64;
+        for (member_weighting, member_c, mut x) in members {
+            let class_weight = class_weights(member_weighting, classes, self.labels);
+            let outcome = self.fit(&mut x, subset, &class_weight, member_c, scale.as_deref());
+            iterations += outcome.iterations;
+            for (sum, v) in averaged.iter_mut().zip(&x) {
+                *sum += share * v;
+            }
+        }
+        let mut fit = self.expanded(&averaged, scale.as_deref());
         if let Some((offsets, _)) = &offsets {
             for (bias, offset) in fit.bias.iter_mut().zip(offsets) {
                 *bias += offset;
@@ -919,33 +1002,24 @@ impl LbfgsSearch<'_> {
             c,
             class_weights: weighting,
             validation_macro_f1,
-            iterations: outcome.iterations,
+            iterations,
             folds,
             offsets,
+            averaged_settings,
+            averaging_scores,
         })
     }
 
     /// Chooses `C` and the weighting by stratified k-fold cross-validation over `all`: each
     /// candidate is scored by the macro-F1 of its out-of-fold predictions pooled over the folds.
-    /// Returns the choice, a solution to start the refit from, its score and, with
-    /// `tune_offsets`, its out-of-fold logits.
-    #[allow(clippy::type_complexity)]
+    /// With `ensemble_top`, the average of the best few competes too.
     fn cross_validate(
         &self,
         all: &[usize],
         c_values: &[f32],
         weightings: &[ClassWeights],
         candidates: &mut Vec<CandidateScore>,
-    ) -> Result<
-        (
-            f32,
-            ClassWeights,
-            Vec<f64>,
-            Option<f64>,
-            Option<HeldOutScores>,
-        ),
-        TrainError,
-    > {
+    ) -> Result<CvChoice, TrainError> {
         let classes = self.names.len();
         let parameters = self.buckets * classes + classes;
         let folds = fold_count(self.options.folds, all.len());
@@ -960,7 +1034,8 @@ impl LbfgsSearch<'_> {
         let mut last_solutions: Vec<Vec<f64>> = vec![Vec::new(); settings.len()];
         // logits[setting][example × classes], filled fold by fold (first split only), with
         // `tune_offsets`.
-        let keep_logits = self.options.tune_offsets;
+        let ensemble_top = self.options.ensemble_top.min(settings.len());
+        let keep_logits = self.options.tune_offsets || ensemble_top > 1;
         let mut logits = vec![Vec::new(); if keep_logits { settings.len() } else { 0 }];
         for setting_logits in &mut logits {
             *setting_logits = vec![0.0f32; self.labels.len() * classes];
@@ -1064,25 +1139,58 @@ impl LbfgsSearch<'_> {
                 best = Some((score, setting));
             }
         }
-        let Some((score, setting)) = best else {
+        let Some((mut score, setting)) = best else {
             return Err(TrainError::Options("no C candidate".to_owned()));
         };
-        let (weighting, c) = settings[setting];
-        let mut start = std::mem::take(&mut last_solutions[setting]);
-        if start.len() != parameters {
-            start = vec![0.0; parameters];
-        }
-        let held_out = keep_logits.then(|| {
-            let chosen = &logits[setting];
-            HeldOutScores {
-                examples: all.to_vec(),
-                logits: all
-                    .iter()
-                    .flat_map(|&i| chosen[i * classes..][..classes].iter().copied())
-                    .collect(),
+        // Settings best first (ties keep the earlier, as above), then how many of them to
+        // average: the out-of-fold logits of the first split judge each count.
+        let mut ranked: Vec<usize> = (0..settings.len()).collect();
+        ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        debug_assert_eq!(ranked[0], setting);
+        let mut chosen_count = 1;
+        let mut averaging_scores = Vec::new();
+        if ensemble_top > 1 {
+            let mut best_ensemble: Option<f64> = None;
+            for count in 1..=ensemble_top {
+                let averaged = averaged_logits(&logits, &ranked[..count], all, classes);
+                let predicted: Vec<usize> = averaged.chunks_exact(classes).map(argmax).collect();
+                let ensemble_score =
+                    Report::from_predictions(self.names, &gold, &predicted).macro_f1;
+                averaging_scores.push(ensemble_score);
+                if best_ensemble.is_none_or(|b| ensemble_score > b) {
+                    best_ensemble = Some(ensemble_score);
+                    chosen_count = count;
+                }
             }
+            if chosen_count > 1 {
+                score = best_ensemble.unwrap_or(score);
+            }
+        }
+        let members = ranked[..chosen_count]
+            .iter()
+            .map(|&member| {
+                let (weighting, c) = settings[member];
+                let mut start = std::mem::take(&mut last_solutions[member]);
+                if start.len() != parameters {
+                    start = vec![0.0; parameters];
+                }
+                (weighting, c, start)
+            })
+            .collect();
+        let held_out = self.options.tune_offsets.then(|| HeldOutScores {
+            examples: all.to_vec(),
+            logits: averaged_logits(&logits, &ranked[..chosen_count], all, classes),
         });
-        Ok((c, weighting, start, Some(score), held_out))
+        Ok(CvChoice {
+            members,
+            score: if chosen_count == 1 {
+                scores[setting] / repeats as f64
+            } else {
+                score
+            },
+            held_out,
+            averaging_scores,
+        })
     }
 
     /// With `nb_beta`, the NB factors of [`nb_factors`] over the rows of `subset`.
@@ -2681,6 +2789,157 @@ mod tests {
                 assert!((full_score - score).abs() < 1e-4, "{i} {k}");
             }
         }
+    }
+
+    #[test]
+    fn averaging_the_best_settings_is_judged_by_its_out_of_fold_logits() {
+        let options = TrainOptions {
+            optimizer: Optimizer::Lbfgs,
+            c_candidates: vec![0.01, 0.1, 1.0, 8.0],
+            class_weight_candidates: vec![ClassWeights::Balanced, ClassWeights::Uniform],
+            folds: 4,
+            one_vs_rest: true,
+            ..small_options()
+        };
+        for examples in [three_classes(), noisy_spam()] {
+            let task = if examples.iter().any(|e| e.label == "spam") {
+                Task::Spam
+            } else {
+                Task::Sentiment
+            };
+            let (single_model, single) = train_examples(&task, &examples, &options).unwrap();
+            assert_eq!(single.averaged_settings, 1);
+            assert!(single.averaging_scores.is_empty());
+            let averaging = TrainOptions {
+                ensemble_top: 8,
+                ..options.clone()
+            };
+            let (model, summary) = train_examples(&task, &examples, &averaging).unwrap();
+            // Averaging the best one is the single best.
+            assert_eq!(summary.averaging_scores.len(), 8);
+            assert_eq!(
+                Some(summary.averaging_scores[0]),
+                single.validation_macro_f1
+            );
+            let best = summary
+                .averaging_scores
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
+            let first_best = 1 + summary
+                .averaging_scores
+                .iter()
+                .position(|&score| score == best)
+                .unwrap();
+            assert_eq!(summary.averaged_settings, first_best);
+            assert_eq!(summary.validation_macro_f1, Some(best));
+            assert_eq!(
+                model.to_bytes() == single_model.to_bytes(),
+                first_best == 1,
+                "an average of several fits is another model"
+            );
+        }
+        let refused = TrainOptions {
+            ensemble_top: 2,
+            cv_repeats: 2,
+            ..options
+        };
+        assert!(train_examples(&Task::Spam, &noisy_spam(), &refused).is_err());
+    }
+
+    /// 160 texts of six words drawn from 30, each word leaning to one class; the label follows
+    /// the words' sum plus noise, so that the settings of the search disagree.
+    fn noisy_words(seed: u64) -> Vec<Example> {
+        let mut random = SplitMix64(seed);
+        (0..160)
+            .map(|_| {
+                let mut lean = 0i64;
+                let words: Vec<String> = (0..6)
+                    .map(|_| {
+                        let word = random.next() % 30;
+                        lean += word as i64 % 5 - 2;
+                        format!("w{word}")
+                    })
+                    .collect();
+                lean += (random.next() % 7) as i64 - 3;
+                let label = if lean > 0 { "spam" } else { "ham" };
+                example(&words.join(" "), label)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_averaged_model_scores_what_its_settings_score_on_average() {
+        let options = TrainOptions {
+            optimizer: Optimizer::Lbfgs,
+            c_candidates: vec![0.05, 0.2, 1.0, 8.0],
+            class_weight_candidates: vec![ClassWeights::Balanced, ClassWeights::Uniform],
+            folds: 4,
+            ensemble_top: 8,
+            ..small_options()
+        };
+        // The first data set (in seed order) on which the cross-validation takes an average.
+        let (examples, model, summary) = (0..40)
+            .find_map(|seed| {
+                let examples = noisy_words(seed);
+                let (model, summary) = train_examples(&Task::Spam, &examples, &options).unwrap();
+                (summary.averaged_settings > 1).then_some((examples, model, summary))
+            })
+            .expect("some data set where averaging wins the cross-validation");
+        // The members: the best settings by cross-validated score, ties to the earlier.
+        let mut ranked = summary.candidates.clone();
+        ranked.sort_by(|a, b| b.validation_macro_f1.total_cmp(&a.validation_macro_f1));
+        let members: Vec<Model> = ranked[..summary.averaged_settings]
+            .iter()
+            .map(|candidate| TrainOptions {
+                c: candidate.c.unwrap(),
+                c_candidates: Vec::new(),
+                class_weights: candidate.class_weights,
+                class_weight_candidates: Vec::new(),
+                folds: 0,
+                validation_fraction: 0.0,
+                ensemble_top: 0,
+                ..options.clone()
+            })
+            .map(|member| train_examples(&Task::Spam, &examples, &member).unwrap().0)
+            .collect();
+        let log_odds = |model: &Model, text: &str| {
+            let mut extractor = FeatureExtractor::new(model.feature_config());
+            let mut features = SparseVector::default();
+            extractor.extract(text, &mut features);
+            let mut probabilities = Vec::new();
+            model.predict_into(&features, &mut probabilities);
+            f64::from(probabilities[0]).ln() - f64::from(probabilities[1]).ln()
+        };
+        for example in examples.iter().take(40) {
+            let averaged = log_odds(&model, &example.text);
+            let mean = members
+                .iter()
+                .map(|member| log_odds(member, &example.text))
+                .sum::<f64>()
+                / members.len() as f64;
+            // The 8-bit weights of each model round a little differently.
+            assert!(
+                (averaged - mean).abs() < 0.05 + 0.05 * mean.abs(),
+                "{}: {averaged} against {mean}",
+                example.text
+            );
+        }
+    }
+
+    #[test]
+    fn averaged_logits_are_the_mean_of_the_chosen_settings_per_example() {
+        // Two classes; three settings over examples 0..3, of which `all` takes 2 and 0.
+        let logits = vec![
+            vec![1.0, 0.0, 2.0, 2.0, 3.0, -1.0],
+            vec![9.0, 9.0, 9.0, 9.0, 9.0, 9.0],
+            vec![3.0, 2.0, 0.0, 0.0, -1.0, 1.0],
+        ];
+        assert_eq!(
+            averaged_logits(&logits, &[0, 2], &[2, 0], 2),
+            vec![1.0, 0.0, 2.0, 1.0]
+        );
+        assert_eq!(averaged_logits(&logits, &[1], &[0], 2), vec![9.0, 9.0]);
     }
 
     #[test]
