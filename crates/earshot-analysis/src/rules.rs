@@ -226,6 +226,9 @@ const NEGATIONS: &[(&str, &[&str], &[&str])] = &[
             "καθολου",
             "ειναι",
             "ηταν",
+            "ειμαι",
+            "ειμαστε",
+            "ημουν",
         ],
     ),
 ];
@@ -443,6 +446,28 @@ const CUES: &[(&str, &str, CueList)] = &[
             ("highly recommend", 0.7),
             ("fantastic", 0.5),
             ("kudos", 0.6),
+            ("fast delivery", 0.6),
+            ("quick delivery", 0.6),
+            ("fast shipping", 0.6),
+            ("arrived early", 0.5),
+            ("well packed", 0.5),
+            ("problem solved", 0.5),
+            ("fixed my problem", 0.6),
+            ("fixed the problem", 0.5),
+            ("fixed it", 0.4),
+            ("so helpful", 0.6),
+            ("very helpful", 0.6),
+            ("really helpful", 0.6),
+            ("great service", 0.6),
+            ("satisfied", 0.5),
+            ("pleased with", 0.5),
+            ("impressed", 0.5),
+            ("perfect", 0.4),
+            ("brilliant", 0.5),
+            ("wonderful", 0.5),
+            ("delighted", 0.6),
+            ("good job", 0.6),
+            ("nice job", 0.6),
         ],
     ),
     (
@@ -460,6 +485,15 @@ const CUES: &[(&str, &str, CueList)] = &[
             ("обожаю", 0.6),
             ("восторг*", 0.6),
             ("прекрасн*", 0.5),
+            ("быстрая доставка", 0.6),
+            ("быстро доставили", 0.6),
+            ("помогли", 0.4),
+            ("решили проблему", 0.6),
+            ("люблю", 0.5),
+            ("шикарн*", 0.5),
+            ("великолепн*", 0.6),
+            ("замечательн*", 0.5),
+            ("круто", 0.4),
         ],
     ),
     (
@@ -475,6 +509,17 @@ const CUES: &[(&str, &str, CueList)] = &[
             ("συγχαρητηρια", 0.6),
             ("λατρευ*", 0.6),
             ("συνιστω", 0.5),
+            ("ικανοποιημεν*", 0.5),
+            ("εξαιρετικ*", 0.5),
+            ("αψογ*", 0.6),
+            ("γρηγορη παραδοση", 0.6),
+            ("γρηγορη εξυπηρετηση", 0.6),
+            ("ευγενικ*", 0.4),
+            ("μου αρεσει", 0.5),
+            ("φανταστικ*", 0.5),
+            ("το προτεινω", 0.5),
+            ("πολυ καλ*", 0.4),
+            ("ευχαριστημεν*", 0.5),
         ],
     ),
     (
@@ -1486,6 +1531,51 @@ mod tests {
             "complaint"
         ));
         assert!(!fires("Σήμερα βρέχει.", "el", "question"));
+    }
+
+    #[test]
+    fn praise_of_delivery_and_support_is_praise() {
+        // Round 17 (docs/MODELS.md): cues kept where their share of positive texts on the
+        // sentiment training splits is at least 0.75, or too rare there to measure.
+        for (text, lang) in [
+            (
+                "Delivery arrived early and everything was well packed",
+                "en",
+            ),
+            ("Support fixed my problem in five minutes", "en"),
+            ("The agent was so helpful, problem solved", "en"),
+            ("Fast delivery, perfect condition", "en"),
+            ("Brilliant app, good job team", "en"),
+            ("Очень быстрая доставка, спасибо", "ru"),
+            ("Обожаю этот магазин, быстро доставили", "ru"),
+            ("Поддержка решили проблему за час", "ru"),
+            ("Шикарный сервис", "ru"),
+            ("Πολύ ικανοποιημένος από την αγορά μου", "el"),
+            ("Άψογη εξυπηρέτηση", "el"),
+            ("Γρήγορη παράδοση, μου αρέσει πολύ", "el"),
+            ("Εξαιρετικό προϊόν", "el"),
+        ] {
+            assert!(fires(text, lang, "praise"), "{text}");
+            assert!(!fires(text, lang, "complaint"), "{text}");
+        }
+        // Negated, they praise nothing; in Greek the negated satisfaction is a complaint.
+        for (text, lang) in [
+            ("Not satisfied with the repair", "en"),
+            ("They still haven't fixed it", "en"),
+            ("Δεν είμαι ικανοποιημένος", "el"),
+            ("Δεν μου αρέσει καθόλου", "el"),
+        ] {
+            assert!(!fires(text, lang, "praise"), "{text}");
+        }
+        assert!(fires("Δεν είμαι ικανοποιημένος", "el", "complaint"));
+        // Measured and left out: on the training splits these praise too rarely.
+        for (text, lang) in [
+            ("I would recommend it", "en"),
+            ("Мне нравится", "ru"),
+            ("Я доволен", "ru"),
+        ] {
+            assert!(!fires(text, lang, "praise"), "{text}");
+        }
     }
 
     #[test]
