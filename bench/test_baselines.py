@@ -14,6 +14,7 @@ import unittest
 from pathlib import Path
 
 import baselines
+import cue_precision
 import cue_vs_model
 import fasttext_speed
 import lang_false_english
@@ -303,3 +304,30 @@ class CueVersusModelTest(unittest.TestCase):
         self.assertEqual(counts[("below 0.6", "cue")], 2)
         self.assertEqual(counts[("below 0.6", "model")], 0)
         self.assertEqual(counts[("below 0.8", "model")], 1)
+
+
+class CuePrecisionTest(unittest.TestCase):
+    def test_each_cue_counts_the_gold_tones_of_the_texts_it_fires_on_once(self):
+        def line(label, *cues):
+            return {"label": label, "explain": {"cues": [
+                {"intent": intent, "cue": cue, "weight": 0.5, "negated": negated}
+                for intent, cue, negated in cues]}}
+        analysed = [
+            line("positive", ("praise", "love", False), ("praise", "love", False)),  # once
+            line("neutral", ("praise", "love", False), ("question", "?", False)),  # no question
+            line("speech", ("praise", "love", False)),  # speech is positive
+            line("skip", ("praise", "love", False)),  # skip: left out
+            line("negative", ("praise", "love", True), ("complaint", "awful", False)),  # negated
+            line("negative", ("complaint", "awful", False)),
+        ]
+        per_cue, base = cue_precision.cue_tones(analysed)
+        self.assertEqual(base, {"positive": 2, "neutral": 1, "negative": 2})
+        self.assertEqual(per_cue[("praise", "love")], {"positive": 2, "neutral": 1})
+        self.assertEqual(per_cue[("complaint", "awful")], {"negative": 2})
+        table = cue_precision.rows(per_cue, base, min_texts=2)
+        self.assertEqual([row[:3] for row in table],
+                         [("complaint", "awful", 2), ("praise", "love", 3)])
+        self.assertAlmostEqual(table[0][3], 1.0)
+        self.assertAlmostEqual(table[1][3], 2 / 3)
+        self.assertAlmostEqual(table[1][4], 2 / 5)
+        self.assertEqual(cue_precision.rows(per_cue, base, min_texts=3)[0][1], "love")
