@@ -19,12 +19,13 @@ Run (after a release build of the CLI):
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from cue_vs_model import earshot_and_data_arguments, missing_earshot_or_data
 
 SPLITS = ["en-semeval2017", "ru-rusentitweet", "ru-rusentiment", "el-politics"]
 TONE_OF = {"praise": "positive", "complaint": "negative"}
@@ -67,18 +68,11 @@ def rows(per_cue: dict, base: Counter, min_texts: int) -> list[tuple]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--earshot", default="target/release/earshot")
-    parser.add_argument("--data", default="../shared/data")
+    parser = earshot_and_data_arguments(__doc__.splitlines()[0])
     parser.add_argument("--min-texts", type=int, default=5)
     args = parser.parse_args()
     data = Path(args.data)
-    if not Path(args.earshot).is_file():
-        print(f"no earshot binary at {args.earshot}: build it with "
-              "`cargo build --release -p earshot-cli`", file=sys.stderr)
-        return 2
-    if not (data / "sentiment").is_dir():
-        print(f"no sentiment data under {data}: nothing to measure", file=sys.stderr)
+    if missing_earshot_or_data(args.earshot, data):
         return 2
     print("| split | intent | cue | texts | share of its tone | base share | at least 0.75 |")
     print("|---|---|---|---:|---:|---:|---|")

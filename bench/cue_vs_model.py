@@ -54,18 +54,30 @@ def disagreements(gold: list[dict], analysed: list[dict]) -> Counter:
     return counts
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def earshot_and_data_arguments(description: str) -> argparse.ArgumentParser:
+    """The arguments of the scripts that run `earshot analyze` over the sentiment splits."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--earshot", default="target/release/earshot")
     parser.add_argument("--data", default="../shared/data")
-    args = parser.parse_args()
-    data = Path(args.data)
-    if not Path(args.earshot).is_file():
-        print(f"no earshot binary at {args.earshot}: build it with "
+    return parser
+
+
+def missing_earshot_or_data(earshot: str, data: Path) -> bool:
+    """Says on stderr what is missing, if the binary or the sentiment data is."""
+    if not Path(earshot).is_file():
+        print(f"no earshot binary at {earshot}: build it with "
               "`cargo build --release -p earshot-cli`", file=sys.stderr)
-        return 2
+        return True
     if not (data / "sentiment").is_dir():
         print(f"no sentiment data under {data}: nothing to measure", file=sys.stderr)
+        return True
+    return False
+
+
+def main() -> int:
+    args = earshot_and_data_arguments(__doc__.splitlines()[0]).parse_args()
+    data = Path(args.data)
+    if missing_earshot_or_data(args.earshot, data):
         return 2
     print("| split | where they disagree: model right / cue right / neither "
           "| model below 0.6 | model below 0.8 |")
