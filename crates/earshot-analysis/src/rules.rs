@@ -184,11 +184,12 @@ const NEGATIONS: &[(&str, &[&str], &[&str])] = &[
         &[
             "not", "never", "don't", "dont", "doesn't", "doesnt", "didn't", "didnt", "isn't",
             "isnt", "aren't", "arent", "wasn't", "wasnt", "won't", "wont", "can't", "cant",
-            "cannot", "wouldn't", "wouldnt", "hardly",
+            "cannot", "wouldn't", "wouldnt", "hardly", "haven't", "havent", "hasn't", "hasnt",
+            "hadn't", "hadnt", "weren't", "werent",
         ],
         &[
             "really", "so", "that", "very", "too", "quite", "exactly", "even", "the", "a", "an",
-            "it", "them", "you", "at", "all",
+            "it", "them", "you", "at", "all", "been",
         ],
     ),
     (
@@ -495,7 +496,12 @@ const CUES: &[(&str, &str, CueList)] = &[
             ("быстрая доставка", 0.6),
             ("быстро доставили", 0.6),
             ("помогли", 0.4),
-            ("решили проблему", 0.6),
+            ("решили проблем*", 0.6),
+            ("решила проблем*", 0.6),
+            ("решил проблем*", 0.6),
+            ("решили мою проблем*", 0.6),
+            ("решила мою проблем*", 0.6),
+            ("решил мою проблем*", 0.6),
             ("люблю", 0.5),
             ("шикарн*", 0.5),
             ("великолепн*", 0.6),
@@ -1562,7 +1568,8 @@ mod tests {
             ("Brilliant app, good job team", "en"),
             ("Очень быстрая доставка, спасибо", "ru"),
             ("Обожаю этот магазин, быстро доставили", "ru"),
-            ("Поддержка решили проблему за час", "ru"),
+            ("В поддержке решили проблему за час", "ru"),
+            ("Оператор решил мою проблему", "ru"),
             ("Шикарный сервис", "ru"),
             ("Πολύ ικανοποιημένος από την αγορά μου", "el"),
             ("Άψογη εξυπηρέτηση", "el"),
@@ -1576,7 +1583,9 @@ mod tests {
         // Negated, they praise nothing; in Greek the negated satisfaction is a complaint.
         for (text, lang) in [
             ("Not satisfied with the repair", "en"),
-            ("They still haven't fixed it", "en"),
+            ("They still haven't fixed my problem", "en"),
+            ("Support hasn't been very helpful", "en"),
+            ("Так и не решили проблему", "ru"),
             ("Δεν είμαι ικανοποιημένος", "el"),
             ("Δεν μου αρέσει καθόλου", "el"),
         ] {
