@@ -19,13 +19,11 @@ Run (after a release build of the CLI):
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from cue_vs_model import earshot_and_data_arguments, missing_earshot_or_data
+from cue_vs_model import analysed_lines, earshot_and_data_arguments, missing_earshot_or_data
 
 SPLITS = ["en-semeval2017", "ru-rusentitweet", "ru-rusentiment", "el-politics"]
 TONE_OF = {"praise": "positive", "complaint": "negative"}
@@ -81,11 +79,7 @@ def main() -> int:
         if not train.is_file():
             print(f"skipping {split}: {train} is missing", file=sys.stderr)
             continue
-        run = subprocess.run([args.earshot, "analyze", "--explain", str(train)],
-                             capture_output=True, text=True, check=True)
-        # Only "\n" ends a line: texts may hold U+2028 and other separators `splitlines` cuts at.
-        analysed = [json.loads(line) for line in run.stdout.split("\n") if line.strip()]
-        skipped = run.stderr.count("\n")
+        analysed, skipped = analysed_lines(args.earshot, train, "--explain")
         if skipped:
             print(f"{split}: {skipped} unreadable lines left out (earshot's messages on stderr)",
                   file=sys.stderr)

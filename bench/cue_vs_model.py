@@ -74,6 +74,20 @@ def missing_earshot_or_data(earshot: str, data: Path) -> bool:
     return False
 
 
+def json_lines(text: str) -> list[dict]:
+    """Each non-empty line parsed. Only "\n" ends a line: texts may hold U+2028 and the other
+    separators `str.splitlines` cuts at."""
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+
+def analysed_lines(earshot: str, path: Path, *flags: str) -> tuple[list[dict], int]:
+    """`earshot analyze [FLAGS] PATH`: its output lines, and how many lines it could not read
+    (one message each on stderr)."""
+    run = subprocess.run([earshot, "analyze", *flags, str(path)], capture_output=True,
+                         text=True, check=True)
+    return json_lines(run.stdout), run.stderr.count("\n")
+
+
 def main() -> int:
     args = earshot_and_data_arguments(__doc__.splitlines()[0]).parse_args()
     data = Path(args.data)
@@ -87,10 +101,8 @@ def main() -> int:
         if not test.is_file():
             print(f"skipping {split}: {test} is missing", file=sys.stderr)
             continue
-        gold = [json.loads(line) for line in test.read_text(encoding="utf-8").splitlines() if line.strip()]
-        out = subprocess.run([args.earshot, "analyze", str(test)], capture_output=True,
-                             text=True, check=True).stdout
-        analysed = [json.loads(line) for line in out.splitlines()]
+        gold = json_lines(test.read_text(encoding="utf-8"))
+        analysed, _ = analysed_lines(args.earshot, test)
         if len(analysed) != len(gold):
             print(f"{split}: {len(analysed)} analyses for {len(gold)} texts", file=sys.stderr)
             return 1
